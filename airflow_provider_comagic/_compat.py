@@ -1,0 +1,38 @@
+"""Airflow 2.10+/3.x import shims, kept in one place so no other module branches on the version."""
+
+from __future__ import annotations
+
+from airflow import __version__ as _airflow_version
+from packaging.version import Version
+
+AIRFLOW_V_3_0_PLUS = Version(Version(_airflow_version).base_version) >= Version("3.0.0")
+
+if AIRFLOW_V_3_0_PLUS:
+    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, ObjectStoragePath
+    from airflow.sdk.exceptions import AirflowException, AirflowSkipException, TaskDeferred
+else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
+    from airflow.exceptions import AirflowException, AirflowSkipException, TaskDeferred
+    from airflow.hooks.base import BaseHook
+    from airflow.io.path import ObjectStoragePath
+    from airflow.models import BaseOperator
+    from airflow.sensors.base import BaseSensorOperator
+
+try:
+    from airflow.sdk.log import mask_secret
+except ImportError:  # pragma: no cover
+    try:
+        from airflow.sdk.execution_time.secrets_masker import mask_secret
+    except ImportError:
+        from airflow.utils.log.secrets_masker import mask_secret
+
+__all__ = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AirflowException",
+    "AirflowSkipException",
+    "BaseHook",
+    "BaseOperator",
+    "BaseSensorOperator",
+    "ObjectStoragePath",
+    "TaskDeferred",
+    "mask_secret",
+]
