@@ -1,0 +1,84 @@
+"""Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_comagic import __version__
+
+_CONNECTION_FIELDS: dict[str, Any] = {
+    "access_token": {
+        "label": "Access token",
+        "description": "Permanent API key (alternatively put it in the Password field and leave Login empty).",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "user_id": {
+        "label": "User ID (agents)",
+        "description": "Client user id to act as; required for agent (partner) accounts, sent in every call.",
+        "schema": {"type": ["integer", "null"]},
+    },
+    "timezone": {
+        "label": "Account time zone",
+        "description": "IANA zone of the account; date_from/date_till are wall-clock times in it.",
+        "schema": {"type": ["string", "null"], "default": "Europe/Moscow"},
+    },
+    "api_version": {
+        "label": "API version",
+        "description": "Data API version in the URL path.",
+        "schema": {"type": ["string", "null"], "default": "v2.0"},
+    },
+    "timeout": {
+        "label": "Request timeout (s)",
+        "description": "Seconds to wait for one HTTP response.",
+        "schema": {"type": ["number", "null"], "default": 120},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retries of transient failures (HTTP 429/5xx, timeouts, internal_error) with backoff.",
+        "schema": {"type": ["integer", "null"], "default": 5},
+    },
+}
+
+_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "extra"],
+    "relabeling": {"host": "API host or URL", "login": "Login (optional)", "password": "Password or access token"},
+    "placeholders": {
+        "host": "dataapi.comagic.ru  |  dataapi.uiscom.ru  |  http://127.0.0.1:8765",
+        "login": "leave empty when using an access token",
+        "password": "account password, or a permanent access token",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider's metadata (connection type, hooks, operators, sensors, triggers)."""
+    return {
+        "package-name": "airflow-provider-comagic",
+        "name": "CoMagic",
+        "description": "CoMagic / UIS call-tracking Data API: reports to object storage, call uploads, sensors.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "CoMagic",
+                "external-doc-url": "https://www.comagic.ru/support/api/data-api/",
+                "tags": ["service"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "comagic",
+                "hook-class-name": "airflow_provider_comagic.hooks.comagic.ComagicHook",
+                "hook-name": "CoMagic",
+                "conn-fields": _CONNECTION_FIELDS,
+                "ui-field-behaviour": _UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "hooks": [
+            {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.hooks.comagic"]},
+        ],
+        "operators": [
+            {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.operators.report"]},
+        ],
+        "sensors": [],
+        "triggers": [],
+    }
