@@ -262,9 +262,7 @@ def _limit_type(error: Mapping[str, Any], limits: Mapping[str, Any]) -> str:
     return "minute"
 
 
-def error_from_response(
-    error: Mapping[str, Any], *, method: str, secrets: Iterable[str] = ()
-) -> ComagicApiError:
+def error_from_response(error: Mapping[str, Any], *, method: str, secrets: Iterable[str] = ()) -> ComagicApiError:
     """Build the typed exception for a JSON-RPC ``error`` object, with secrets removed from every field."""
     secrets = [s for s in secrets if s]
     data = error.get("data") or {}

@@ -71,9 +71,7 @@ def interval_to_api(start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> tupl
     validate_interval(start, end)
     first, last = ceil_second(start), ceil_second(end) - ONE_SECOND
     if last < first:
-        raise ValueError(
-            f"The interval [{start.isoformat()}, {end.isoformat()}) contains no whole second to query"
-        )
+        raise ValueError(f"The interval [{start.isoformat()}, {end.isoformat()}) contains no whole second to query")
     return format_api_time(first, tz), format_api_time(last, tz)
 
 
