@@ -38,6 +38,10 @@ class QuotaTracker:
         self.calls += 1
         self.points += weight
 
+    def minute_waited(self) -> None:
+        """Forget the spent minute counter once its reset has been waited out (the next response refreshes it)."""
+        self._limits.pop("minute_remaining", None)
+
     @property
     def limits(self) -> dict[str, Any]:
         """The last limits seen, with the reset counters brought forward to now."""

@@ -12,6 +12,8 @@ import datetime as dt
 
 import pendulum
 
+from airflow_provider_comagic.errors import ComagicParameterError
+
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DEFAULT_TIMEZONE = "Europe/Moscow"
 ONE_SECOND = dt.timedelta(seconds=1)
@@ -30,7 +32,7 @@ def ensure_aware(value: dt.datetime, name: str) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be time-zone aware, got the naive datetime {value.isoformat()}")
+        raise ComagicParameterError(f"{name} must be time-zone aware, got the naive datetime {value.isoformat()}")
     return value
 
 
@@ -59,7 +61,7 @@ def validate_interval(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime
     ensure_aware(start, "date_from")
     ensure_aware(end, "date_till")
     if end <= start:
-        raise ValueError(
+        raise ComagicParameterError(
             f"date_till ({end.isoformat()}) must be after date_from ({start.isoformat()}): "
             "the interval is half-open [date_from, date_till) and must not be empty"
         )
@@ -71,7 +73,9 @@ def interval_to_api(start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> tupl
     validate_interval(start, end)
     first, last = ceil_second(start), ceil_second(end) - ONE_SECOND
     if last < first:
-        raise ValueError(f"The interval [{start.isoformat()}, {end.isoformat()}) contains no whole second to query")
+        raise ComagicParameterError(
+            f"The interval [{start.isoformat()}, {end.isoformat()}) contains no whole second to query"
+        )
     return format_api_time(first, tz), format_api_time(last, tz)
 
 

@@ -1,0 +1,351 @@
+"""``ComagicHook``: the synchronous client of the CoMagic / UIS Data API (JSON-RPC 2.0 over HTTPS)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import requests
+from tenacity import Retrying
+
+from airflow_provider_comagic._compat import BaseHook, mask_secret
+from airflow_provider_comagic.catalogue import get_method
+from airflow_provider_comagic.config import KNOWN_HOSTS, ComagicConnectionConfig
+from airflow_provider_comagic.errors import (
+    ComagicApiError,
+    ComagicAuthError,
+    ComagicError,
+    ComagicIpNotWhitelistedError,
+    ComagicTransportError,
+)
+from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
+from airflow_provider_comagic.protocol import (
+    JSON_HEADERS,
+    build_request,
+    check_http_status,
+    new_request_id,
+    parse_response,
+)
+from airflow_provider_comagic.quota import QuotaTracker
+from airflow_provider_comagic.retrying import RENEW_TOKEN, CallAttempt, tenacity_kwargs
+from airflow_provider_comagic.timeutils import get_timezone
+
+TOKEN_RENEW_MARGIN = 120.0
+"""Seconds before ``expire_at`` at which a session token is renewed proactively."""
+
+
+def method_weight(method: str) -> int:
+    """API points one successful call of ``method`` costs (from the catalogue; 1 for methods not in it)."""
+    try:
+        return get_method(method).weight
+    except ComagicError:
+        return 1
+
+
+class ComagicHook(BaseHook):
+    """
+    Interact with the CoMagic / UIS Data API.
+
+    Authenticates with a permanent access token, or with login and password (a ``login.user`` session token
+    that is cached, renewed before it expires and once more on ``access_token_expired``). Retries transient
+    faults with exponential backoff, waits out a spent minute quota, fails fast when the day quota is spent,
+    and raises a typed :class:`~airflow_provider_comagic.errors.ComagicApiError` for every JSON-RPC error.
+
+    :param comagic_conn_id: the ``comagic`` connection to use.
+    :param timeout: seconds to wait for one HTTP response (default: the connection's ``timeout`` extra, 120).
+    :param max_retries: retries of transient faults (default: the connection's ``max_retries`` extra, 5).
+    :param retry_initial_wait: first backoff in seconds; doubled per retry, with jitter.
+    :param retry_max_wait: longest backoff in seconds.
+    """
+
+    conn_name_attr = "comagic_conn_id"
+    default_conn_name = "comagic_default"
+    conn_type = "comagic"
+    hook_name = "CoMagic"
+
+    def __init__(
+        self,
+        comagic_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_initial_wait: float = 1.0,
+        retry_max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        # no connection lookup here: hooks are built at parse time and inside triggers
+        self.comagic_conn_id = comagic_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._retry_initial_wait = retry_initial_wait
+        self._retry_max_wait = retry_max_wait
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self.quota = QuotaTracker(clock)
+        self._session: requests.Session | None = None
+        self._session_token: str | None = None
+        self._session_expires_at = 0.0
+
+    # -- connection -----------------------------------------------------------------------------------------
+    @cached_property
+    def config(self) -> ComagicConnectionConfig:
+        """The parsed connection (fetched once per hook)."""
+        config = ComagicConnectionConfig.from_connection(self.get_connection(self.comagic_conn_id))
+        for secret in config.secrets:
+            mask_secret(secret)
+        return config
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The account's time zone: ``date_from``/``date_till`` are wall-clock times in it."""
+        return get_timezone(self.config.timezone)
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout if self._timeout is not None else self.config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries if self._max_retries is not None else self.config.max_retries
+
+    def get_conn(self) -> requests.Session:
+        """The keep-alive HTTP session reused by every call of this hook."""
+        if self._session is None:
+            session = requests.Session()
+            session.headers.update(JSON_HEADERS)
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        """Close the HTTP session (the hook can be used again afterwards)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- calls ----------------------------------------------------------------------------------------------
+    def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Call a Data API method and return its ``result`` object (``data`` and ``metadata``).
+
+        ``access_token`` and the connection's ``user_id`` are added to ``params``.
+        """
+        retrying = Retrying(
+            sleep=self._sleep,
+            **tenacity_kwargs(
+                max_retries=self.max_retries,
+                initial_wait=self._retry_initial_wait,
+                max_wait=self._retry_max_wait,
+                logger=self.log,
+            ),
+        )
+        return retrying(self._call_with_recovery, method, dict(params or {}))
+
+    def _call_with_recovery(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        weight = method_weight(method)
+        attempt = CallAttempt(can_renew_token=self.config.uses_login)
+        while True:
+            self.quota.check_day(method, weight)
+            wait = self.quota.seconds_before_call(weight)
+            if wait > 0:
+                self.log.info("CoMagic minute quota spent; waiting %.1f s before %s", wait, method)
+                self._sleep(wait)
+                self.quota.minute_waited()
+            call_params = {**params, "access_token": self._access_token()}
+            if self.config.user_id is not None and "user_id" not in params:
+                call_params["user_id"] = self.config.user_id
+            try:
+                result = self._post(method, call_params)
+            except ComagicApiError as error:
+                action = attempt.after_error(error)  # re-raises what cannot be recovered here
+                if action == RENEW_TOKEN:
+                    self.log.info("CoMagic session token rejected (%s); logging in again", error.mnemonic)
+                    self._session_token = None
+                else:
+                    self.log.warning("CoMagic minute quota exceeded; waiting %.1f s before retrying %s", action, method)
+                    self._sleep(action)
+                    self.quota.minute_waited()
+                continue
+            self.quota.charge(weight)
+            return result
+
+    def _post(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One HTTP round trip: send the request, check the status, decode, raise typed errors."""
+        config = self.config
+        request_id = new_request_id()
+        body = build_request(method, params, request_id)
+        self.quota.requests += 1
+        try:
+            response = self.get_conn().post(config.endpoint, data=body, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} talking to {config.host}") from None
+        try:
+            check_http_status(response.status_code, response.headers, method=method, host=config.host)
+            content = response.content
+        except requests.RequestException as error:  # body cut off mid-stream
+            raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} reading the response") from None
+        try:
+            result, limits = parse_response(content, method=method, request_id=request_id, secrets=config.secrets)
+        except ComagicApiError as error:
+            self.quota.observe(error.limits)
+            raise
+        self.quota.observe(limits)
+        return result
+
+    def _access_token(self) -> str:
+        config = self.config
+        if not config.uses_login:
+            return config.access_token  # type: ignore[return-value]
+        if self._session_token is None or self._wall_clock() >= self._session_expires_at - TOKEN_RENEW_MARGIN:
+            self._login()
+        return self._session_token  # type: ignore[return-value]
+
+    def _login(self) -> None:
+        config = self.config
+        result = self._post("login.user", {"login": config.login, "password": config.password})
+        data = result.get("data") or {}
+        token = data.get("access_token")
+        if not token:
+            raise ComagicAuthError(
+                code=None, mnemonic=None, message="login.user returned no access_token", method="login.user"
+            )
+        mask_secret(token)  # derived secrets are not masked automatically
+        self._session_token = token
+        expire_at = data.get("expire_at") or data.get("expire")
+        self._session_expires_at = float(expire_at) if expire_at else self._wall_clock() + 3600.0
+        self.log.info("Logged in to CoMagic as %s; session valid for %.0f s", config.login, self.session_ttl)
+
+    @property
+    def session_ttl(self) -> float:
+        """Seconds the current session token stays valid (0 without a session)."""
+        return max(0.0, self._session_expires_at - self._wall_clock()) if self._session_token else 0.0
+
+    def logout(self) -> None:
+        """End the ``login.user`` session, if any (permanent tokens are left alone)."""
+        if self._session_token is not None:
+            try:
+                self._post("logout.user", {"access_token": self._session_token})
+            finally:
+                self._session_token = None
+
+    # -- paging ---------------------------------------------------------------------------------------------
+    def iter_pages(
+        self,
+        method: str,
+        date_from: dt.datetime | None = None,
+        date_till: dt.datetime | None = None,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        fields: Sequence[str] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        page_size: int = MAX_LIMIT,
+        params: Mapping[str, Any] | None = None,
+        plan: PagePlan | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield the rows of ``method`` over ``[date_from, date_till)`` page by page (never the whole report).
+
+        ``date_from``/``date_till`` are aware datetimes of a half-open interval, converted to the account's
+        zone; long ranges are split into 3-month windows and large windows continued past the offset cap, so
+        every row is yielded exactly once. Pass ``plan`` to read the plan's statistics afterwards.
+        """
+        if plan is None:
+            plan = self.plan(
+                method,
+                date_from,
+                date_till,
+                filter=filter,
+                fields=fields,
+                sort=sort,
+                page_size=page_size,
+                params=params,
+            )
+        while (request := plan.next_request()) is not None:
+            rows = plan.feed(self.call(plan.method, request))
+            if rows:
+                yield rows
+
+    def plan(
+        self,
+        method: str,
+        date_from: dt.datetime | None = None,
+        date_till: dt.datetime | None = None,
+        **kwargs: Any,
+    ) -> PagePlan:
+        """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
+        spec = get_method(method)
+        if kwargs.get("fields") is not None:
+            spec.validate_fields(kwargs["fields"])
+        if kwargs.get("filter"):
+            spec.validate_filter(kwargs["filter"])
+        if kwargs.get("sort"):
+            spec.validate_sort(kwargs["sort"])
+        if spec.date_range and (date_from is None or date_till is None):
+            raise ComagicError(f"{method} needs date_from and date_till")
+        return PagePlan.for_method(spec, date_from, date_till, tz=self.timezone, **kwargs)
+
+    def iter_rows(self, method: str, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Like :meth:`iter_pages`, one row at a time."""
+        for page in self.iter_pages(method, *args, **kwargs):
+            yield from page
+
+    # -- UI -------------------------------------------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap call (``get.account``) and report the account, its zone and the remaining points."""
+        try:
+            result = self.call("get.account")
+        except ComagicIpNotWhitelistedError as error:
+            return False, str(error)
+        except ComagicAuthError as error:
+            host = self.config.host
+            other = [h for h in KNOWN_HOSTS if h != host.split(":")[0]]
+            tip = f" If the account is registered on {other[0]}, set that as the host." if len(other) == 1 else ""
+            return False, f"{error}{tip}"
+        except ComagicTransportError as error:
+            return False, f"{error}. Is the host right ({', '.join(KNOWN_HOSTS)}) and reachable from here?"
+        except ComagicError as error:
+            return False, str(error)
+        finally:
+            self.close()
+        account = (result.get("data") or [{}])[0] if isinstance(result.get("data"), list) else result.get("data") or {}
+        limits = self.quota.limits
+        message = (
+            f"Connected to {self.config.host} as account {account.get('name')!r} (app_id {account.get('app_id')}). "
+            f"Points left: {limits.get('day_remaining', '?')} of {limits.get('day_limit', '?')} today, "
+            f"{limits.get('minute_remaining', '?')} of {limits.get('minute_limit', '?')} this minute."
+        )
+        zone = account.get("timezone")
+        if zone and zone != self.config.timezone:
+            message += f" Note: the account's time zone is {zone}, the connection says {self.config.timezone}."
+        return True, message
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Form behaviour for Airflow 2.10-3.1 (3.2+ reads ``conn-fields`` from get_provider_info)."""
+        return {
+            "hidden_fields": ["schema", "port"],
+            "relabeling": {"host": "API host or URL", "login": "Login (optional)", "password": "Password or token"},
+            "placeholders": {
+                "host": "dataapi.comagic.ru | dataapi.uiscom.ru | http://127.0.0.1:8765",
+                "login": "leave empty when the password field holds an access token",
+                "password": "account password, or a permanent access token",
+                "extra": '{"timezone": "Europe/Moscow", "user_id": null, "timeout": 120, "max_retries": 5}',
+            },
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form for Airflow 2.10-3.1."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, PasswordField, StringField
+
+        return {
+            "access_token": PasswordField(lazy_gettext("Access token"), widget=BS3PasswordFieldWidget()),
+            "user_id": IntegerField(lazy_gettext("User ID (agents)"), widget=BS3TextFieldWidget()),
+            "timezone": StringField(lazy_gettext("Account time zone"), widget=BS3TextFieldWidget()),
+            "api_version": StringField(lazy_gettext("API version"), widget=BS3TextFieldWidget()),
+        }
