@@ -1,0 +1,63 @@
+"""Provider discovery: the entry point, the connection type and its form metadata."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+
+from airflow_provider_comagic.get_provider_info import get_provider_info
+from airflow_provider_comagic.hooks.comagic import ComagicHook
+
+
+def test_entry_point_points_to_get_provider_info():
+    (entry_point,) = [
+        ep
+        for ep in importlib.metadata.entry_points(group="apache_airflow_provider")
+        if ep.value.startswith("airflow_provider_comagic")
+    ]
+    assert entry_point.load() is get_provider_info
+
+
+def test_package_name_and_connection_type_match_the_hook():
+    info = get_provider_info()
+    assert info["package-name"] == importlib.metadata.metadata("airflow-provider-comagic")["Name"]
+    (conn_type,) = info["connection-types"]
+    assert conn_type["connection-type"] == ComagicHook.conn_type == "comagic"
+    module, _, name = conn_type["hook-class-name"].rpartition(".")
+    assert getattr(importlib.import_module(module), name) is ComagicHook
+    behaviour = conn_type["ui-field-behaviour"]
+    assert set(behaviour) == {"hidden-fields", "relabeling", "placeholders"}  # kebab-case for Airflow 3.2+
+    assert conn_type["conn-fields"]["access_token"]["schema"]["format"] == "password"
+
+
+def test_every_listed_module_imports():
+    info = get_provider_info()
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info.get(section, []):
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+
+
+def test_airflow_providers_manager_knows_the_hook():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-comagic" in manager.providers
+    assert manager.hooks["comagic"].hook_class_name == "airflow_provider_comagic.hooks.comagic.ComagicHook"
+
+
+def test_python_form_methods_are_defined_on_the_class_itself():
+    # Airflow 2.10-3.1 only reads them from the class __dict__, not inherited ones
+    assert "get_ui_field_behaviour" in ComagicHook.__dict__
+    assert "get_connection_form_widgets" in ComagicHook.__dict__
+    assert set(ComagicHook.get_ui_field_behaviour()) == {"hidden_fields", "relabeling", "placeholders"}
+
+
+def test_uri_connection_form(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_COMAGIC_DEFAULT", "comagic://:TOKEN-123@dataapi.uiscom.ru?timezone=Asia%2FYekaterinburg&user_id=7"
+    )
+    config = ComagicHook().config
+    assert config.endpoint == "https://dataapi.uiscom.ru/v2.0"
+    assert config.access_token == "TOKEN-123" and not config.uses_login
+    assert config.timezone == "Asia/Yekaterinburg" and config.user_id == 7
