@@ -12,8 +12,12 @@ demo: setup
 	.venv/bin/python scripts/demo.py
 
 test: setup services
-	.venv/bin/ruff check airflow_provider_comagic tests dags_examples scripts benchmarks
-	.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	.venv/bin/ruff check .
+	.venv/bin/python scripts/generate_catalogue.py --check
+	.venv/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+docs: setup
+	.venv/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
