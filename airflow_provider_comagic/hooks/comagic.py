@@ -12,7 +12,6 @@ import requests
 from tenacity import Retrying
 
 from airflow_provider_comagic._compat import BaseHook, mask_secret
-from airflow_provider_comagic.catalogue import get_method
 from airflow_provider_comagic.config import KNOWN_HOSTS, ComagicConnectionConfig
 from airflow_provider_comagic.errors import (
     ComagicApiError,
@@ -21,28 +20,18 @@ from airflow_provider_comagic.errors import (
     ComagicIpNotWhitelistedError,
     ComagicTransportError,
 )
-from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
-from airflow_provider_comagic.protocol import (
-    JSON_HEADERS,
-    build_request,
-    check_http_status,
-    new_request_id,
-    parse_response,
+from airflow_provider_comagic.hooks.shared import (  # noqa: F401 - TOKEN_RENEW_MARGIN re-exported
+    TOKEN_RENEW_MARGIN,
+    SessionAuth,
+    method_weight,
+    plan_query,
+    read_response,
 )
+from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
+from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
 from airflow_provider_comagic.quota import QuotaTracker
 from airflow_provider_comagic.retrying import RENEW_TOKEN, CallAttempt, tenacity_kwargs
 from airflow_provider_comagic.timeutils import get_timezone
-
-TOKEN_RENEW_MARGIN = 120.0
-"""Seconds before ``expire_at`` at which a session token is renewed proactively."""
-
-
-def method_weight(method: str) -> int:
-    """API points one successful call of ``method`` costs (from the catalogue; 1 for methods not in it)."""
-    try:
-        return get_method(method).weight
-    except ComagicError:
-        return 1
 
 
 class ComagicHook(BaseHook):
@@ -89,8 +78,6 @@ class ComagicHook(BaseHook):
         self._wall_clock = wall_clock
         self.quota = QuotaTracker(clock)
         self._session: requests.Session | None = None
-        self._session_token: str | None = None
-        self._session_expires_at = 0.0
 
     # -- connection -----------------------------------------------------------------------------------------
     @cached_property
@@ -100,6 +87,10 @@ class ComagicHook(BaseHook):
         for secret in config.secrets:
             mask_secret(secret)
         return config
+
+    @cached_property
+    def _auth(self) -> SessionAuth:
+        return SessionAuth(self.config, self._wall_clock)
 
     @property
     def timezone(self) -> dt.tzinfo:
@@ -129,10 +120,13 @@ class ComagicHook(BaseHook):
             self._session = None
 
     # -- calls ----------------------------------------------------------------------------------------------
-    def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, params: Mapping[str, Any] | None = None, *, request_id: str | None = None
+    ) -> dict[str, Any]:
         """Call a Data API method and return its ``result`` object (``data`` and ``metadata``).
 
-        ``access_token`` and the connection's ``user_id`` are added to ``params``.
+        ``access_token`` and the connection's ``user_id`` are added to ``params``. ``request_id`` sets the
+        JSON-RPC ``id`` (kept across retries; ``upload.calls`` records it as the calls' ``ext_request_id``).
         """
         retrying = Retrying(
             sleep=self._sleep,
@@ -143,9 +137,9 @@ class ComagicHook(BaseHook):
                 logger=self.log,
             ),
         )
-        return retrying(self._call_with_recovery, method, dict(params or {}))
+        return retrying(self._call_with_recovery, method, dict(params or {}), request_id)
 
-    def _call_with_recovery(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _call_with_recovery(self, method: str, params: dict[str, Any], request_id: str | None) -> dict[str, Any]:
         weight = method_weight(method)
         attempt = CallAttempt(can_renew_token=self.config.uses_login)
         while True:
@@ -155,16 +149,15 @@ class ComagicHook(BaseHook):
                 self.log.info("CoMagic minute quota spent; waiting %.1f s before %s", wait, method)
                 self._sleep(wait)
                 self.quota.minute_waited()
-            call_params = {**params, "access_token": self._access_token()}
-            if self.config.user_id is not None and "user_id" not in params:
-                call_params["user_id"] = self.config.user_id
+            if self._auth.needs_login:
+                self._login()
             try:
-                result = self._post(method, call_params)
+                result = self._post(method, self._auth.call_params(params), request_id)
             except ComagicApiError as error:
                 action = attempt.after_error(error)  # re-raises what cannot be recovered here
                 if action == RENEW_TOKEN:
                     self.log.info("CoMagic session token rejected (%s); logging in again", error.mnemonic)
-                    self._session_token = None
+                    self._auth.invalidate()
                 else:
                     self.log.warning("CoMagic minute quota exceeded; waiting %.1f s before retrying %s", action, method)
                     self._sleep(action)
@@ -173,10 +166,10 @@ class ComagicHook(BaseHook):
             self.quota.charge(weight)
             return result
 
-    def _post(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _post(self, method: str, params: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
         """One HTTP round trip: send the request, check the status, decode, raise typed errors."""
         config = self.config
-        request_id = new_request_id()
+        request_id = request_id or new_request_id()
         body = build_request(method, params, request_id)
         self.quota.requests += 1
         try:
@@ -184,53 +177,38 @@ class ComagicHook(BaseHook):
         except (requests.ConnectionError, requests.Timeout) as error:
             raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} talking to {config.host}") from None
         try:
-            check_http_status(response.status_code, response.headers, method=method, host=config.host)
             content = response.content
         except requests.RequestException as error:  # body cut off mid-stream
             raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} reading the response") from None
-        try:
-            result, limits = parse_response(content, method=method, request_id=request_id, secrets=config.secrets)
-        except ComagicApiError as error:
-            self.quota.observe(error.limits)
-            raise
-        self.quota.observe(limits)
-        return result
-
-    def _access_token(self) -> str:
-        config = self.config
-        if not config.uses_login:
-            return config.access_token  # type: ignore[return-value]
-        if self._session_token is None or self._wall_clock() >= self._session_expires_at - TOKEN_RENEW_MARGIN:
-            self._login()
-        return self._session_token  # type: ignore[return-value]
+        return read_response(
+            response.status_code,
+            response.headers,
+            content,
+            method=method,
+            host=config.host,
+            request_id=request_id,
+            quota=self.quota,
+            secrets=self._auth.secrets,
+        )
 
     def _login(self) -> None:
-        config = self.config
-        result = self._post("login.user", {"login": config.login, "password": config.password})
-        data = result.get("data") or {}
-        token = data.get("access_token")
-        if not token:
-            raise ComagicAuthError(
-                code=None, mnemonic=None, message="login.user returned no access_token", method="login.user"
-            )
+        token = self._auth.accept_login(self._post("login.user", self._auth.login_params()))
         mask_secret(token)  # derived secrets are not masked automatically
-        self._session_token = token
-        expire_at = data.get("expire_at") or data.get("expire")
-        self._session_expires_at = float(expire_at) if expire_at else self._wall_clock() + 3600.0
-        self.log.info("Logged in to CoMagic as %s; session valid for %.0f s", config.login, self.session_ttl)
+        self.log.info("Logged in to CoMagic as %s; session valid for %.0f s", self.config.login, self.session_ttl)
 
     @property
     def session_ttl(self) -> float:
         """Seconds the current session token stays valid (0 without a session)."""
-        return max(0.0, self._session_expires_at - self._wall_clock()) if self._session_token else 0.0
+        return self._auth.ttl
 
     def logout(self) -> None:
         """End the ``login.user`` session, if any (permanent tokens are left alone)."""
-        if self._session_token is not None:
+        token = self._auth.session_token
+        if token is not None:
             try:
-                self._post("logout.user", {"access_token": self._session_token})
+                self._post("logout.user", {"access_token": token})
             finally:
-                self._session_token = None
+                self._auth.invalidate()
 
     # -- paging ---------------------------------------------------------------------------------------------
     def iter_pages(
@@ -276,16 +254,7 @@ class ComagicHook(BaseHook):
         **kwargs: Any,
     ) -> PagePlan:
         """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
-        spec = get_method(method)
-        if kwargs.get("fields") is not None:
-            spec.validate_fields(kwargs["fields"])
-        if kwargs.get("filter"):
-            spec.validate_filter(kwargs["filter"])
-        if kwargs.get("sort"):
-            spec.validate_sort(kwargs["sort"])
-        if spec.date_range and (date_from is None or date_till is None):
-            raise ComagicError(f"{method} needs date_from and date_till")
-        return PagePlan.for_method(spec, date_from, date_till, tz=self.timezone, **kwargs)
+        return plan_query(method, date_from, date_till, tz=self.timezone, **kwargs)
 
     def iter_rows(self, method: str, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Like :meth:`iter_pages`, one row at a time."""

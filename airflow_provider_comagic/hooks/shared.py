@@ -1,0 +1,139 @@
+"""What the sync and async hooks share, without I/O: session-token state, response reading, query planning.
+
+Both hooks are thin I/O drivers around these pieces (and :mod:`~airflow_provider_comagic.protocol`,
+:mod:`~airflow_provider_comagic.quota`, :mod:`~airflow_provider_comagic.retrying`,
+:mod:`~airflow_provider_comagic.paging`), so a rule changed here changes for both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow_provider_comagic.catalogue import get_method
+from airflow_provider_comagic.config import ComagicConnectionConfig
+from airflow_provider_comagic.errors import ComagicApiError, ComagicAuthError, ComagicError
+from airflow_provider_comagic.paging import PagePlan
+from airflow_provider_comagic.protocol import check_http_status, parse_response
+from airflow_provider_comagic.quota import QuotaTracker
+
+TOKEN_RENEW_MARGIN = 120.0
+"""Seconds before ``expire_at`` at which a session token is renewed proactively."""
+
+DEFAULT_SESSION_SECONDS = 3600.0
+"""Lifetime assumed for a ``login.user`` session whose response carries no ``expire_at`` (the documented hour)."""
+
+
+def method_weight(method: str) -> int:
+    """API points one successful call of ``method`` costs (from the catalogue; 1 for methods not in it)."""
+    try:
+        return get_method(method).weight
+    except ComagicError:
+        return 1
+
+
+class SessionAuth:
+    """The access token to send with each call: a permanent token, or a ``login.user`` session token that is
+    renewed shortly before ``expire_at`` and whenever the API rejects it (:meth:`invalidate`)."""
+
+    def __init__(self, config: ComagicConnectionConfig, wall_clock: Callable[[], float] = time.time):
+        self.config = config
+        self._wall_clock = wall_clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    @property
+    def needs_login(self) -> bool:
+        """True when a ``login.user`` call must come before the next call."""
+        if not self.config.uses_login:
+            return False
+        return self._token is None or self._wall_clock() >= self._expires_at - TOKEN_RENEW_MARGIN
+
+    @property
+    def session_token(self) -> str | None:
+        """The current ``login.user`` session token (None with a permanent token or before logging in)."""
+        return self._token
+
+    def login_params(self) -> dict[str, Any]:
+        return {"login": self.config.login, "password": self.config.password}
+
+    def accept_login(self, result: Mapping[str, Any]) -> str:
+        """Take the ``result`` of ``login.user``; return the new session token (the caller masks it)."""
+        data = result.get("data") or {}
+        token = data.get("access_token")
+        if not token:
+            raise ComagicAuthError(
+                code=None, mnemonic=None, message="login.user returned no access_token", method="login.user"
+            )
+        expire_at = data.get("expire_at") or data.get("expire")
+        self._token = token
+        self._expires_at = float(expire_at) if expire_at else self._wall_clock() + DEFAULT_SESSION_SECONDS
+        return token
+
+    def invalidate(self) -> None:
+        """Forget the session token (the API rejected it): the next call logs in again."""
+        self._token = None
+
+    @property
+    def ttl(self) -> float:
+        """Seconds the current session token stays valid (0 without a session)."""
+        return max(0.0, self._expires_at - self._wall_clock()) if self._token else 0.0
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values to redact from error texts: the connection's secrets and the session token."""
+        return (*self.config.secrets, *((self._token,) if self._token else ()))
+
+    def call_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` plus ``access_token`` and the connection's ``user_id`` (unless the caller set one)."""
+        token = self.config.access_token if not self.config.uses_login else self._token
+        call_params = {**params, "access_token": token}
+        if self.config.user_id is not None and "user_id" not in params:
+            call_params["user_id"] = self.config.user_id
+        return call_params
+
+
+def read_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    method: str,
+    host: str,
+    request_id: str,
+    quota: QuotaTracker,
+    secrets: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Check the HTTP status, decode the JSON-RPC response and record ``metadata.limits`` (also from errors);
+    return ``result`` or raise the typed error."""
+    check_http_status(status, headers, method=method, host=host)
+    try:
+        result, limits = parse_response(body, method=method, request_id=request_id, secrets=secrets)
+    except ComagicApiError as error:
+        quota.observe(error.limits)
+        raise
+    quota.observe(limits)
+    return result
+
+
+def plan_query(
+    method: str,
+    date_from: dt.datetime | None,
+    date_till: dt.datetime | None,
+    *,
+    tz: dt.tzinfo,
+    **kwargs: Any,
+) -> PagePlan:
+    """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
+    spec = get_method(method)
+    if kwargs.get("fields") is not None:
+        spec.validate_fields(kwargs["fields"])
+    if kwargs.get("filter"):
+        spec.validate_filter(kwargs["filter"])
+    if kwargs.get("sort"):
+        spec.validate_sort(kwargs["sort"])
+    if spec.date_range and (date_from is None or date_till is None):
+        raise ComagicError(f"{method} needs date_from and date_till")
+    return PagePlan.for_method(spec, date_from, date_till, tz=tz, **kwargs)
