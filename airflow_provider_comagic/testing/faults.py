@@ -1,0 +1,105 @@
+"""Fault injection: HTTP errors, dropped connections, slow or truncated responses, API-level failures.
+
+A fault fires for the requests it matches (all, or one ``method``), either with a ``probability`` drawn from
+a seeded RNG or on a schedule of ``calls`` — 1-based numbers counted among the matching requests
+(``calls={3}`` fails the third call, ``calls=range(5, 8)`` the 5th to 7th) — at most ``times`` times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from collections.abc import Collection
+from typing import Any
+
+# kind -> what happens
+FAULT_KINDS: dict[str, str] = {
+    "http_500": "HTTP 500 with a text body; the call is not executed",
+    "http_502": "HTTP 502; not executed",
+    "http_503": "HTTP 503; not executed",
+    "http_429": "HTTP 429 with Retry-After (retry_after seconds); not executed",
+    "drop": "the connection is closed without any response; not executed",
+    "slow": "the response is delayed by `delay` real seconds; executed normally",
+    "truncate": "HTTP 200 whose JSON body is cut in half; executed (and charged) normally",
+    "internal_error": "JSON-RPC internal_error (-32603); not executed, not charged",
+    "limit_exceeded": "JSON-RPC limit_exceeded for `limit_type`; with exhaust=True the quota is really spent",
+    "revoke_token": "the request's token is revoked before the call (access_token_invalid from then on)",
+    "expire_session": "every login session expires before the call (permanent tokens keep working)",
+    "add_rows": "`rows` new rows appear inside the request's date range before the call",
+}
+
+
+@dataclasses.dataclass
+class Fault:
+    """One fault rule; ``hits`` counts how often it fired, ``seen`` how many requests it matched."""
+
+    kind: str
+    probability: float = 1.0
+    calls: Collection[int] | None = None
+    method: str | None = None
+    times: int | None = None
+    delay: float = 1.0
+    retry_after: float = 1.0
+    limit_type: str = "minute"
+    exhaust: bool = False
+    rows: int = 5
+    hits: int = 0
+    seen: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if self.limit_type not in ("minute", "day"):
+            raise ValueError("limit_type is 'minute' or 'day'")
+
+
+class FaultInjector:
+    """The emulator's fault rules (``emu.faults``); safe to change from tests while the server runs."""
+
+    def __init__(self, seed: int = 1, faults: Collection[Fault] = ()):
+        self._rng = random.Random(f"faults|{seed}")
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = list(faults)
+
+    def add(self, kind: str | Fault, **options: Any) -> Fault:
+        """Install a fault: ``emu.faults.add("http_503", calls={2})``, ``add("slow", delay=3, probability=.1)``."""
+        fault = kind if isinstance(kind, Fault) else Fault(kind, **options)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def remove(self, fault: Fault) -> None:
+        with self._lock:
+            if fault in self._faults:
+                self._faults.remove(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def __iter__(self):
+        with self._lock:
+            return iter(list(self._faults))
+
+    def __len__(self) -> int:
+        return len(self._faults)
+
+    def pick(self, method: str | None) -> list[Fault]:
+        """The faults that fire for a request to ``method`` (counting it for every matching rule)."""
+        fired = []
+        with self._lock:
+            for fault in self._faults:
+                if fault.method is not None and fault.method != method:
+                    continue
+                fault.seen += 1
+                if fault.times is not None and fault.hits >= fault.times:
+                    continue
+                if fault.calls is not None:
+                    hit = fault.seen in fault.calls
+                else:
+                    hit = fault.probability >= 1.0 or self._rng.random() < fault.probability
+                if hit:
+                    fault.hits += 1
+                    fired.append(fault)
+        return fired

@@ -1,0 +1,124 @@
+"""The HTTP side: an aiohttp server on its own event loop in a background thread.
+
+HTTP/1.1 keep-alive, ``POST /v2.0`` only. HTTP-level faults (status codes, dropped connections, delays,
+truncated bodies) are applied here; API-level ones by the dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+import orjson
+from aiohttp import web
+
+from airflow_provider_comagic.testing.api import Dispatcher
+from airflow_provider_comagic.testing.faults import FaultInjector
+
+API_PATH = "/v2.0"
+_HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429}
+
+
+def _method_of(body: bytes) -> str | None:
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    method = request.get("method") if isinstance(request, dict) else None
+    return method if isinstance(method, str) else None
+
+
+class EmulatorServer:
+    """Serves a :class:`Dispatcher` on ``host:port`` (port 0 picks a free one) until :meth:`stop`."""
+
+    def __init__(self, dispatcher: Dispatcher, faults: FaultInjector, host: str = "127.0.0.1", port: int = 0):
+        self.dispatcher = dispatcher
+        self.faults = faults
+        self.host = host
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # the dispatcher is also used by test threads (truth, mutations)
+
+    def start(self) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._start_site())
+            except BaseException as err:  # report bind errors to the caller
+                failure.append(err)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="comagic-emulator", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+
+    async def _start_site(self) -> None:
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_route("*", API_PATH, self._handle)
+        app.router.add_route("*", API_PATH + "/", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server  # the bound socket tells the real port when port=0
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        self._loop = self._thread = None
+
+    def locked(self) -> threading.Lock:
+        return self._lock
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(
+                status=405, text="Method Not Allowed: the Data API accepts POST only", headers={"Allow": "POST"}
+            )
+        body = await request.read()
+        fired = self.faults.pick(_method_of(body)) if len(self.faults) else []
+        api_faults = []
+        truncate = False
+        for fault in fired:
+            if fault.kind == "slow":
+                self.dispatcher.stats.fault("slow")
+                await asyncio.sleep(fault.delay)
+            elif fault.kind == "drop":
+                self.dispatcher.stats.fault("drop")
+                with contextlib.suppress(Exception):
+                    request.transport.abort()
+                raise asyncio.CancelledError
+            elif fault.kind in _HTTP_FAULTS:
+                self.dispatcher.stats.fault(fault.kind)
+                status = _HTTP_FAULTS[fault.kind]
+                headers = {"Retry-After": str(int(fault.retry_after))} if status == 429 else {}
+                return web.Response(status=status, text=f"{status} emulated fault", headers=headers)
+            elif fault.kind == "truncate":
+                self.dispatcher.stats.fault("truncate")
+                truncate = True
+            else:
+                api_faults.append(fault)
+        with self._lock:
+            reply = self.dispatcher.handle(body, api_faults)
+        payload = reply.body[: len(reply.body) // 2] if truncate else reply.body
+        return web.Response(body=payload, status=reply.status, content_type="application/json", charset="utf-8")
