@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from airflow import __version__ as _airflow_version
+from airflow.triggers.base import BaseTrigger, TriggerEvent  # the same module on Airflow 2 and 3
 from packaging.version import Version
 
 AIRFLOW_V_3_0_PLUS = Version(Version(_airflow_version).base_version) >= Version("3.0.0")
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, ObjectStoragePath
-    from airflow.sdk.exceptions import AirflowException, AirflowSkipException, TaskDeferred
+    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, ObjectStoragePath, PokeReturnValue, conf
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSkipException,
+        TaskDeferralTimeout,
+        TaskDeferred,
+    )
 else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
-    from airflow.exceptions import AirflowException, AirflowSkipException, TaskDeferred
+    from airflow.configuration import conf
+    from airflow.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSkipException,
+        TaskDeferralTimeout,
+        TaskDeferred,
+    )
     from airflow.hooks.base import BaseHook
     from airflow.io.path import ObjectStoragePath
     from airflow.models import BaseOperator
-    from airflow.sensors.base import BaseSensorOperator
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
 
 try:
     from airflow.sdk.log import mask_secret
@@ -28,11 +42,17 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AirflowException",
+    "AirflowFailException",
     "AirflowSkipException",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
+    "BaseTrigger",
     "ObjectStoragePath",
+    "PokeReturnValue",
+    "TaskDeferralTimeout",
     "TaskDeferred",
+    "TriggerEvent",
+    "conf",
     "mask_secret",
 ]
