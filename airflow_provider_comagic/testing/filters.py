@@ -93,11 +93,18 @@ def _check_value(ftype: str, op: str, value: Any, path: str) -> None:
         raise _bad(path, value)
 
 
-def _array_contains(items: Any, needle: Any) -> bool:
+def _identity_keys(name: str) -> tuple[str, ...]:
+    """Keys of an array's objects that ``overlap`` compares with (``tags`` -> ``tag_id``, ``tag_name``)."""
+    singular = name[:-1] if name.endswith("s") else name
+    return (f"{singular}_id", f"{singular}_name", "id", "name")
+
+
+def _array_contains(items: Any, needle: Any, keys: tuple[str, ...]) -> bool:
     for item in items or ():
-        if item == needle:
-            return True
-        if isinstance(item, Mapping) and needle in item.values():
+        if isinstance(item, Mapping):
+            if any(item.get(key) == needle for key in keys if key in item):
+                return True
+        elif item == needle:
             return True
     return False
 
@@ -147,7 +154,8 @@ def _simple(name: str, op: str, value: Any) -> Predicate:
         return guard(lambda v: v not in unwanted)
     if op in {"overlap", "not_overlap"}:
         needles = value if isinstance(value, list) else [value]
-        hit = guard(lambda v: any(_array_contains(v, n) for n in needles))
+        keys = _identity_keys(name)
+        hit = guard(lambda v: any(_array_contains(v, n, keys) for n in needles))
         if op == "overlap":
             return hit
         return lambda row: row.get(name) is not None and not hit(row)

@@ -95,7 +95,8 @@ def _pick(rng: random.Random, n: int, pool: Sequence[Any]) -> Column:
 def _number(name: str, field_rng: random.Random) -> ColumnGen:
     if _MONEY.search(name):
         scale = 5.0 if "per_minute" in name else 5000.0
-        return lambda rng, n, t: [round(rng.random() * scale, 2) for _ in range(n)]
+        p_null = 0.7 if name.startswith("sale_") else 0.0  # most calls bring no sale
+        return lambda rng, n, t: _with_nulls([round(rng.random() * scale, 2) for _ in range(n)], rng, p_null)
     if name.endswith("duration"):
         return lambda rng, n, t: [int(rng.expovariate(1 / 90.0)) for _ in range(n)]
     if name.endswith("count") or name.endswith("_number"):

@@ -1,0 +1,1 @@
+pytest_plugins = ["airflow_provider_comagic.testing.pytest_plugin"]
