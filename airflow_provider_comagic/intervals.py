@@ -1,0 +1,139 @@
+"""Which interval a report task reads, and the partition it lands in.
+
+* :func:`resolve_interval`: explicit ``date_from``/``date_till`` (datetimes, dates or ISO strings; naive values
+  are wall-clock times in the account's zone), else the run's ``[data_interval_start, data_interval_end)``;
+  a missing or zero-length data interval is an error that says what to do.
+* :func:`partition_name`: ``<report>/date=YYYY-MM-DD`` for one calendar day of the account's zone,
+  ``<report>/interval=<start>_<end>`` for any other interval, or a user template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pendulum
+
+from airflow_provider_comagic.errors import ComagicParameterError
+
+__all__ = ["localize", "parse_user_time", "partition_name", "report_name", "resolve_interval"]
+
+_COMPACT = "%Y%m%dT%H%M%S"
+
+ZERO_LENGTH_HINT = (
+    "The DAG's timetable gives zero-length data intervals: that is CronTriggerTimetable, which Airflow 3 uses "
+    "for schedule='@daily' and other cron strings. Use schedule=CronDataIntervalTimetable('@daily', "
+    "timezone=...) (or DeltaDataIntervalTimetable) so each run covers [previous run, this run), or give "
+    "date_from and date_till explicitly."
+)
+NO_INTERVAL_HINT = (
+    "This run has no data interval (in Airflow 3, manual and asset-triggered runs have none). Give date_from "
+    "and date_till (both templated, e.g. date_from='{{ macros.ds_add(ds, -1) }}', date_till='{{ ds }}'), or "
+    "run the DAG on a data-interval timetable such as CronDataIntervalTimetable."
+)
+
+
+def localize(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """Attach ``tz`` to a wall-clock datetime (pendulum resolves DST gaps and folds)."""
+    if isinstance(tz, pendulum.Timezone):
+        return tz.convert(naive)
+    return naive.replace(tzinfo=tz)
+
+
+def parse_user_time(value: Any, tz: dt.tzinfo, name: str) -> dt.datetime:
+    """An aware datetime from a datetime, a date or an ISO 8601 string; naive means the account's wall clock."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime.combine(value, dt.time())
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        except ValueError:
+            raise ComagicParameterError(
+                f"{name}={value!r} is not an ISO 8601 date or date-time (e.g. '2024-05-01' or "
+                "'2024-05-01 00:00:00' in the account's zone, or '2024-05-01T00:00:00+03:00')"
+            ) from None
+    else:
+        raise ComagicParameterError(f"{name} must be a datetime, a date or an ISO string, got {value!r}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = localize(parsed.replace(tzinfo=None), tz)
+    return parsed
+
+
+def resolve_interval(
+    date_from: Any, date_till: Any, context: Mapping[str, Any], tz: dt.tzinfo
+) -> tuple[dt.datetime, dt.datetime]:
+    """The half-open interval ``[start, end)`` a report task reads (see the module docstring)."""
+    if date_from not in (None, "") or date_till not in (None, ""):
+        if date_from in (None, "") or date_till in (None, ""):
+            raise ComagicParameterError("give both date_from and date_till, or neither (to use the data interval)")
+        start = parse_user_time(date_from, tz, "date_from")
+        end = parse_user_time(date_till, tz, "date_till")
+        if end <= start:
+            raise ComagicParameterError(
+                f"date_till ({end.isoformat()}) must be after date_from ({start.isoformat()}): the interval is "
+                "half-open [date_from, date_till)"
+            )
+        return start, end
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        raise ComagicParameterError(NO_INTERVAL_HINT)
+    start, end = parse_user_time(start, tz, "data_interval_start"), parse_user_time(end, tz, "data_interval_end")
+    if end == start:
+        raise ComagicParameterError(
+            f"The data interval [{start.isoformat()}, {end.isoformat()}) is empty. {ZERO_LENGTH_HINT}"
+        )
+    if end < start:
+        raise ComagicParameterError(
+            f"The data interval ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+        )
+    return start, end
+
+
+def report_name(method: str) -> str:
+    """``get.calls_report`` -> ``calls_report`` (the folder of a report's partitions)."""
+    return method.split(".", 1)[1] if method.startswith("get.") else method.replace(".", "_")
+
+
+def partition_name(
+    method: str, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo, template: str | None = None
+) -> str:
+    """The partition folder of ``[start, end)`` relative to the output path.
+
+    ``template`` is a :meth:`str.format` string with the keys ``report``, ``method``, ``date`` (start date in
+    the account's zone), ``start``/``end`` (``YYYYMMDDThhmmss`` wall clock in the account's zone),
+    ``start_iso``/``end_iso``, ``year``, ``month``, ``day``. Keep ``start`` and ``end`` (or ``date`` with daily
+    intervals only) in it, or different intervals overwrite each other.
+    """
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    keys = {
+        "report": report_name(method),
+        "method": method,
+        "date": local_start.date().isoformat(),
+        "start": local_start.strftime(_COMPACT),
+        "end": local_end.strftime(_COMPACT),
+        "start_iso": local_start.isoformat(),
+        "end_iso": local_end.isoformat(),
+        "year": f"{local_start.year:04d}",
+        "month": f"{local_start.month:02d}",
+        "day": f"{local_start.day:02d}",
+    }
+    if template:
+        try:
+            return template.format(**keys).strip("/")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ComagicParameterError(
+                f"partition_template {template!r} is invalid ({error}); keys: {', '.join(sorted(keys))}"
+            ) from None
+    if _is_one_local_day(local_start, local_end):
+        return "{report}/date={date}".format(**keys)
+    return "{report}/interval={start}_{end}".format(**keys)
+
+
+def _is_one_local_day(start: dt.datetime, end: dt.datetime) -> bool:
+    midnight = dt.time()
+    next_day = start.date() + dt.timedelta(days=1)
+    return start.timetz().replace(tzinfo=None) == midnight and end.date() == next_day and end.time() == midnight
