@@ -1,0 +1,133 @@
+"""``ComagicUploadCallsOperator``: upload calls recorded elsewhere to CoMagic (``upload.calls``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_comagic._compat import BaseOperator, ObjectStoragePath
+from airflow_provider_comagic.errors import ComagicError, ComagicParameterError
+from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.upload_files import read_calls
+from airflow_provider_comagic.uploads import (
+    MAX_CALLS_PER_REQUEST,
+    METHOD,
+    batch_calls,
+    batch_request_id,
+    validate_calls,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class ComagicUploadCallsOperator(BaseOperator):
+    """
+    Upload calls to CoMagic for speech and end-to-end analytics (``upload.calls``).
+
+    The calls come either from ``calls`` (a list of call objects, templated; a JSON string is accepted) or
+    from a JSON Lines / CSV file at ``calls_path`` in object storage (see
+    :mod:`airflow_provider_comagic.upload_files` for the file formats). Every call is checked against the
+    documented rules before anything is sent (required fields, types and allowed values, E.164 numbers,
+    ``finish_time`` not before ``start_time``, recording URLs, size); all problems are collected and the task
+    fails listing them, each naming the call's ``ext_id`` and the field.
+
+    Valid calls are sent in requests of at most 50 calls and 512 KB of JSON; each request costs 5 points.
+    Each request's JSON-RPC id, which CoMagic records as the calls' ``ext_request_id``, is derived from the
+    ext_ids it carries.
+
+    **Safe to retry.** CoMagic ignores a call whose ``ext_id`` it already has (successfully uploaded, or
+    after three failed attempts), so a retry or rerun re-sends the same calls without creating duplicates, and
+    under the same ``ext_request_id``\\s.
+
+    Returns (XCom) ``{"ext_request_ids": [...], "ext_ids": [...], "batches": n, "points": p}``, to be passed
+    to :class:`~airflow_provider_comagic.sensors.uploaded_calls.ComagicUploadedCallsSensor` (``ext_ids`` is
+    the most robust selection).
+
+    :param calls: the calls, as ``upload.calls`` takes them.
+    :param calls_path: URL of a ``.jsonl``/``.ndjson``/``.json``/``.csv`` file (optionally ``.gz``).
+    :param calls_conn_id: connection for the object storage of ``calls_path``.
+    :param calls_format: ``jsonl`` or ``csv`` when the file name does not tell.
+    :param comagic_conn_id: the ``comagic`` connection.
+    :param batch_size: calls per request, at most 50.
+    :param max_errors_reported: how many validation problems the failure message lists.
+    :param request_id_prefix: prefix of the generated ``ext_request_id``\\s.
+    """
+
+    template_fields: Sequence[str] = ("calls", "calls_path", "calls_conn_id", "request_id_prefix")
+    template_fields_renderers = {"calls": "json"}
+    ui_color = "#d6ecf3"
+
+    def __init__(
+        self,
+        *,
+        calls: Sequence[Mapping[str, Any]] | str | None = None,
+        calls_path: str | ObjectStoragePath | None = None,
+        calls_conn_id: str | None = None,
+        calls_format: str | None = None,
+        comagic_conn_id: str = ComagicHook.default_conn_name,
+        batch_size: int = MAX_CALLS_PER_REQUEST,
+        max_errors_reported: int = 20,
+        request_id_prefix: str = "airflow",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (calls is None) == (calls_path is None):
+            raise ComagicParameterError("Give exactly one of calls= or calls_path=")
+        if not 1 <= batch_size <= MAX_CALLS_PER_REQUEST:
+            raise ComagicParameterError(f"batch_size must be within 1..{MAX_CALLS_PER_REQUEST}, got {batch_size!r}")
+        self.calls = calls
+        self.calls_path = calls_path
+        self.calls_conn_id = calls_conn_id
+        self.calls_format = calls_format
+        self.comagic_conn_id = comagic_conn_id
+        self.batch_size = batch_size
+        self.max_errors_reported = max_errors_reported
+        self.request_id_prefix = request_id_prefix
+
+    def _load_calls(self) -> list[Any]:
+        if self.calls_path is not None:
+            path = self.calls_path
+            if not isinstance(path, ObjectStoragePath):
+                path = ObjectStoragePath(path, conn_id=self.calls_conn_id)
+            calls = read_calls(path, self.calls_format, max_reported=self.max_errors_reported)
+            self.log.info("Read %d calls from %s", len(calls), path)
+            return calls
+        calls: Any = self.calls
+        if isinstance(calls, str):  # a rendered template without native rendering
+            try:
+                calls = json.loads(calls)
+            except json.JSONDecodeError as error:
+                raise ComagicParameterError(f"calls is a string but not JSON: {error}") from None
+        if not isinstance(calls, Sequence) or isinstance(calls, str | bytes):
+            raise ComagicParameterError(f"calls must be a list of call objects, got {type(calls).__name__}")
+        return list(calls)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        calls = self._load_calls()
+        validate_calls(calls, max_reported=self.max_errors_reported)  # before anything is sent
+        batches = batch_calls(calls, max_calls=self.batch_size)
+        hook = ComagicHook(self.comagic_conn_id)
+        ext_request_ids: list[str] = []
+        try:
+            for number, batch in enumerate(batches, start=1):
+                request_id = batch_request_id(batch, self.request_id_prefix)
+                result = hook.call(METHOD, {"calls": list(batch)}, request_id=request_id)
+                data = result.get("data")
+                if isinstance(data, Mapping) and data.get("success") in (False, "false"):
+                    raise ComagicError(f"{METHOD} request {request_id} was not accepted: {data}")
+                ext_request_ids.append(request_id)
+                self.log.info(
+                    "Uploaded batch %d of %d: %d calls, ext_request_id %s", number, len(batches), len(batch), request_id
+                )
+        finally:
+            hook.close()
+        points = hook.quota.points
+        self.log.info("Uploaded %d calls in %d requests (%d points)", len(calls), len(batches), points)
+        return {
+            "ext_request_ids": ext_request_ids,
+            "ext_ids": [str(call["ext_id"]) for call in calls],
+            "batches": len(batches),
+            "points": points,
+        }

@@ -1,0 +1,243 @@
+"""``ComagicUploadedCallsSensor``: wait until uploaded calls are processed (``get.uploaded_calls``)."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_comagic._compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    TaskDeferralTimeout,
+    conf,
+)
+from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+from airflow_provider_comagic.upload_status import (
+    DEFAULT_SUCCESS_STATUSES,
+    METHOD,
+    UploadStatusTally,
+    failure_message,
+    normalize_statuses,
+    progress_message,
+    query_kwargs,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+UPLOAD_LOOKAHEAD = dt.timedelta(days=1)
+"""How far past "now" an id-based selection searches ``upload_time`` (absorbs clock differences)."""
+
+
+def _as_list(value: Any, name: str) -> list[str] | None:
+    """A list of ids from a list, a single id, or a rendered list (``"['a', 'b']"`` / JSON)."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                try:
+                    value = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    raise ComagicParameterError(f"{name}: cannot read a list from {value!r}") from None
+        else:
+            return [text]
+    if not isinstance(value, Iterable):
+        raise ComagicParameterError(f"{name} must be a list of strings, got {type(value).__name__}")
+    return [str(v) for v in value] or None
+
+
+def _as_datetime(value: Any, name: str) -> dt.datetime:
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ComagicParameterError(f"{name}: not an ISO 8601 datetime: {value!r}") from None
+    if not isinstance(value, dt.datetime):
+        raise ComagicParameterError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ComagicParameterError(f"{name} must be time-zone aware, got {value.isoformat()}")
+    return value
+
+
+class ComagicUploadedCallsSensor(BaseSensorOperator):
+    """
+    Wait until uploaded calls reach a final status in CoMagic (``get.uploaded_calls``).
+
+    Calls move ``new`` -> ``in_process`` -> ``processed`` / ``error`` / ``cancelled``. The sensor selects the
+    calls uploaded by ``ext_request_ids``, or the calls ``ext_ids`` (each must appear), or, with neither, every
+    call uploaded in the data interval (by ``upload_time``), and succeeds once all of them are final with a
+    status in ``success_statuses``. When all are final and some are not (``error`` by default), the task fails
+    listing each such ``ext_id`` with its ``error_code`` and what the code means; ``soft_fail=True`` skips
+    instead, also on timeout.
+
+    Both modes use the same status logic (:mod:`airflow_provider_comagic.upload_status`). With
+    ``deferrable=True`` (default: ``[operators] default_deferrable``) the sensor checks once and, unless
+    already done, hands the wait to :class:`~airflow_provider_comagic.triggers.uploaded_calls.ComagicUploadedCallsTrigger`
+    with ``timeout`` as the deferral timeout and ``poke_interval`` as its poll interval.
+
+    Returns (XCom) the summary: ``counts`` per status, ``failed`` (ext_id, status, error_code, meaning),
+    ``call_session_ids`` of the processed calls, ``calls``, ``done``, ``success``.
+
+    :param ext_request_ids: ``ext_request_id``\\s of ``upload.calls`` requests (e.g. from
+        :class:`~airflow_provider_comagic.operators.upload.ComagicUploadCallsOperator`'s XCom).
+    :param ext_ids: ext_ids of the calls to wait for.
+    :param date_from: start of the ``upload_time`` window searched (aware datetime or ISO string); default:
+        the data interval start, or ``upload_lookback`` before now when selecting by ids.
+    :param date_till: end (exclusive) of that window; default: the data interval end, or a day after now.
+    :param upload_lookback: how far back an id-based selection searches by default.
+    :param success_statuses: final statuses that count as success.
+    :param comagic_conn_id: the ``comagic`` connection.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("ext_request_ids", "ext_ids", "date_from", "date_till")
+    ui_color = "#d6ecf3"
+
+    def __init__(
+        self,
+        *,
+        ext_request_ids: str | Sequence[str] | None = None,
+        ext_ids: str | Sequence[str] | None = None,
+        date_from: str | dt.datetime | None = None,
+        date_till: str | dt.datetime | None = None,
+        upload_lookback: dt.timedelta = dt.timedelta(days=7),
+        success_statuses: Iterable[str] = DEFAULT_SUCCESS_STATUSES,
+        comagic_conn_id: str = ComagicHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.ext_request_ids = ext_request_ids
+        self.ext_ids = ext_ids
+        self.date_from = date_from
+        self.date_till = date_till
+        self.upload_lookback = upload_lookback
+        self.success_statuses = normalize_statuses(success_statuses)
+        self.comagic_conn_id = comagic_conn_id
+        self.deferrable = deferrable
+
+    # -- selection ------------------------------------------------------------------------------------------
+    def _selection(self) -> tuple[list[str] | None, list[str] | None]:
+        return _as_list(self.ext_request_ids, "ext_request_ids"), _as_list(self.ext_ids, "ext_ids")
+
+    def _window(self, context: Context) -> tuple[dt.datetime, dt.datetime]:
+        """The ``upload_time`` window ``[start, end)`` to search."""
+        if self.date_from or self.date_till:
+            if not (self.date_from and self.date_till):
+                raise ComagicParameterError("Give both date_from and date_till, or neither")
+            start, end = _as_datetime(self.date_from, "date_from"), _as_datetime(self.date_till, "date_till")
+        elif any(self._selection()):
+            now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+            start, end = now - self.upload_lookback, now + UPLOAD_LOOKAHEAD
+        else:
+            start, end = context.get("data_interval_start"), context.get("data_interval_end")
+            if start is None or end is None:
+                raise ComagicParameterError(
+                    "No calls selected: give ext_request_ids or ext_ids, or date_from/date_till; this run has no "
+                    "data interval (manual and asset-triggered runs have none)"
+                )
+            if start == end:
+                raise ComagicParameterError(
+                    f"The data interval is empty ({start} .. {end}): use a timetable with data intervals, e.g. "
+                    "CronDataIntervalTimetable, or pass date_from/date_till"
+                )
+        if end <= start:
+            raise ComagicParameterError(f"date_till {end} must be after date_from {start}")
+        return start, end
+
+    # -- checking -------------------------------------------------------------------------------------------
+    def check(self, context: Context) -> dict[str, Any]:
+        """Read the selection once with the sync hook and return its summary."""
+        ext_request_ids, ext_ids = self._selection()
+        start, end = self._window(context)
+        tally = UploadStatusTally(
+            self.success_statuses, expected_ext_ids=ext_ids or (), require_rows=bool(ext_request_ids or ext_ids)
+        )
+        hook = ComagicHook(self.comagic_conn_id)
+        try:
+            for rows in hook.iter_pages(METHOD, start, end, **query_kwargs(ext_request_ids, ext_ids)):
+                tally.add(rows)
+        finally:
+            hook.close()
+        return tally.summary()
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        summary = self.check(context)
+        if not summary["done"]:
+            self.log.info("Waiting: %s", progress_message(summary))
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(summary))
+
+    def _finish(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """The summary of a finished wait, or the failure (AirflowFailException: waiting again cannot help)."""
+        if not summary["success"]:
+            raise AirflowFailException(failure_message(summary))
+        self.log.info("All uploaded calls are final: %s", progress_message(summary))
+        return summary
+
+    # -- execution ------------------------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        summary = self.check(context)  # poke once: skip the triggerer when already done
+        if summary["done"]:
+            return self._finish_or_skip(summary)
+        ext_request_ids, ext_ids = self._selection()
+        start, end = self._window(context)
+        self.log.info("Deferring: %s", progress_message(summary))
+        self.defer(
+            trigger=ComagicUploadedCallsTrigger(
+                conn_id=self.comagic_conn_id,
+                date_from=start.isoformat(),
+                date_till=end.isoformat(),
+                ext_request_ids=ext_request_ids,
+                ext_ids=ext_ids,
+                success_statuses=list(self.success_statuses),
+                poll_interval=self.poke_interval,
+            ),
+            method_name="execute_complete",
+            timeout=dt.timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired: return the summary, or fail (skip with ``soft_fail``) clearly."""
+        if not event:
+            return self._fail("The trigger fired without an event")
+        status = event.get("status")
+        if status in ("success", "failed") and isinstance(event.get("summary"), dict):
+            return self._finish_or_skip(event["summary"])
+        # polling failed (auth, day quota, network after retries): a task retry may help
+        return self._fail(f"Waiting for uploaded calls failed: {event.get('message') or event}", retryable=True)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except TaskDeferralTimeout as error:
+            # Airflow 3.0/3.1 ignored soft_fail when a deferred sensor timed out (apache/airflow#61130)
+            if self.soft_fail:
+                raise AirflowSkipException(f"Timed out waiting for uploaded calls: {error}") from error
+            raise
+
+    def _finish_or_skip(self, summary: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._finish(summary)
+        except AirflowFailException as error:
+            return self._fail(str(error))
+
+    def _fail(self, message: str, *, retryable: bool = False) -> Any:
+        # soft_fail is applied here as well: execute_complete may run outside BaseSensorOperator's handling
+        if self.soft_fail:
+            raise AirflowSkipException(f"{message}\n(skipped: soft_fail=True)")
+        raise (AirflowException if retryable else AirflowFailException)(message)

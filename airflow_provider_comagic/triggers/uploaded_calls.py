@@ -1,0 +1,156 @@
+"""``ComagicUploadedCallsTrigger``: waits in the triggerer until uploaded calls reach a final status."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow_provider_comagic._compat import BaseTrigger, TriggerEvent
+from airflow_provider_comagic.errors import (
+    TRANSIENT_ERRORS,
+    ComagicDataIntegrityError,
+    ComagicMinuteLimitExceededError,
+)
+from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
+from airflow_provider_comagic.paging import MAX_LIMIT
+from airflow_provider_comagic.upload_status import (
+    DEFAULT_SUCCESS_STATUSES,
+    METHOD,
+    UploadStatusTally,
+    failure_message,
+    normalize_statuses,
+    progress_message,
+    query_kwargs,
+)
+
+MAX_FAILED_POLLS = 3
+"""Consecutive polls that may fail on transient faults (after the hook's own retries) before giving up."""
+
+
+class ComagicUploadedCallsTrigger(BaseTrigger):
+    """
+    Polls ``get.uploaded_calls`` until every selected uploaded call has a final status.
+
+    Runs in the triggerer's event loop with :class:`~airflow_provider_comagic.hooks.comagic_async.ComagicAsyncHook`:
+    the connection is read once per run (its secrets are never part of the kwargs), one HTTP session serves
+    every poll, each poll pages the selection like the sync hook does, the quota is honoured (a spent minute
+    quota is waited out, never fatal) and ``login.user`` sessions are renewed. The trigger only reads, so it is
+    safe to run again after a triggerer restart, or twice at once.
+
+    It yields exactly one event, then returns:
+
+    * ``{"status": "success", "summary": ...}`` when all selected calls are final in ``success_statuses``;
+    * ``{"status": "failed", "summary": ..., "message": ...}`` when all are final and some are not;
+    * ``{"status": "error", "message": ...}`` when polling failed (e.g. an invalid token or a spent day quota).
+
+    It never times out by itself: the sensor's deferral ``timeout`` ends the wait.
+
+    :param conn_id: the ``comagic`` connection.
+    :param date_from: ISO 8601 aware datetime; start (inclusive) of the ``upload_time`` window searched.
+    :param date_till: ISO 8601 aware datetime; end (exclusive) of the window.
+    :param ext_request_ids: select the calls uploaded by these ``upload.calls`` requests.
+    :param ext_ids: select these calls; each must appear before the wait can end.
+    :param success_statuses: final statuses that count as success.
+    :param poll_interval: seconds between polls.
+    :param page_size: rows per ``get.uploaded_calls`` call (10 000 unless testing paging).
+    """
+
+    def __init__(
+        self,
+        *,
+        conn_id: str = "comagic_default",
+        date_from: str,
+        date_till: str,
+        ext_request_ids: Sequence[str] | None = None,
+        ext_ids: Sequence[str] | None = None,
+        success_statuses: Sequence[str] = DEFAULT_SUCCESS_STATUSES,
+        poll_interval: float = 60.0,
+        page_size: int = MAX_LIMIT,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.date_from = date_from
+        self.date_till = date_till
+        self.ext_request_ids = list(ext_request_ids) if ext_request_ids else None
+        self.ext_ids = list(ext_ids) if ext_ids else None
+        self.success_statuses = list(normalize_statuses(success_statuses))
+        self.poll_interval = float(poll_interval)
+        self.page_size = int(page_size)
+        for name in ("date_from", "date_till"):
+            value = dt.datetime.fromisoformat(getattr(self, name))
+            if value.tzinfo is None:
+                raise ValueError(f"{name} must carry a time zone offset, got {getattr(self, name)!r}")
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_comagic.triggers.uploaded_calls.ComagicUploadedCallsTrigger",
+            {
+                "conn_id": self.conn_id,
+                "date_from": self.date_from,
+                "date_till": self.date_till,
+                "ext_request_ids": self.ext_request_ids,
+                "ext_ids": self.ext_ids,
+                "success_statuses": self.success_statuses,
+                "poll_interval": self.poll_interval,
+                "page_size": self.page_size,
+            },
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        """Every wait of the trigger and its hook goes through here (tests replace it to drive a fake clock)."""
+        await asyncio.sleep(seconds)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        # the wait happens in a coroutine, so the HTTP session is closed before the one event is yielded
+        payload = await self._wait()
+        yield TriggerEvent(payload)
+
+    async def _wait(self) -> dict[str, Any]:
+        try:
+            async with ComagicAsyncHook(self.conn_id, sleep=self._sleep) as hook:
+                failed_polls = 0
+                while True:
+                    try:
+                        summary = await self._poll(hook)
+                    except ComagicMinuteLimitExceededError as error:
+                        # the hook already waited several minute resets; the minute limit is never fatal here
+                        self.log.warning("CoMagic minute quota still spent; polling again later: %s", error)
+                        await self._sleep(max(error.reset_seconds, self.poll_interval))
+                        continue
+                    except (*TRANSIENT_ERRORS, ComagicDataIntegrityError) as error:
+                        failed_polls += 1
+                        if failed_polls > MAX_FAILED_POLLS:
+                            raise
+                        self.log.warning(
+                            "Polling %s failed (%d in a row), retrying later: %s", METHOD, failed_polls, error
+                        )
+                        await self._sleep(self.poll_interval)
+                        continue
+                    failed_polls = 0
+                    if summary["done"]:
+                        return self._final_payload(summary)
+                    self.log.info("%s; next poll in %.0f s", progress_message(summary), self.poll_interval)
+                    await self._sleep(self.poll_interval)
+        except Exception as error:  # asyncio.CancelledError is a BaseException: cancellation passes through
+            self.log.error("Waiting for uploaded calls failed: %s", error)
+            return {"status": "error", "message": f"{type(error).__name__}: {error}", "summary": None}
+
+    async def _poll(self, hook: ComagicAsyncHook) -> dict[str, Any]:
+        """Read the whole selection once and summarize it."""
+        tally = UploadStatusTally(
+            self.success_statuses,
+            expected_ext_ids=self.ext_ids or (),
+            require_rows=bool(self.ext_request_ids or self.ext_ids),
+        )
+        start, end = dt.datetime.fromisoformat(self.date_from), dt.datetime.fromisoformat(self.date_till)
+        query = query_kwargs(self.ext_request_ids, self.ext_ids, page_size=self.page_size)
+        async for rows in hook.iter_pages(METHOD, start, end, **query):
+            tally.add(rows)
+        return tally.summary()
+
+    def _final_payload(self, summary: dict[str, Any]) -> dict[str, Any]:
+        if summary["success"]:
+            return {"status": "success", "summary": summary, "message": progress_message(summary)}
+        return {"status": "failed", "summary": summary, "message": failure_message(summary)}
