@@ -28,7 +28,7 @@ MAX_REQUEST_BYTES = 512 * 1024
 ENVELOPE_BYTES = 1024
 """Room kept for the JSON-RPC envelope (id, method, access_token, user_id) around the ``calls`` array."""
 
-_E164 = re.compile(r"^\+?[1-9]\d{1,14}$")
+_E164 = re.compile(r"^[1-9]\d{4,14}$")
 _NON_NEGATIVE = frozenset({"wait_duration", "talk_duration"})
 
 
@@ -129,7 +129,7 @@ def _check_rules(call: Mapping[str, Any]) -> Iterator[str]:
             continue  # the docs allow "" for the caller of an incoming / the callee of an outgoing call
         if not _E164.match(number):
             allowed = f' (may be "" only when direction is {empty_when!r})'
-            yield f"{name}: must be an E.164 number (digits, optional leading +, at most 15), got {number!r}{allowed}"
+            yield f"{name}: must be an E.164 number (5 to 15 digits, country code first, no '+'), got {number!r}{allowed}"
     start, finish = call.get("start_time"), call.get("finish_time")
     if isinstance(start, str) and isinstance(finish, str):
         try:
