@@ -2,24 +2,29 @@
 
 ``ComagicEmulator`` is a real local HTTP JSON-RPC server with seeded synthetic data, the API's quota, errors,
 token handling and upload processing, plus fault injection and ``truth()`` for exact assertions.
+Names are imported lazily so ``python -m airflow_provider_comagic.testing.emulator`` runs cleanly.
 """
 
-from airflow_provider_comagic.testing.clock import EmulatorClock
-from airflow_provider_comagic.testing.config import EmulatorConfig
-from airflow_provider_comagic.testing.data import REMOVED
-from airflow_provider_comagic.testing.emulator import ComagicEmulator
-from airflow_provider_comagic.testing.faults import FAULT_KINDS, Fault, FaultInjector
-from airflow_provider_comagic.testing.rpc import RpcError
-from airflow_provider_comagic.testing.stats import EmulatorStats
+from __future__ import annotations
 
-__all__ = [
-    "FAULT_KINDS",
-    "REMOVED",
-    "ComagicEmulator",
-    "EmulatorClock",
-    "EmulatorConfig",
-    "EmulatorStats",
-    "Fault",
-    "FaultInjector",
-    "RpcError",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ComagicEmulator": "emulator",
+    "EmulatorClock": "clock",
+    "EmulatorConfig": "config",
+    "EmulatorStats": "stats",
+    "FAULT_KINDS": "faults",
+    "Fault": "faults",
+    "FaultInjector": "faults",
+    "REMOVED": "data",
+    "RpcError": "rpc",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -23,12 +23,14 @@ CONN_ID = "comagic_default"
 
 def connection_json(emulator: ComagicEmulator) -> str:
     """The Airflow connection (JSON form) that reaches ``emulator`` with its permanent token."""
-    return json.dumps({
-        "conn_type": "comagic",
-        "host": emulator.base_url,
-        "password": emulator.access_token,
-        "extra": {"timezone": emulator.config.timezone},
-    })
+    return json.dumps(
+        {
+            "conn_type": "comagic",
+            "host": emulator.base_url,
+            "password": emulator.access_token,
+            "extra": {"timezone": emulator.config.timezone},
+        }
+    )
 
 
 @pytest.fixture

@@ -70,8 +70,9 @@ def test_unknown_token(api):
 
 def test_get_account(api, emu):
     reply = api("get.account")
-    assert reply["result"]["data"] == [{"app_id": emu.config.app_id, "name": emu.config.account_name,
-                                        "timezone": "Europe/Moscow"}]
+    assert reply["result"]["data"] == [
+        {"app_id": emu.config.app_id, "name": emu.config.account_name, "timezone": "Europe/Moscow"}
+    ]
 
 
 def test_login_logout(api, emu):

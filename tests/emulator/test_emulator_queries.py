@@ -42,8 +42,10 @@ def test_unknown_parameter(api):
 
 
 def test_limit_default_and_bounds(api):
-    assert len(api("get.call_legs_report", date_from=DAY["date_from"], date_till="2024-05-05 23:59:59")
-               ["result"]["data"]) == 1000
+    assert (
+        len(api("get.call_legs_report", date_from=DAY["date_from"], date_till="2024-05-05 23:59:59")["result"]["data"])
+        == 1000
+    )
     assert mnemonic(api(CALLS, **DAY, limit=10001)) == "invalid_parameter_value"
     assert mnemonic(api(CALLS, **DAY, limit=0)) == "invalid_parameter_value"
     assert mnemonic(api(CALLS, **DAY, limit="10")) == "data_type_error"
@@ -115,7 +117,8 @@ def test_sort_desc_stable_with_key_tiebreak(api, emu):
     paged = []
     for offset in (0, 50, 100, 150):
         paged += api(CALLS, **DAY, sort=sort, limit=50, offset=offset, fields=["id", "direction", "start_time"])[
-            "result"]["data"]
+            "result"
+        ]["data"]
     assert paged == truth
 
 
@@ -133,20 +136,26 @@ def test_filter_prohibited(api):
 
 
 def test_filter_unknown_field(api):
-    assert mnemonic(api(CALLS, **DAY, filter={"field": "colour", "operator": "=", "value": 1})) == \
-        "unexpected_parameters"
+    assert (
+        mnemonic(api(CALLS, **DAY, filter={"field": "colour", "operator": "=", "value": 1})) == "unexpected_parameters"
+    )
 
 
 def test_filter_bad_operator_and_type(api):
-    assert mnemonic(api(CALLS, **DAY, filter={"field": "id", "operator": "~", "value": 1})) == \
-        "invalid_parameter_value"
-    assert mnemonic(api(CALLS, **DAY, filter={"field": "id", "operator": "like", "value": "1%"})) == \
-        "invalid_parameter_value"
+    assert mnemonic(api(CALLS, **DAY, filter={"field": "id", "operator": "~", "value": 1})) == "invalid_parameter_value"
+    assert (
+        mnemonic(api(CALLS, **DAY, filter={"field": "id", "operator": "like", "value": "1%"}))
+        == "invalid_parameter_value"
+    )
     assert mnemonic(api(CALLS, **DAY, filter={"field": "id", "operator": "=", "value": "x"})) == "data_type_error"
-    assert mnemonic(api(CALLS, **DAY, filter={"field": "referrer", "operator": "regexp", "value": "("})) == \
-        "invalid_parameter_value"
-    assert mnemonic(api(CALLS, **DAY, filter={"field": "tags", "operator": "jsquery", "value": "#.("})) == \
-        "invalid_parameter_value"
+    assert (
+        mnemonic(api(CALLS, **DAY, filter={"field": "referrer", "operator": "regexp", "value": "("}))
+        == "invalid_parameter_value"
+    )
+    assert (
+        mnemonic(api(CALLS, **DAY, filter={"field": "tags", "operator": "jsquery", "value": "#.("}))
+        == "invalid_parameter_value"
+    )
 
 
 def _all(emu):
@@ -162,30 +171,48 @@ def _all(emu):
         ({"field": "wait_duration", "operator": ">", "value": 30}, lambda r: r["wait_duration"] > 30),
         ({"field": "wait_duration", "operator": "<=", "value": 30}, lambda r: r["wait_duration"] <= 30),
         ({"field": "wait_duration", "operator": ">=", "value": 30}, lambda r: r["wait_duration"] >= 30),
-        ({"field": "sale_date", "operator": ">=", "value": "2024-05-01 12:00:00"},
-         lambda r: r["sale_date"] is not None and r["sale_date"] >= "2024-05-01 12:00:00"),
-        ({"field": "search_engine", "operator": "like", "value": "search_engine_%"},
-         lambda r: r["search_engine"] is not None),
+        (
+            {"field": "sale_date", "operator": ">=", "value": "2024-05-01 12:00:00"},
+            lambda r: r["sale_date"] is not None and r["sale_date"] >= "2024-05-01 12:00:00",
+        ),
+        (
+            {"field": "search_engine", "operator": "like", "value": "search_engine_%"},
+            lambda r: r["search_engine"] is not None,
+        ),
         ({"field": "search_engine", "operator": "ilike", "value": "SEARCH%"}, lambda r: r["search_engine"] is not None),
-        ({"field": "virtual_phone_number", "operator": "not_like", "value": "791%"},
-         lambda r: not r["virtual_phone_number"].startswith("791")),
-        ({"field": "virtual_phone_number", "operator": "not_ilike", "value": "%5"},
-         lambda r: not r["virtual_phone_number"].endswith("5")),
-        ({"field": "contact_phone_number", "operator": "regexp", "value": "^79[0-4]"},
-         lambda r: r["contact_phone_number"][2] in "01234"),
+        (
+            {"field": "virtual_phone_number", "operator": "not_like", "value": "791%"},
+            lambda r: not r["virtual_phone_number"].startswith("791"),
+        ),
+        (
+            {"field": "virtual_phone_number", "operator": "not_ilike", "value": "%5"},
+            lambda r: not r["virtual_phone_number"].endswith("5"),
+        ),
+        (
+            {"field": "contact_phone_number", "operator": "regexp", "value": "^79[0-4]"},
+            lambda r: r["contact_phone_number"][2] in "01234",
+        ),
         ({"field": "site_id", "operator": "in", "value": [1001, 1002]}, lambda r: r["site_id"] in (1001, 1002)),
-        ({"field": "site_id", "operator": "not_in", "value": [1001]},
-         lambda r: r["site_id"] is not None and r["site_id"] != 1001),
+        (
+            {"field": "site_id", "operator": "not_in", "value": [1001]},
+            lambda r: r["site_id"] is not None and r["site_id"] != 1001,
+        ),
         ({"field": "site_id", "operator": "is_null", "value": None}, lambda r: r["site_id"] is None),
         ({"field": "site_id", "operator": "is_not_null", "value": None}, lambda r: r["site_id"] is not None),
         ({"field": "site_id", "operator": "=", "value": None}, lambda r: r["site_id"] is None),
         ({"field": "attributes", "operator": "overlap", "value": ["first"]}, lambda r: "first" in r["attributes"]),
-        ({"field": "attributes", "operator": "not_overlap", "value": ["first"]},
-         lambda r: "first" not in r["attributes"]),
-        ({"field": "tags", "operator": "overlap", "value": [9005]},
-         lambda r: any(t["tag_id"] == 9005 for t in r["tags"])),
-        ({"field": "tags", "operator": "jsquery", "value": "#.tag_id = 9005 OR #(tag_type = \"manual\")"},
-         lambda r: any(t["tag_id"] == 9005 or t["tag_type"] == "manual" for t in r["tags"])),
+        (
+            {"field": "attributes", "operator": "not_overlap", "value": ["first"]},
+            lambda r: "first" not in r["attributes"],
+        ),
+        (
+            {"field": "tags", "operator": "overlap", "value": [9005]},
+            lambda r: any(t["tag_id"] == 9005 for t in r["tags"]),
+        ),
+        (
+            {"field": "tags", "operator": "jsquery", "value": '#.tag_id = 9005 OR #(tag_type = "manual")'},
+            lambda r: any(t["tag_id"] == 9005 or t["tag_type"] == "manual" for t in r["tags"]),
+        ),
     ],
 )
 def test_filter_operators(emu, flt, check):
@@ -199,14 +226,18 @@ def test_filter_operators(emu, flt, check):
 def test_filter_tree(api, emu):
     flt = {
         "filters": [
-            {"filters": [{"field": "direction", "operator": "=", "value": "in"},
-                         {"field": "is_lost", "operator": "=", "value": False}], "condition": "and"},
+            {
+                "filters": [
+                    {"field": "direction", "operator": "=", "value": "in"},
+                    {"field": "is_lost", "operator": "=", "value": False},
+                ],
+                "condition": "and",
+            },
             {"field": "site_id", "operator": "=", "value": 1003},
         ],
         "condition": "or",
     }
-    expected = [r["id"] for r in _all(emu)
-                if (r["direction"] == "in" and not r["is_lost"]) or r["site_id"] == 1003]
+    expected = [r["id"] for r in _all(emu) if (r["direction"] == "in" and not r["is_lost"]) or r["site_id"] == 1003]
     reply = api(CALLS, **DAY, filter=flt, limit=10000)
     assert [r["id"] for r in reply["result"]["data"]] == expected
     assert reply["result"]["metadata"]["total_items"] == len(expected)

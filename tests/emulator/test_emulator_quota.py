@@ -58,9 +58,15 @@ def test_day_limit_and_reset(comagic_emulator_factory):
 
 
 def test_upload_weighs_five(comagic_emulator_factory):
-    emu, api = _quota_emu(comagic_emulator_factory, minute_limit=7)
-    call = {"ext_id": "q1", "calling_phone_number": "79260000001", "called_phone_number": "74950000001",
-            "start_time": "2024-05-01 10:00:00", "finish_time": "2024-05-01 10:01:00", "is_lost": False}
+    _emu, api = _quota_emu(comagic_emulator_factory, minute_limit=7)
+    call = {
+        "ext_id": "q1",
+        "calling_phone_number": "79260000001",
+        "called_phone_number": "74950000001",
+        "start_time": "2024-05-01 10:00:00",
+        "finish_time": "2024-05-01 10:01:00",
+        "is_lost": False,
+    }
     reply = api("upload.calls", calls=[call])
     assert reply["result"]["metadata"]["limits"]["minute_remaining"] == 2
     assert mnemonic(api("upload.calls", calls=[dict(call, ext_id="q2")])) == "limit_exceeded"

@@ -10,17 +10,30 @@ RANGE = {"date_from": "2024-06-01 00:00:00", "date_till": "2024-06-02 00:00:00"}
 
 
 def _call(ext_id: str, **extra):
-    call = {"ext_id": ext_id, "direction": "in", "calling_phone_number": "79260000001",
-            "called_phone_number": "74950000001", "start_time": "2024-05-31 10:00:00",
-            "finish_time": "2024-05-31 10:05:00", "is_lost": False, "tags": [{"tag_name": "Целевой"}]}
+    call = {
+        "ext_id": ext_id,
+        "direction": "in",
+        "calling_phone_number": "79260000001",
+        "called_phone_number": "74950000001",
+        "start_time": "2024-05-31 10:00:00",
+        "finish_time": "2024-05-31 10:05:00",
+        "is_lost": False,
+        "tags": [{"tag_name": "Целевой"}],
+    }
     call.update(extra)
     return call
 
 
 @pytest.fixture
 def up(comagic_emulator_factory):
-    emu = comagic_emulator_factory(calls_per_day=10, start_time=NOW, frozen_clock=True, upload_step_seconds=10,
-                                   upload_error_ext_ids=frozenset({"bad"}), upload_cancel_ext_ids=frozenset({"gone"}))
+    emu = comagic_emulator_factory(
+        calls_per_day=10,
+        start_time=NOW,
+        frozen_clock=True,
+        upload_step_seconds=10,
+        upload_error_ext_ids=frozenset({"bad"}),
+        upload_cancel_ext_ids=frozenset({"gone"}),
+    )
     return emu, make_api(emu)
 
 
@@ -36,9 +49,8 @@ def test_upload_and_progress(up):
     rows = _statuses(api)
     assert {k: r["status"] for k, r in rows.items()} == {"a": "new", "bad": "new", "gone": "new"}
     assert rows["a"]["ext_request_id"] == "req-1" and "upload_time" not in rows["a"]  # not a default field
-    timed = _statuses(api, fields=["ext_id", "upload_time"])
-    assert timed["a"] == {"ext_id": "a", "upload_time": "2024-06-01 12:00:00"}
-    assert rows["a"]["tags"] == [{"tag_name": "Целевой"}]
+    timed = _statuses(api, fields=["ext_id", "upload_time", "tags"])
+    assert timed["a"] == {"ext_id": "a", "upload_time": "2024-06-01 12:00:00", "tags": [{"tag_name": "Целевой"}]}
     emu.clock.advance(10)
     assert {r["status"] for r in _statuses(api).values()} == {"in_process"}
     emu.clock.advance(10)
@@ -49,7 +61,7 @@ def test_upload_and_progress(up):
 
 
 def test_ext_id_idempotency(up):
-    emu, api = up
+    _emu, api = up
     api("upload.calls", calls=[_call("a")])
     api("upload.calls", calls=[_call("a"), _call("b")])
     assert sorted(r["ext_id"] for r in api("get.uploaded_calls", **RANGE)["result"]["data"]) == ["a", "b"]
@@ -93,21 +105,31 @@ def test_set_outcome_at_runtime(up):
         (_call("v", is_lost="no"), "data_type_error", "calls.is_lost"),
         (_call("v", calling_phone_number="+7 926"), "invalid_parameter_value", "calls.calling_phone_number"),
         (_call("v", colour="red"), "unexpected_parameters", "calls.colour"),
-        (_call("v", wav_records=[{"employee_channel": "left", "employee_name": "A", "record_url": "https://x/1"}],
-               mp3_records=[{"record_url": "https://x/2"}]), "invalid_parameters_combination", "calls.mp3_records"),
-        (_call("v", wav_records=[{"employee_channel": "middle", "employee_name": "A", "record_url": "https://x"}]),
-         "invalid_parameter_value", "calls.wav_records.employee_channel"),
+        (
+            _call(
+                "v",
+                wav_records=[{"employee_channel": "left", "employee_name": "A", "record_url": "https://x/1"}],
+                mp3_records=[{"record_url": "https://x/2"}],
+            ),
+            "invalid_parameters_combination",
+            "calls.mp3_records",
+        ),
+        (
+            _call("v", wav_records=[{"employee_channel": "middle", "employee_name": "A", "record_url": "https://x"}]),
+            "invalid_parameter_value",
+            "calls.wav_records.employee_channel",
+        ),
     ],
 )
 def test_upload_validation(up, call, error, field):
-    emu, api = up
+    _emu, api = up
     reply = api("upload.calls", calls=[_call("ok"), call])
     assert mnemonic(reply) == error and reply["error"]["data"]["field"] == field
     assert api("get.uploaded_calls", **RANGE)["result"]["data"] == []  # all or nothing
 
 
 def test_upload_limits(up):
-    emu, api = up
+    _emu, api = up
     assert mnemonic(api("upload.calls", calls=[_call(f"n{i}") for i in range(51)])) == "invalid_parameter_value"
     big = [_call(f"b{i}", comment="x" * 11_000) for i in range(50)]
     assert mnemonic(api("upload.calls", calls=big)) == "invalid_parameter_value"
@@ -115,6 +137,6 @@ def test_upload_limits(up):
 
 
 def test_outgoing_call_may_have_empty_called_number(up):
-    emu, api = up
+    _emu, api = up
     assert "result" in api("upload.calls", calls=[_call("o", direction="out", called_phone_number="")])
     assert mnemonic(api("upload.calls", calls=[_call("i", called_phone_number="")])) == "invalid_parameter_value"
