@@ -74,11 +74,27 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [
-            {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.hooks.comagic"]},
+            {
+                "integration-name": "CoMagic",
+                "python-modules": [
+                    "airflow_provider_comagic.hooks.comagic",
+                    "airflow_provider_comagic.hooks.comagic_async",
+                ],
+            },
         ],
         "operators": [
-            {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.operators.report"]},
+            {
+                "integration-name": "CoMagic",
+                "python-modules": [
+                    "airflow_provider_comagic.operators.report",
+                    "airflow_provider_comagic.operators.upload",
+                ],
+            },
         ],
-        "sensors": [],
-        "triggers": [],
+        "sensors": [
+            {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.sensors.uploaded_calls"]},
+        ],
+        "triggers": [
+            {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.triggers.uploaded_calls"]},
+        ],
     }
