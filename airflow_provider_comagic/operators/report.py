@@ -44,6 +44,10 @@ __all__ = [
 ]
 
 _JINJA_MARKERS = ("{{", "{%", "{#")
+# request parameters the operator or the hook set themselves
+_RESERVED_PARAMS = frozenset(
+    {"access_token", "user_id", "date_from", "date_till", "limit", "offset", "fields", "filter", "sort"}
+)
 
 
 def is_templated(value: Any, *, skip_keys: frozenset[str] = frozenset()) -> bool:
@@ -208,21 +212,17 @@ class ComagicReportOperator(BaseOperator):
             spec.validate_filter(_json_value(self.filter, "filter"))
         if self.sort and (rendered or not is_templated(self.sort)):
             spec.validate_sort(_json_value(self.sort, "sort"))
-        if self.api_params is not None and not is_templated(self.api_params):
-            params = _json_value(self.api_params, "api_params")
+        if rendered or not is_templated(self.api_params):
+            params = _json_value(self.api_params, "api_params") or {}
             if not isinstance(params, Mapping):
                 raise ComagicParameterError(f"api_params must be a mapping, got {params!r}")
-            reserved = {
-                "access_token",
-                "user_id",
-                "date_from",
-                "date_till",
-                "limit",
-                "offset",
-                "fields",
-                "filter",
-                "sort",
-            }
+            required = [p.name for p in spec.params.values() if p.required and p.name not in _RESERVED_PARAMS]
+            missing = [name for name in required if name not in params]
+            if missing:
+                raise ComagicParameterError(
+                    f"{self.method} requires {', '.join(missing)}: pass api_params={{{missing[0]!r}: ...}}"
+                )
+            reserved = _RESERVED_PARAMS
             unknown = set(params) - (set(spec.params) - reserved)
             if unknown:
                 allowed = sorted(set(spec.params) - reserved)

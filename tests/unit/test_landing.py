@@ -1,0 +1,184 @@
+"""The landing module on local storage: commit protocol, atomicity, reruns, rollover, empty partitions."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_comagic import landing
+from airflow_provider_comagic.landing import (
+    MANIFEST_NAME,
+    LandingError,
+    PartitionWriter,
+    iter_landed_rows,
+    land_pages,
+    manifest_schema,
+    read_manifest,
+)
+
+SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("tags", pa.list_(pa.string()))])
+
+
+def pages(n_pages: int, size: int = 100, start: int = 0) -> Iterator[list[dict]]:
+    for p in range(n_pages):
+        yield [{"id": start + p * size + i, "name": f"row {p}/{i}", "tags": ["a"] * (i % 3)} for i in range(size)]
+
+
+def all_rows(n_pages: int, size: int = 100, start: int = 0) -> list[dict]:
+    return [row for page in pages(n_pages, size, start) for row in page]
+
+
+def listing(path) -> list[str]:
+    return sorted(os.listdir(path))
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def failing(pages_iter: Iterator[list[dict]], after: int) -> Iterator[list[dict]]:
+    for i, page in enumerate(pages_iter):
+        if i == after:
+            raise Boom("API died mid-run")
+        yield page
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_land_and_read_back(tmp_path, fmt):
+    manifest = land_pages(pages(5), tmp_path / "p", fmt, SCHEMA, extra={"method": "m", "api": {"calls": 5}})
+    assert manifest["rows"] == 500 and manifest["format"] == fmt and manifest["method"] == "m"
+    assert manifest["api"] == {"calls": 5}
+    assert sum(f["rows"] for f in manifest["files"]) == 500
+    for entry in manifest["files"]:
+        assert entry["bytes"] == os.path.getsize(tmp_path / "p" / entry["path"])
+        assert entry["path"].startswith(f"part-{manifest['run_token']}-")
+    assert list(iter_landed_rows(tmp_path / "p")) == all_rows(5)
+    assert read_manifest(tmp_path / "p" / MANIFEST_NAME) == manifest
+    assert manifest_schema(manifest) == SCHEMA
+    assert listing(tmp_path / "p") == sorted([MANIFEST_NAME, *(f["path"] for f in manifest["files"])])
+
+
+def test_jsonl_rows_are_exactly_the_given_dicts(tmp_path):
+    rows = [{"b": 1, "a": {"x": [1, 2.5, None]}, "t": "2024-03-01 00:00:00", "u": "Москва"}]
+    manifest = land_pages([rows], tmp_path, "jsonl")
+    raw = gzip.decompress((tmp_path / manifest["files"][0]["path"]).read_bytes())
+    assert raw == orjson.dumps(rows[0]) + b"\n"
+    assert manifest["schema"] is None
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_failure_mid_run_keeps_previous_manifest_and_parts_and_writes_none(tmp_path, fmt):
+    first = land_pages(pages(3), tmp_path, fmt, SCHEMA, max_rows_per_file=100)
+    before = listing(tmp_path)
+    manifest_bytes = (tmp_path / MANIFEST_NAME).read_bytes()
+    with pytest.raises(Boom):
+        land_pages(failing(pages(6, start=10_000), after=4), tmp_path, fmt, SCHEMA, max_rows_per_file=100)
+    assert (tmp_path / MANIFEST_NAME).read_bytes() == manifest_bytes
+    assert listing(tmp_path) == before  # the failed run's parts were removed, the old ones untouched
+    assert list(iter_landed_rows(tmp_path)) == all_rows(3)
+    assert read_manifest(tmp_path)["run_token"] == first["run_token"]
+
+
+def test_failure_of_a_first_run_leaves_no_manifest(tmp_path):
+    with pytest.raises(Boom):
+        land_pages(failing(pages(4), after=2), tmp_path, "parquet", SCHEMA, max_rows_per_file=100)
+    assert read_manifest(tmp_path) is None
+    assert listing(tmp_path) == []
+    with pytest.raises(LandingError, match=r"no _manifest\.json"):
+        list(iter_landed_rows(tmp_path))
+
+
+def test_failure_while_committing_leaves_the_previous_commit(tmp_path, monkeypatch):
+    land_pages(pages(2), tmp_path, "jsonl")
+    manifest_bytes = (tmp_path / MANIFEST_NAME).read_bytes()
+
+    def broken_replace(src, dst):
+        if str(dst).endswith(MANIFEST_NAME):
+            raise OSError("disk full")
+        return os.rename(src, dst)
+
+    monkeypatch.setattr(landing.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        land_pages(pages(3, start=500), tmp_path, "jsonl")
+    assert (tmp_path / MANIFEST_NAME).read_bytes() == manifest_bytes
+    assert list(iter_landed_rows(tmp_path)) == all_rows(2)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_rerun_replaces_and_leaves_exactly_one_copy(tmp_path, fmt):
+    land_pages(pages(4), tmp_path, fmt, SCHEMA, max_rows_per_file=150)
+    # an orphan of a crashed run and an unrelated file of someone else
+    (tmp_path / "part-crashed-00000.parquet").write_bytes(b"junk")
+    (tmp_path / "_tmp-part-crashed-00001.parquet").write_bytes(b"junk")
+    (tmp_path / "README.txt").write_text("not ours")
+    second = land_pages(pages(2, start=7), tmp_path, fmt, SCHEMA, max_rows_per_file=150)
+    expected = sorted([MANIFEST_NAME, "README.txt", *(f["path"] for f in second["files"])])
+    assert listing(tmp_path) == expected
+    assert list(iter_landed_rows(tmp_path)) == all_rows(2, start=7)
+
+
+def test_empty_parquet_partition_has_one_empty_file_with_the_schema(tmp_path):
+    manifest = land_pages([], tmp_path, "parquet", SCHEMA, extra={"interval": {"start": "a", "end": "b"}})
+    assert manifest["rows"] == 0 and len(manifest["files"]) == 1 and manifest["files"][0]["rows"] == 0
+    table = pq.read_table(tmp_path / manifest["files"][0]["path"])
+    assert table.num_rows == 0 and table.schema.remove_metadata() == SCHEMA
+    assert list(iter_landed_rows(tmp_path)) == []
+
+
+def test_empty_jsonl_partition_is_a_manifest_with_zero_rows(tmp_path):
+    land_pages(pages(1), tmp_path, "jsonl")
+    manifest = land_pages([[], []], tmp_path, "jsonl")
+    assert manifest["rows"] == 0 and manifest["files"] == []
+    assert listing(tmp_path) == [MANIFEST_NAME]
+
+
+def test_rollover_by_rows_and_bytes(tmp_path):
+    by_rows = land_pages(pages(10), tmp_path / "rows", "parquet", SCHEMA, max_rows_per_file=300)
+    assert [f["rows"] for f in by_rows["files"]] == [300, 300, 300, 100]
+    by_bytes = land_pages(pages(10), tmp_path / "bytes", "jsonl", max_bytes_per_file=1)
+    assert [f["rows"] for f in by_bytes["files"]] == [100] * 10  # checked per page: one page per part
+    assert list(iter_landed_rows(tmp_path / "bytes")) == all_rows(10)
+
+
+def test_parquet_row_groups_and_bounded_buffer(tmp_path, monkeypatch):
+    seen: list[int] = []
+    original = landing._ParquetPart.write
+
+    def spy(self, batch):
+        original(self, batch)
+        seen.append(self.pending_rows)
+
+    monkeypatch.setattr(landing._ParquetPart, "write", spy)
+    manifest = land_pages(pages(25, size=100), tmp_path, "parquet", SCHEMA, row_group_rows=400)
+    assert max(seen) < 400  # never more than one row group of rows held in memory
+    metadata = pq.ParquetFile(tmp_path / manifest["files"][0]["path"]).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [400] * 6 + [100]
+
+
+def test_parquet_without_schema_infers_it_from_the_first_page(tmp_path):
+    manifest = land_pages(pages(2), tmp_path, "parquet")
+    assert manifest_schema(manifest).names == ["id", "name", "tags"]
+    assert list(iter_landed_rows(tmp_path)) == all_rows(2)
+
+
+def test_writer_rejects_bad_arguments_and_double_commit(tmp_path):
+    with pytest.raises(LandingError, match="output format"):
+        PartitionWriter(tmp_path, "csv")
+    with pytest.raises(LandingError, match="row_group_rows"):
+        PartitionWriter(tmp_path, "parquet", row_group_rows=0)
+    writer = PartitionWriter(tmp_path, "jsonl")
+    writer.commit()
+    with pytest.raises(LandingError, match="already committed"):
+        writer.commit()
+
+
+def test_token_names_are_unique_per_run(tmp_path):
+    a = PartitionWriter(tmp_path, "jsonl")
+    b = PartitionWriter(tmp_path, "jsonl")
+    assert a.token != b.token

@@ -1,0 +1,172 @@
+"""Arrow schemas from the catalogue and the strict rows -> Arrow conversion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pyarrow as pa
+import pytest
+
+from airflow_provider_comagic.catalogue import get_method, report_methods
+from airflow_provider_comagic.rows_to_arrow import RowConversionError, rows_to_batch
+from airflow_provider_comagic.schemas import number_type, report_schema
+
+MSK = zoneinfo.ZoneInfo("Europe/Moscow")
+
+
+def _walk(fields, arrow_fields):
+    for spec, field in zip(fields, arrow_fields, strict=True):
+        yield spec, field
+        kind = field.type
+        if pa.types.is_list(kind):
+            kind = kind.value_type
+        if spec.children and pa.types.is_struct(kind):
+            yield from _walk(spec.children, [kind.field(i) for i in range(kind.num_fields)])
+
+
+@pytest.mark.parametrize("method", report_methods())
+def test_every_field_of_every_report_has_the_documented_arrow_type(method):
+    spec = get_method(method)
+    schema = report_schema(method, [f.name for f in spec.fields])
+    assert schema.names == [f.name for f in spec.fields]
+    for field_spec, field in _walk(spec.fields, list(schema)):
+        kind = field.type
+        if field_spec.type == "number":
+            assert kind in (pa.int64(), pa.float64()), field_spec.name
+        elif field_spec.type == "boolean":
+            assert kind == pa.bool_()
+        elif field_spec.type == "iso8601":
+            if field_spec.format == "YYYY-MM-DD":
+                assert kind == pa.date32()
+            else:
+                assert kind == pa.timestamp("us", tz="Europe/Moscow"), field_spec.name
+        elif field_spec.type == "array":
+            assert pa.types.is_list(kind)
+            if field_spec.children:
+                assert pa.types.is_struct(kind.value_type)
+                assert [c.name for c in field_spec.children] == [f.name for f in kind.value_type]
+        elif field_spec.type == "object" and field_spec.children:
+            assert pa.types.is_struct(kind)
+        else:
+            assert kind == pa.string(), field_spec.name
+
+
+@pytest.mark.parametrize("method", report_methods())
+def test_default_schema_is_the_default_fields(method):
+    assert report_schema(method).names == list(get_method(method).default_fields)
+
+
+def test_number_rule_money_is_float_everything_else_int():
+    for name in ("sale_cost", "total_charge", "cost_per_minute", "daily_budget", "employee_rating"):
+        assert number_type(name) == pa.float64(), name
+    for name in ("id", "talk_duration", "visits_count", "communication_number", "tag_id", "visitor_phone_number"):
+        assert number_type(name) == pa.int64(), name
+
+
+def test_utc_timestamps_and_zone_metadata():
+    schema = report_schema("get.calls_report", ["id", "start_time"], timestamps="utc", timezone="Asia/Yekaterinburg")
+    field = schema.field("start_time")
+    assert field.type == pa.timestamp("us", tz="UTC")
+    assert field.metadata[b"source_timezone"] == b"Asia/Yekaterinburg"
+    batch = rows_to_batch([{"id": 1, "start_time": "2024-03-01 05:00:00"}], schema)
+    assert batch.column("start_time").to_pylist()[0] == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def test_unknown_field_and_bad_timestamp_mode_raise():
+    with pytest.raises(ValueError, match="unknown field 'nope'; allowed fields: id, start_time"):
+        report_schema("get.calls_report", ["id", "nope"])
+    with pytest.raises(ValueError, match="timestamps"):
+        report_schema("get.calls_report", timestamps="local")
+
+
+def test_page_conversion_nested_lists_structs_nulls_and_zones():
+    schema = report_schema(
+        "get.calls_report",
+        ["id", "start_time", "is_lost", "sale_cost", "tags", "call_records", "attributes", "finish_time"],
+    )
+    rows = [
+        {
+            "id": 5,
+            "start_time": "2024-03-01 00:00:01",
+            "is_lost": False,
+            "sale_cost": 12.5,
+            "tags": [
+                {"tag_id": 7, "tag_name": "vip", "tag_change_time": "2024-03-01 10:00:00", "tag_type": "manual"},
+                {"tag_id": 8, "tag_name": None},
+            ],
+            "call_records": ["abc", "def"],
+            "attributes": [],
+            "finish_time": None,
+        },
+        {"id": 6, "start_time": "2024-03-01 23:59:59", "is_lost": None, "sale_cost": 3, "tags": None},
+    ]
+    table = pa.Table.from_batches([rows_to_batch(rows, schema)])
+    out = table.to_pylist()
+    assert out[0]["start_time"] == dt.datetime(2024, 3, 1, 0, 0, 1, tzinfo=MSK)
+    assert out[0]["start_time"].utcoffset() == dt.timedelta(hours=3)
+    assert out[0]["tags"][0]["tag_change_time"] == dt.datetime(2024, 3, 1, 10, tzinfo=MSK)
+    assert out[0]["tags"][1] == {
+        "tag_name": None,
+        "tag_id": 8,
+        "tag_change_time": None,
+        "tag_type": None,
+        "tag_user_id": None,
+        "tag_user_login": None,
+        "tag_employee_id": None,
+        "tag_employee_full_name": None,
+    }
+    assert out[0]["call_records"] == ["abc", "def"]
+    assert out[0]["attributes"] == []
+    assert out[1]["tags"] is None and out[1]["call_records"] is None  # null stays null, not []
+    assert out[1]["sale_cost"] == 3.0 and out[1]["is_lost"] is None
+
+
+def test_date_fields_become_date32_and_id_arrays_int64():
+    schema = report_schema("get.campaign_daily_stat", ["date", "session_ids", "cost_sum"])
+    batch = rows_to_batch([{"date": "2024-03-01", "session_ids": [1, 2**40], "cost_sum": "12.30"}], schema)
+    assert batch.to_pylist() == [{"date": dt.date(2024, 3, 1), "session_ids": [1, 2**40], "cost_sum": "12.30"}]
+
+
+@pytest.mark.parametrize(
+    ("row", "match"),
+    [
+        ({"id": 2.5}, "truncated"),
+        ({"id": True}, "bool"),
+        ({"id": "12"}, "'12'"),
+        ({"id": 2**64}, "id"),
+        ({"sale_cost": 2**60 + 1}, "sale_cost"),
+        ({"is_lost": 1}, "is_lost"),
+        ({"start_time": "2024-03-01T00:00:00"}, "start_time"),
+        ({"start_time": 1709251200}, "start_time"),
+        ({"tags": [{"tag_id": 1.5}]}, "tags"),
+        ({"tags": [{"tag_id": 1, "surprise": 1}]}, "surprise"),
+        ({"tags": {"tag_id": 1}}, "expects a list"),
+        ({"nope": 1}, "nope"),
+    ],
+)
+def test_values_that_do_not_fit_raise_instead_of_losing_data(row, match):
+    schema = report_schema("get.calls_report", ["id", "start_time", "sale_cost", "is_lost", "tags"])
+    with pytest.raises(RowConversionError, match=match):
+        rows_to_batch([{"id": 1}, row], schema)
+
+
+def test_integral_floats_fit_int_columns_and_non_strings_keep_json_text_in_string_columns():
+    schema = report_schema("get.calls_report", ["id", "cpn_country_id", "properties"])
+    batch = rows_to_batch([{"id": 3.0, "cpn_country_id": 643, "properties": {"a": [1]}}], schema)
+    assert batch.to_pylist() == [{"id": 3, "cpn_country_id": "643", "properties": '{"a":[1]}'}]
+
+
+def test_rows_with_different_key_orders_and_missing_keys():
+    schema = report_schema("get.calls_report", ["id", "start_time", "is_lost"])
+    rows = [{"is_lost": True, "id": 1}, {"id": 2, "start_time": "2024-03-01 00:00:00", "is_lost": False}]
+    assert [r["id"] for r in rows_to_batch(rows, schema).to_pylist()] == [1, 2]
+    assert rows_to_batch([], schema).num_rows == 0
+
+
+def test_childless_objects_are_json_text():
+    spec = get_method("get.visitor_sessions_report")
+    schema = report_schema("get.visitor_sessions_report", ["id", "integrated_campaign_data"])
+    assert pa.types.is_struct(schema.field("integrated_campaign_data").type) == bool(
+        spec.field("integrated_campaign_data").children
+    )
