@@ -21,6 +21,7 @@ from airflow_provider_comagic.testing.config import EmulatorConfig
 from airflow_provider_comagic.testing.data import DataStore
 from airflow_provider_comagic.testing.faults import Fault
 from airflow_provider_comagic.testing.limits import QuotaLedger
+from airflow_provider_comagic.testing.partner import CUSTOMER_BASE, customer_of, customer_seed, partner_rows, user_id_of
 from airflow_provider_comagic.testing.query import (
     Page,
     Query,
@@ -60,9 +61,8 @@ class Dispatcher:
         )
         self.tokens.add_permanent(config.permanent_token)
         self.quota = QuotaLedger(clock, tz, minute_limit=config.minute_limit, day_limit=config.day_limit)
-        self.store = DataStore(
-            seed=config.seed, tz=tz, rows_per_day=self.rows_per_day, spec_of=get_method, cache_bytes=config.cache_bytes
-        )
+        self.store = self._new_store(config.seed)
+        self.stores: dict[int, DataStore] = {}  # agent mode: one account's data per customer user
         self.uploads = UploadStore(
             seed=config.seed,
             now=clock.now,
@@ -75,6 +75,44 @@ class Dispatcher:
         self.stats = EmulatorStats()
         self.results = ResultCache()
         self.reports = frozenset(report_methods())
+
+    def _new_store(self, seed: int) -> DataStore:
+        return DataStore(
+            seed=seed,
+            tz=self.tz,
+            rows_per_day=self.rows_per_day,
+            spec_of=get_method,
+            cache_bytes=self.config.cache_bytes,
+        )
+
+    def store_for(self, user_id: int | None) -> DataStore:
+        """The data of the account a call acts for (the customer of ``user_id`` in agent mode)."""
+        if not self.config.partner_customers or user_id is None:
+            return self.store
+        store = self.stores.get(user_id)
+        if store is None:
+            store = self.stores[user_id] = self._new_store(customer_seed(self.config.seed, customer_of(user_id)))
+        return store
+
+    def partner_rows(self, method: str) -> list[dict[str, Any]]:
+        return partner_rows(
+            get_method(method),
+            seed=self.config.seed,
+            count=self.config.partner_customers,
+            now=self.clock.now(),
+            format_time=self.store.format_time,
+        )
+
+    def check_user(self, spec: Any, params: Mapping[str, Any]) -> None:
+        """Agent mode: calls that take ``user_id`` must name one of the customers' users."""
+        if not self.config.partner_customers or "user_id" not in spec.params:
+            return
+        if "user_id" not in params:
+            raise RpcError("required_parameter_missed", field="user_id")
+        user_id = params["user_id"]
+        valid = {user_id_of(CUSTOMER_BASE + i + 1) for i in range(self.config.partner_customers)}
+        if user_id not in valid:
+            raise RpcError("forbidden", field="user_id", value=user_id)
 
     # -- helpers -------------------------------------------------------------------------------------
     def rows_per_day(self, method: str) -> int:
@@ -97,7 +135,7 @@ class Dispatcher:
         """Validate get.* parameters (also used by ``emu.truth``)."""
         return parse_query(get_method(method), params, self.tz)
 
-    def run(self, query: Query, *, cache: bool = True) -> Page:
+    def run(self, query: Query, *, cache: bool = True, user_id: int | None = None) -> Page:
         """Evaluate a validated query (also used by ``emu.truth`` with ``limit=None``)."""
         if query.method == "get.uploaded_calls":
             spec = get_method(query.method)
@@ -109,7 +147,7 @@ class Dispatcher:
                 default_fields=spec.default_fields,
             )
         return run_report_query(
-            self.store, query, visible_until=self.visible_until(), cache=self.results if cache else None
+            self.store_for(user_id), query, visible_until=self.visible_until(), cache=self.results if cache else None
         )
 
     # -- the request ---------------------------------------------------------------------------------
@@ -166,6 +204,7 @@ class Dispatcher:
             if not isinstance(params["access_token"], str):
                 raise RpcError("data_type_error", field="access_token")
             self.tokens.check(params["access_token"])
+            self.check_user(spec, params)
         weight = int(spec.weight or 1)
         self.quota.check(weight)
         data, total, page = self._execute(method, spec, params, request_id, body)
@@ -199,7 +238,9 @@ class Dispatcher:
             t_from, t_till = params.get("date_from"), params.get("date_till")
             if isinstance(t_from, str) and isinstance(t_till, str) and t_from <= t_till:
                 try:
-                    self.store.add_rows(method, count=fault.rows, t_from=t_from, t_till=min(t_till, self.now_text()))
+                    self.store_for(params.get("user_id")).add_rows(
+                        method, count=fault.rows, t_from=t_from, t_till=min(t_till, self.now_text())
+                    )
                 except ValueError:
                     pass  # malformed dates: the call itself will report them
 
@@ -223,7 +264,17 @@ class Dispatcher:
             data = [{"app_id": self.config.app_id, "name": self.config.account_name, "timezone": self.config.timezone}]
             return data, 1, None
         if method in PARTNER_METHODS:
-            raise RpcError("forbidden")  # a client account, not a partner
+            if not self.config.partner_customers:
+                raise RpcError("forbidden")  # a client account, not an agent
+            query = self.parse(method, params)
+            page = run_rows_query(
+                self.partner_rows(method),
+                query,
+                time_field=None,
+                key=lambda row: row["__seq__"],
+                default_fields=spec.default_fields,
+            )
+            return None, page.total, page
         if method == "upload.calls":
             self._check_params(spec, params)
             if len(body) > MAX_BODY_BYTES:
@@ -231,7 +282,7 @@ class Dispatcher:
             self.uploads.upload(params["calls"], str(request_id))
             return {"success": True}, None, None
         query = self.parse(method, params)
-        page = self.run(query)
+        page = self.run(query, user_id=params.get("user_id"))
         return None, page.total, page
 
     @staticmethod

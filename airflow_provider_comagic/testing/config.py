@@ -42,6 +42,8 @@ class EmulatorConfig:
     upload_error_ext_ids: frozenset[str] = frozenset()
     upload_cancel_ext_ids: frozenset[str] = frozenset()
     upload_error_rate: float = 0.0
+    # agent account: N customers (get.customers / get.customer_users); calls then need a user_id
+    partner_customers: int = 0
     # server
     host: str = "127.0.0.1"
     port: int = 0

@@ -149,7 +149,7 @@ class ComagicEmulator:
         with self.server.locked():
             query = self.dispatcher.parse(method, params)
             query.offset, query.limit = 0, None
-            page = self.dispatcher.run(query, cache=False)
+            page = self.dispatcher.run(query, cache=False, user_id=params.get("user_id"))
         return [orjson.loads(row) for row in page.rows]
 
     # -- data mutations ------------------------------------------------------------------------------
@@ -161,10 +161,12 @@ class ComagicEmulator:
         count: int = 0,
         date_from: str | None = None,
         date_till: str | None = None,
+        user_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Add rows to a report (late-arriving data); missing fields are generated. Returns the new rows."""
         with self.server.locked():
-            return self.dispatcher.store.add_rows(method, rows, count=count, t_from=date_from, t_till=date_till)
+            store = self.dispatcher.store_for(user_id)
+            return store.add_rows(method, rows, count=count, t_from=date_from, t_till=date_till)
 
     def update_row(self, method: str, key: Any, changes: Mapping[str, Any], *, day: str | None = None) -> None:
         """Change fields of an existing row after the fact (e.g. tags set later)."""

@@ -254,7 +254,7 @@ def run_report_query(
                 rows.extend(map(orjson.dumps, store.rows(data, out_fields, start, stop)))
         return Page(total, rows)
 
-    cache_key = (query.signature, store.version, t_till)
+    cache_key = (id(store), query.signature, store.version, t_till)
     candidates = cache.get(cache_key) if cache is not None else None
     if candidates is None:
         candidates = _select(store, query, slices)
