@@ -181,6 +181,14 @@ class _ParquetPart(_Part):
         self.writer.close()  # does not close a file object it did not open
         return super().finish()
 
+    def discard(self) -> None:
+        self.pending = []
+        try:
+            self.writer.close()  # before the file goes: a writer left open writes its footer at GC time
+        except Exception:
+            log.debug("closing the Parquet writer of %s failed", self.target, exc_info=True)
+        super().discard()
+
 
 class PartitionWriter:
     """Writes one partition's parts and commits them with ``_manifest.json`` (see the module docstring).

@@ -238,7 +238,10 @@ class ComagicReportOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self._validate(rendered=True)
-        fields = _field_list(self.fields)
+        spec = get_method(self.method)
+        # always name the fields: some methods' default fields lack the key or the time field, which the
+        # paging engine needs to read exactly (it adds them to an explicit list)
+        fields = _field_list(self.fields) or list(spec.default_fields)
         filter_ = _json_value(self.filter, "filter") or None
         sort = _json_value(self.sort, "sort") or None
         api_params = dict(_json_value(self.api_params, "api_params") or {})
