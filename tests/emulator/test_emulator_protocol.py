@@ -128,3 +128,23 @@ def test_partner_methods_forbidden_for_client(api):
 
 def test_in_process_call(emu):
     assert emu.call("get.account")["result"]["data"][0]["app_id"] == emu.config.app_id
+
+
+def test_keep_alive(emu):
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(emu.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "get.account", "params": {"access_token": emu.access_token}}
+    )
+    sockets = []
+    for _ in range(3):
+        connection.request("POST", parts.path, body, {"Content-Type": "application/json; charset=UTF-8"})
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["result"]
+        sockets.append(connection.sock)
+    assert sockets[0] is not None and sockets[0] is sockets[1] is sockets[2]
+    connection.close()
