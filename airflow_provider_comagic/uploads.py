@@ -9,9 +9,11 @@ numbers, ``finish_time`` not before ``start_time``, https recording URLs for wav
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +22,6 @@ import orjson
 from airflow_provider_comagic._compat import AirflowFailException
 from airflow_provider_comagic.catalogue import ParamSpec, get_method
 from airflow_provider_comagic.errors import ComagicParameterError
-from airflow_provider_comagic.timeutils import API_TIME_FORMAT
 
 METHOD = "upload.calls"
 MAX_CALLS_PER_REQUEST = 50
@@ -28,6 +29,7 @@ MAX_REQUEST_BYTES = 512 * 1024
 ENVELOPE_BYTES = 1024
 """Room kept for the JSON-RPC envelope (id, method, access_token, user_id) around the ``calls`` array."""
 
+_API_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")  # API_TIME_FORMAT, exactly
 _E164 = re.compile(r"^[1-9]\d{4,14}$")
 _NON_NEGATIVE = frozenset({"wait_duration", "talk_duration"})
 
@@ -47,9 +49,10 @@ class UploadValidationError(ComagicParameterError, AirflowFailException):
         super().__init__(text)
 
 
+@functools.cache
 def call_spec() -> Mapping[str, ParamSpec]:
     """The documented fields of one call (``upload.calls`` -> ``calls`` -> children), by name."""
-    return {child.name: child for child in get_method(METHOD).params["calls"].children}
+    return MappingProxyType({child.name: child for child in get_method(METHOD).params["calls"].children})
 
 
 def _label(index: int, call: Any) -> str:
@@ -66,11 +69,8 @@ def _check_value(spec: ParamSpec, value: Any, path: str) -> Iterator[str]:
             return
         if kind == "enum" and spec.values and value not in spec.values:
             yield f"{path}: must be one of {', '.join(spec.values)}, got {value!r}"
-        if kind == "iso8601":
-            try:
-                dt.datetime.strptime(value, API_TIME_FORMAT)
-            except ValueError:
-                yield f"{path}: must be 'YYYY-MM-DD hh:mm:ss' (account time zone), got {value!r}"
+        if kind == "iso8601" and _parse_time(value) is None:
+            yield f"{path}: must be 'YYYY-MM-DD hh:mm:ss' (account time zone), got {value!r}"
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             yield f"{path}: must be a number, got {type(value).__name__} {value!r}"
@@ -111,6 +111,16 @@ def _check_object(children: Iterable[ParamSpec], obj: Mapping[str, Any], path: s
         yield from _check_value(spec, value, f"{prefix}{name}")
 
 
+def _parse_time(value: Any) -> dt.datetime | None:
+    """A ``YYYY-MM-DD hh:mm:ss`` value as a naive datetime, or None (regex + fromisoformat: strptime is slow)."""
+    if not isinstance(value, str) or not _API_TIME.fullmatch(value):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:  # e.g. month 13
+        return None
+
+
 def _is_url(value: Any, schemes: tuple[str, ...]) -> bool:
     if not isinstance(value, str):
         return False
@@ -127,16 +137,13 @@ def _check_rules(call: Mapping[str, Any]) -> Iterator[str]:
             continue  # missing or wrongly typed: reported by the catalogue checks
         if number == "" and direction == empty_when:
             continue  # the docs allow "" for the caller of an incoming / the callee of an outgoing call
-        if not _E164.match(number):
+        if not _E164.fullmatch(number):
             allowed = f' (may be "" only when direction is {empty_when!r})'
             yield f"{name}: must be an E.164 number (5 to 15 digits, country code first, no '+'), got {number!r}{allowed}"
     start, finish = call.get("start_time"), call.get("finish_time")
-    if isinstance(start, str) and isinstance(finish, str):
-        try:
-            if dt.datetime.strptime(finish, API_TIME_FORMAT) < dt.datetime.strptime(start, API_TIME_FORMAT):
-                yield f"finish_time: {finish!r} is before start_time {start!r}"
-        except ValueError:
-            pass  # bad format: reported by the catalogue checks
+    start_at, finish_at = _parse_time(start), _parse_time(finish)
+    if start_at is not None and finish_at is not None and finish_at < start_at:  # bad formats reported elsewhere
+        yield f"finish_time: {finish!r} is before start_time {start!r}"
     for name in _NON_NEGATIVE:
         value = call.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
