@@ -37,9 +37,10 @@ class ComagicUploadCallsOperator(BaseOperator):
     Each request's JSON-RPC id, which CoMagic records as the calls' ``ext_request_id``, is derived from the
     ext_ids it carries.
 
-    **Safe to retry.** CoMagic ignores a call whose ``ext_id`` it already has (successfully uploaded, or
-    after three failed attempts), so a retry or rerun re-sends the same calls without creating duplicates, and
-    under the same ``ext_request_id``\\s.
+    **Safe to retry.** CoMagic ignores a call whose ``ext_id`` it already has (uploaded successfully or still
+    being processed, or after three failed attempts), so a retry or rerun re-sends the same calls without
+    creating duplicates, under the same ``ext_request_id``\\s. A call whose earlier attempts ended in ``error``
+    is attempted again (CoMagic keeps up to three attempts per ``ext_id``); the sensor judges the latest.
 
     Returns (XCom) ``{"ext_request_ids": [...], "ext_ids": [...], "batches": n, "points": p}``, to be passed
     to :class:`~airflow_provider_comagic.sensors.uploaded_calls.ComagicUploadedCallsSensor` (``ext_ids`` is

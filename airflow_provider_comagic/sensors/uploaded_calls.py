@@ -158,10 +158,10 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         return start, end
 
     # -- checking -------------------------------------------------------------------------------------------
-    def check(self, context: Context) -> dict[str, Any]:
+    def check(self, context: Context, window: tuple[dt.datetime, dt.datetime] | None = None) -> dict[str, Any]:
         """Read the selection once with the sync hook and return its summary."""
         ext_request_ids, ext_ids = self._selection()
-        start, end = self._window(context)
+        start, end = window or self._window(context)
         tally = UploadStatusTally(
             self.success_statuses, expected_ext_ids=ext_ids or (), require_rows=bool(ext_request_ids or ext_ids)
         )
@@ -191,11 +191,11 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        summary = self.check(context)  # poke once: skip the triggerer when already done
+        start, end = self._window(context)
+        summary = self.check(context, (start, end))  # poke once: skip the triggerer when already done
         if summary["done"]:
             return self._finish_or_skip(summary)
         ext_request_ids, ext_ids = self._selection()
-        start, end = self._window(context)
         self.log.info("Deferring: %s", progress_message(summary))
         self.defer(
             trigger=ComagicUploadedCallsTrigger(

@@ -359,3 +359,19 @@ def test_data_interval_selection(emu):
     assert nothing["done"] and nothing["success"] and nothing["calls"] == 0
     with pytest.raises(AirflowException, match="data interval"):
         sensor().check({})
+
+
+def test_rerun_retries_a_failed_call_and_the_latest_attempt_counts(emu):
+    first = upload(["ok-9", "bad-1"])
+    emu.clock.advance(3 * STEP)
+    with pytest.raises(AirflowFailException, match="bad-1"):
+        sensor(ext_ids=first["ext_ids"]).execute({})
+    emu.uploads.error_ext_ids.discard("bad-1")  # the recording is fixed at the source
+    second = upload(["ok-9", "bad-1"])  # the rerun: ok-9 is ignored, bad-1 gets a second attempt
+    assert second["ext_request_ids"] == first["ext_request_ids"]
+    assert [r["ext_id"] for r in emu.uploads.rows()].count("bad-1") == 2
+    waiting = sensor(ext_ids=first["ext_ids"])
+    assert waiting.poke({}) is False  # the new attempt is in progress
+    emu.clock.advance(3 * STEP)
+    summary = waiting.poke({}).xcom_value
+    assert summary["success"] and summary["counts"]["processed"] == 2 and summary["calls"] == 2
