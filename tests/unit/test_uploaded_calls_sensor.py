@@ -1,0 +1,83 @@
+"""ComagicUploadedCallsSensor arguments (no server): selections, windows, defaults."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor, _as_list
+from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ([], None),
+        ("req-1", ["req-1"]),
+        (["a", "b"], ["a", "b"]),
+        ('["a", "b"]', ["a", "b"]),  # rendered JSON
+        ("['a', 'b']", ["a", "b"]),  # a rendered Python list (templates without native rendering)
+        (("a", 2), ["a", "2"]),
+    ],
+)
+def test_id_lists_accept_rendered_templates(value, expected):
+    assert _as_list(value, "ext_ids") == expected
+
+
+def test_unreadable_list_is_rejected():
+    with pytest.raises(ComagicParameterError, match="ext_ids"):
+        _as_list("[a, b", "ext_ids")
+
+
+def test_defaults_and_template_fields():
+    sensor = ComagicUploadedCallsSensor(task_id="s", ext_ids=["a"])
+    assert sensor.deferrable is False  # [operators] default_deferrable is unset here
+    assert sensor.success_statuses == ("processed",)
+    assert set(sensor.template_fields) == {"ext_request_ids", "ext_ids", "date_from", "date_till"}
+    with pytest.raises(ValueError, match="final statuses"):
+        ComagicUploadedCallsSensor(task_id="s", success_statuses=["in_process"])
+
+
+def test_windows():
+    day = dt.datetime(2024, 6, 1, tzinfo=UTC)
+    explicit = ComagicUploadedCallsSensor(task_id="s", date_from=day.isoformat(), date_till=day + dt.timedelta(days=1))
+    assert explicit._window({}) == (day, day + dt.timedelta(days=1))
+    by_ids = ComagicUploadedCallsSensor(task_id="s", ext_request_ids="r1", upload_lookback=dt.timedelta(hours=2))
+    start, end = by_ids._window({})
+    assert end - start == dt.timedelta(hours=2) + dt.timedelta(days=1)
+    interval = ComagicUploadedCallsSensor(task_id="s")
+    context = {"data_interval_start": day, "data_interval_end": day + dt.timedelta(days=1)}
+    assert interval._window(context) == (day, day + dt.timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "context", "match"),
+    [
+        ({"date_from": "2024-06-01T00:00:00+00:00"}, {}, "both date_from and date_till"),
+        ({"date_from": "2024-06-01T00:00:00", "date_till": "2024-06-02T00:00:00"}, {}, "time-zone aware"),
+        ({"date_from": "yesterday", "date_till": "2024-06-02T00:00:00+00:00"}, {}, "ISO 8601"),
+        ({}, {}, "no data interval"),
+        (
+            {},
+            {
+                "data_interval_start": dt.datetime(2024, 6, 1, tzinfo=UTC),
+                "data_interval_end": dt.datetime(2024, 6, 1, tzinfo=UTC),
+            },
+            "CronDataIntervalTimetable",
+        ),
+    ],
+)
+def test_window_errors_say_what_to_do(kwargs, context, match):
+    with pytest.raises(ComagicParameterError, match=match):
+        ComagicUploadedCallsSensor(task_id="s", **kwargs)._window(context)
+
+
+def test_trigger_rejects_naive_datetimes():
+    with pytest.raises(ValueError, match="time zone offset"):
+        ComagicUploadedCallsTrigger(date_from="2024-06-01T00:00:00", date_till="2024-06-02T00:00:00+00:00")
