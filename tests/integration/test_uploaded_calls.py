@@ -247,6 +247,21 @@ async def test_trigger_waits_out_limit_exceeded(emu, monkeypatch):
     assert any(0 < w <= 60 and w != 5 for w in waits)  # a quota wait, not only poll intervals
 
 
+async def test_trigger_survives_a_poll_lost_to_transient_faults(emu, fake_sleep):
+    result = upload(["f-1"])
+    # poll 2 fails all its attempts (1 + 5 retries), poll 3 fails once more, then the API recovers
+    fault = emu.faults.add("http_503", method="get.uploaded_calls", calls=range(2, 9))
+    (event,) = await all_events(trigger_for(result))
+    assert event.payload["status"] == "success" and fault.hits == 7
+
+
+async def test_trigger_gives_up_when_faults_persist(emu, fake_sleep):
+    result = upload(["f-2"])
+    emu.faults.add("drop", method="get.uploaded_calls")
+    (event,) = await all_events(trigger_for(result))
+    assert event.payload["status"] == "error" and "ComagicTransportError" in event.payload["message"]
+
+
 async def test_trigger_reports_a_fatal_error_as_one_event(emu, fake_sleep):
     result = upload(["x-1"])
     emu.tokens.revoke(emu.access_token, "access_token_blocked")
