@@ -165,7 +165,15 @@ class PagePlan:
     def for_method(
         cls, spec: MethodSpec, start: dt.datetime | None, end: dt.datetime | None, *, tz: dt.tzinfo, **kwargs: Any
     ) -> PagePlan:
-        """Build a plan from the method catalogue (time field, key, sortable fields)."""
+        """Build a plan from the method catalogue (time field, key, sortable fields).
+
+        Without ``fields`` the plan asks for the method's default fields, plus the key and time field when the
+        defaults lack them: the engine cannot skip re-read rows or continue past the offset cap without them.
+        """
+        if kwargs.get("fields") is None:
+            needed = [*spec.key, *([spec.time_field] if spec.time_field else [])]
+            if any(name not in spec.default_fields for name in needed):
+                kwargs["fields"] = list(spec.default_fields)
         return cls(
             spec.name,
             start,

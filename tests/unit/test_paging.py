@@ -240,3 +240,15 @@ def test_method_without_date_range_pages_by_offset():
         page = report_rows[params["offset"] : params["offset"] + params["limit"]]
         out.extend(plan.feed({"data": page, "metadata": {"total_items": len(report_rows)}}))
     assert [r["id"] for r in out] == list(range(25)) and calls == 3
+
+
+def test_for_method_adds_key_and_time_field_to_default_fields_that_lack_them():
+    from airflow_provider_comagic.catalogue import get_method
+
+    spec = get_method("get.goals_report")
+    plan = PagePlan.for_method(spec, DAY, DAY + dt.timedelta(days=1), tz=MSK)
+    requested = plan.next_request()["fields"]
+    assert set(spec.default_fields) <= set(requested)
+    assert "id" in requested and spec.time_field in requested
+    calls = PagePlan.for_method(get_method("get.calls_report"), DAY, DAY + dt.timedelta(days=1), tz=MSK)
+    assert "fields" not in calls.next_request()  # defaults already hold id and start_time
