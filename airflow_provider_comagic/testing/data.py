@@ -108,7 +108,18 @@ class MethodModel:
 class DayData:
     """One day of one method: the index (ordered rows) plus lazily built parts."""
 
-    __slots__ = ("columns", "day", "epochs", "head", "keys", "method", "n_generated", "origin", "time_keys")
+    __slots__ = (
+        "columns",
+        "day",
+        "encoded",
+        "epochs",
+        "head",
+        "keys",
+        "method",
+        "n_generated",
+        "origin",
+        "time_keys",
+    )
 
     def __init__(self, method: str, day: dt.date):
         self.method = method
@@ -119,6 +130,9 @@ class DayData:
         self.origin: list[int] | None = None  # position -> generated row (>= 0) or added row (-1 - j)
         self.n_generated = 0
         self.head: list[bytes] | None = None
+        # rows serialized with the last explicit field list asked for: paging a query with `fields` then
+        # slices bytes like `head` instead of building and dumping a dict per row per page
+        self.encoded: tuple[tuple[str, ...], list[bytes]] | None = None
         self.columns: dict[str, list[Any]] = {}
 
     def __len__(self) -> int:
@@ -134,6 +148,8 @@ class DayData:
         total = n * 200
         if self.head is not None:
             total += sum(map(len, self.head)) + n * 40
+        if self.encoded is not None:
+            total += sum(map(len, self.encoded[1])) + n * 40
         total += sum(len(c) for c in self.columns.values()) * 48
         return total
 
@@ -235,6 +251,19 @@ class DataStore:
                 data.head = [dumps(dict(zip(names, values, strict=False))) for values in zip(*columns, strict=False)]
                 self._trim()
             return data.head
+
+    def encoded(self, data: DayData, names: Sequence[str]) -> list[bytes]:
+        """The day's rows serialized with the fields ``names`` (the last field list asked for is kept)."""
+        names = tuple(names)
+        with self._lock:
+            if data.encoded is None or data.encoded[0] != names:
+                data.encoded = None  # free the previous field list's bytes before building the next
+                columns = [self._column(data, name, cache=False) for name in names]
+                dumps = orjson.dumps
+                rows = [dumps(dict(zip(names, values, strict=False))) for values in zip(*columns, strict=False)]
+                data.encoded = (names, rows)
+                self._trim()
+            return data.encoded[1]
 
     def column(self, data: DayData, name: str) -> list[Any]:
         """One field's values for every row of the day (position order), mutations applied."""

@@ -251,7 +251,7 @@ def run_report_query(
             if out_fields is None:
                 rows.extend(store.head(data)[start:stop])
             else:
-                rows.extend(map(orjson.dumps, store.rows(data, out_fields, start, stop)))
+                rows.extend(store.encoded(data, out_fields)[start:stop])
         return Page(total, rows)
 
     cache_key = (id(store), query.signature, store.version, t_till)
