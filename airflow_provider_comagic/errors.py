@@ -215,6 +215,26 @@ class ComagicDayLimitExceededError(ComagicRateLimitError):
         )
 
 
+class McnApiError(ComagicError):
+    """The MCN Telecom REST API refused a request (a non-transient HTTP status or an error body)."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class McnAuthError(McnApiError):
+    """HTTP 401 from the MCN Telecom API: the Bearer token is missing, wrong, expired or revoked."""
+
+
+class McnPermissionError(McnApiError):
+    """HTTP 403 from the MCN Telecom API: the token may not read this account or vPBX."""
+
+
+class McnNotFoundError(McnApiError):
+    """HTTP 404 from the MCN Telecom API: unknown account_id or vpbx_id (or a wrong base URL)."""
+
+
 _BY_MNEMONIC: dict[str, type[ComagicApiError]] = {
     "auth_error": ComagicAuthError,
     "access_token_expired": ComagicTokenExpiredError,

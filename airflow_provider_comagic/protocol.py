@@ -24,18 +24,21 @@ def build_request(method: str, params: Mapping[str, Any], request_id: str) -> by
     return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
 
 
-def check_http_status(status: int, headers: Mapping[str, str], *, method: str, host: str) -> None:
-    """Raise for a non-200 HTTP status: transient ones (429, 5xx) as ComagicTransportError."""
+def check_http_status(status: int, headers: Mapping[str, str], *, method: str, host: str, api: str = "CoMagic") -> None:
+    """Raise for a non-200 HTTP status: transient ones (429, 5xx) as ComagicTransportError.
+
+    ``api`` names the service in the message (the MCN Telecom hook shares this rule).
+    """
     if status == 200:
         return
     if status in TRANSIENT_HTTP_STATUSES:
         raise ComagicTransportError(
-            f"CoMagic {method}: HTTP {status} from {host}",
+            f"{api} {method}: HTTP {status} from {host}",
             status=status,
             retry_after=_retry_after(headers),
         )
     hint = " Check the connection host and the API version (extra 'api_version')." if status == 404 else ""
-    raise ComagicError(f"CoMagic {method}: unexpected HTTP {status} from {host}.{hint}")
+    raise ComagicError(f"{api} {method}: unexpected HTTP {status} from {host}.{hint}")
 
 
 def parse_response(

@@ -41,16 +41,17 @@ class _BackoffOrRetryAfter:
 
 
 def tenacity_kwargs(
-    *, max_retries: int, initial_wait: float, max_wait: float, logger: logging.Logger
+    *, max_retries: int, initial_wait: float, max_wait: float, logger: logging.Logger, api: str = "CoMagic"
 ) -> dict[str, Any]:
     """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` (plain numbers in, so triggers can
-    rebuild the same policy from their JSON kwargs)."""
+    rebuild the same policy from their JSON kwargs). ``api`` names the service in the retry log line."""
 
     def log_retry(retry_state: RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0
         logger.warning(
-            "Transient CoMagic API failure (attempt %d of %d), retrying in %.1f s: %s",
+            "Transient %s API failure (attempt %d of %d), retrying in %.1f s: %s",
+            api,
             retry_state.attempt_number,
             max_retries + 1,
             wait,
