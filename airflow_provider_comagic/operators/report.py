@@ -25,6 +25,13 @@ from airflow_provider_comagic.landing import (
 from airflow_provider_comagic.paging import MAX_LIMIT
 from airflow_provider_comagic.schemas import report_schema
 from airflow_provider_comagic.timeutils import interval_to_api
+from airflow_provider_comagic.unified import (
+    COMAGIC_SOURCE_FIELDS,
+    OUTPUT_SCHEMAS,
+    UNIFIED_SCHEMA,
+    comagic_pages_to_unified,
+    unified_report_name,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -129,6 +136,9 @@ class ComagicReportOperator(BaseOperator):
     :param max_bytes_per_file: start a new part file after this many bytes.
     :param row_group_rows: Parquet row-group size (also the most rows held in memory).
     :param gzip_level: gzip level of JSON Lines parts (1 is fastest).
+    :param output_schema: ``"raw"`` (the API's rows) or, for ``get.calls_report`` only, ``"unified"``: rows
+        of :data:`airflow_provider_comagic.unified.UNIFIED_SCHEMA` (the call table shared with MCN Telecom)
+        under ``<output_path>/unified_calls/comagic/...``; ``fields`` is then fixed and must not be given.
     """
 
     template_fields: Sequence[str] = (
@@ -166,10 +176,12 @@ class ComagicReportOperator(BaseOperator):
         max_bytes_per_file: int = DEFAULT_MAX_BYTES_PER_FILE,
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
         gzip_level: int = DEFAULT_GZIP_LEVEL,
+        output_schema: str = "raw",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.method = method
+        self.output_schema = output_schema
         self.output_path = output_path
         self.output_format = output_format
         self.comagic_conn_id = comagic_conn_id
@@ -194,6 +206,15 @@ class ComagicReportOperator(BaseOperator):
         spec = get_method(self.method)  # unknown method: lists the known ones
         if not spec.date_range:
             raise ComagicParameterError(f"{self.method} is not a report method (it takes no date range)")
+        if self.output_schema not in OUTPUT_SCHEMAS:
+            raise ComagicParameterError(f"output_schema must be 'raw' or 'unified', got {self.output_schema!r}")
+        if self.output_schema == "unified":
+            if self.method != "get.calls_report":
+                raise ComagicParameterError(
+                    f"output_schema='unified' maps get.calls_report rows only; {self.method} has no unified form"
+                )
+            if self.fields is not None:
+                raise ComagicParameterError("output_schema='unified' requests its own fields; do not pass fields")
         if rendered or not is_templated(self.output_format):
             if self.output_format not in FORMATS:
                 raise ComagicParameterError(
@@ -241,7 +262,8 @@ class ComagicReportOperator(BaseOperator):
         spec = get_method(self.method)
         # always name the fields: some methods' default fields lack the key or the time field, which the
         # paging engine needs to read exactly (it adds them to an explicit list)
-        fields = _field_list(self.fields) or list(spec.default_fields)
+        unified = self.output_schema == "unified"
+        fields = list(COMAGIC_SOURCE_FIELDS) if unified else _field_list(self.fields) or list(spec.default_fields)
         filter_ = _json_value(self.filter, "filter") or None
         sort = _json_value(self.sort, "sort") or None
         api_params = dict(_json_value(self.api_params, "api_params") or {})
@@ -259,10 +281,15 @@ class ComagicReportOperator(BaseOperator):
                 page_size=self.page_size,
                 params=api_params,
             )
-            schema = report_schema(self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone)
+            if unified:
+                schema = UNIFIED_SCHEMA
+            else:
+                schema = report_schema(
+                    self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone
+                )
             api_from, api_till = interval_to_api(start, end, tz)
             partition = to_storage_path(self.output_path, self.output_conn_id) / partition_name(
-                self.method, start, end, tz, self.partition_template
+                unified_report_name("comagic") if unified else self.method, start, end, tz, self.partition_template
             )
             self.log.info(
                 "Landing %s [%s, %s] (account zone %s) as %s into %s",
@@ -289,11 +316,13 @@ class ComagicReportOperator(BaseOperator):
                     },
                     "plan": plan.stats.as_dict(),
                     "timestamps": self.timestamps,
+                    "output_schema": self.output_schema,
                     "airflow": _run_info(context),
                 }
 
+            pages = hook.iter_pages(self.method, plan=plan)
             manifest = land_pages(
-                hook.iter_pages(self.method, plan=plan),
+                comagic_pages_to_unified(pages, tz) if unified else pages,
                 partition,
                 self.output_format,  # type: ignore[arg-type]
                 schema,
