@@ -23,6 +23,7 @@ from airflow_provider_comagic.landing import (
     to_storage_path,
 )
 from airflow_provider_comagic.paging import MAX_LIMIT
+from airflow_provider_comagic.run_info import run_info as _run_info
 from airflow_provider_comagic.schemas import report_schema
 from airflow_provider_comagic.timeutils import interval_to_api
 from airflow_provider_comagic.unified import (
@@ -355,17 +356,6 @@ class ComagicReportOperator(BaseOperator):
             summary["points"],
         )
         return summary
-
-
-def _run_info(context: Mapping[str, Any]) -> dict[str, Any]:
-    ti = context.get("ti") or context.get("task_instance")
-    info = {
-        "dag_id": getattr(ti, "dag_id", None),
-        "task_id": getattr(ti, "task_id", None),
-        "run_id": context.get("run_id") or getattr(ti, "run_id", None),
-        "try_number": getattr(ti, "try_number", None),
-    }
-    return {k: v for k, v in info.items() if isinstance(v, str | int) and not isinstance(v, bool)}
 
 
 class _NamedReportOperator(ComagicReportOperator):
