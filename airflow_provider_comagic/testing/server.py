@@ -67,10 +67,14 @@ class EmulatorServer:
         if failure:
             raise failure[0]
 
-    async def _start_site(self) -> None:
-        app = web.Application(client_max_size=64 * 2**20)
+    def add_routes(self, app: web.Application) -> None:
+        """Register the served paths (a subclass serving another API overrides this)."""
         app.router.add_route("*", API_PATH, self._handle)
         app.router.add_route("*", API_PATH + "/", self._handle)
+
+    async def _start_site(self) -> None:
+        app = web.Application(client_max_size=64 * 2**20)
+        self.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
