@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airflow_provider_comagic.errors import ComagicDayLimitExceededError
+from airflow_provider_comagic.errors import ComagicDayLimitExceededError, ComagicMinuteLimitExceededError
 
 
 class QuotaTracker:
@@ -70,6 +70,19 @@ class QuotaTracker:
         if remaining is None or remaining >= weight:
             return 0.0
         return reset
+
+    def check_minute(self, method: str, weight: int = 1) -> None:
+        """Raise, before sending, when the call would have to wait for the minute quota (for callers that
+        free their worker instead of sleeping: a deferrable operator)."""
+        wait = self.seconds_before_call(weight)
+        if wait > 0:
+            raise ComagicMinuteLimitExceededError(
+                code=-32029,
+                mnemonic="limit_exceeded",
+                message=f"Limit per minute has been exceeded (resets in {wait:.0f} s, the call costs {weight})",
+                method=method,
+                limits=self.limits,
+            )
 
     def check_day(self, method: str, weight: int = 1) -> None:
         """Fail fast, before sending, when the day quota cannot pay for the call."""

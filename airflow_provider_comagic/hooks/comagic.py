@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -13,6 +13,7 @@ from tenacity import Retrying
 
 from airflow_provider_comagic._compat import BaseHook, mask_secret
 from airflow_provider_comagic.config import KNOWN_HOSTS, ComagicConnectionConfig
+from airflow_provider_comagic.customers import CUSTOMER_FIELDS, USER_FIELDS, select_client_users
 from airflow_provider_comagic.errors import (
     ComagicApiError,
     ComagicAuthError,
@@ -30,7 +31,7 @@ from airflow_provider_comagic.hooks.shared import (  # noqa: F401 - TOKEN_RENEW_
 from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
 from airflow_provider_comagic.quota import QuotaTracker
-from airflow_provider_comagic.retrying import RENEW_TOKEN, CallAttempt, tenacity_kwargs
+from airflow_provider_comagic.retrying import MAX_MINUTE_WAITS, RENEW_TOKEN, CallAttempt, tenacity_kwargs
 from airflow_provider_comagic.timeutils import get_timezone
 
 
@@ -48,6 +49,9 @@ class ComagicHook(BaseHook):
     :param max_retries: retries of transient faults (default: the connection's ``max_retries`` extra, 5).
     :param retry_initial_wait: first backoff in seconds; doubled per retry, with jitter.
     :param retry_max_wait: longest backoff in seconds.
+    :param wait_for_quota: sleep out a spent minute quota (default). ``False`` raises
+        :class:`~airflow_provider_comagic.errors.ComagicMinuteLimitExceededError` instead, before sending or on
+        ``limit_exceeded``, so a deferrable operator can free its worker and resume after ``minute_reset``.
     """
 
     conn_name_attr = "comagic_conn_id"
@@ -63,6 +67,7 @@ class ComagicHook(BaseHook):
         max_retries: int | None = None,
         retry_initial_wait: float = 1.0,
         retry_max_wait: float = 60.0,
+        wait_for_quota: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -74,6 +79,7 @@ class ComagicHook(BaseHook):
         self._max_retries = max_retries
         self._retry_initial_wait = retry_initial_wait
         self._retry_max_wait = retry_max_wait
+        self.wait_for_quota = wait_for_quota
         self._sleep = sleep
         self._wall_clock = wall_clock
         self.quota = QuotaTracker(clock)
@@ -141,9 +147,14 @@ class ComagicHook(BaseHook):
 
     def _call_with_recovery(self, method: str, params: dict[str, Any], request_id: str | None) -> dict[str, Any]:
         weight = method_weight(method)
-        attempt = CallAttempt(can_renew_token=self.config.uses_login)
+        # max_minute_waits=0: a minute limit_exceeded is re-raised rather than slept out
+        attempt = CallAttempt(
+            can_renew_token=self.config.uses_login, max_minute_waits=MAX_MINUTE_WAITS if self.wait_for_quota else 0
+        )
         while True:
             self.quota.check_day(method, weight)
+            if not self.wait_for_quota:
+                self.quota.check_minute(method, weight)
             wait = self.quota.seconds_before_call(weight)
             if wait > 0:
                 self.log.info("CoMagic minute quota spent; waiting %.1f s before %s", wait, method)
@@ -152,7 +163,7 @@ class ComagicHook(BaseHook):
             if self._auth.needs_login:
                 self._login()
             try:
-                result = self._post(method, self._auth.call_params(params), request_id)
+                result = self._post(method, self._auth.call_params(params, method), request_id)
             except ComagicApiError as error:
                 action = attempt.after_error(error)  # re-raises what cannot be recovered here
                 if action == RENEW_TOKEN:
@@ -260,6 +271,33 @@ class ComagicHook(BaseHook):
         """Like :meth:`iter_pages`, one row at a time."""
         for page in self.iter_pages(method, *args, **kwargs):
             yield from page
+
+    # -- agency (partner) accounts ----------------------------------------------------------------------------
+    def list_customer_users(
+        self,
+        *,
+        active_only: bool = True,
+        customer_ids: Iterable[int | str] | None = None,
+        name_pattern: str | None = None,
+        one_per_customer: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The client users an agent (partner) connection can act as, one small entry per user::
+
+            {"user_id": ..., "customer_id": ..., "customer_name": ..., "user_login": ...}
+
+        Reads ``get.customers`` and ``get.customer_users`` (archived clients are never listed by the API) and
+        filters them as :func:`~airflow_provider_comagic.customers.select_client_users` describes.
+        """
+        customers = list(self.iter_rows("get.customers", fields=list(CUSTOMER_FIELDS)))
+        users = list(self.iter_rows("get.customer_users", fields=list(USER_FIELDS)))
+        return select_client_users(
+            customers,
+            users,
+            active_only=active_only,
+            customer_ids=customer_ids,
+            name_pattern=name_pattern,
+            one_per_customer=one_per_customer,
+        )
 
     # -- UI -------------------------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:

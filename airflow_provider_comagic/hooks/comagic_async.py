@@ -18,7 +18,7 @@ from airflow_provider_comagic.hooks.shared import SessionAuth, method_weight, pl
 from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
 from airflow_provider_comagic.quota import QuotaTracker
-from airflow_provider_comagic.retrying import RENEW_TOKEN, CallAttempt, tenacity_kwargs
+from airflow_provider_comagic.retrying import MAX_MINUTE_WAITS, RENEW_TOKEN, CallAttempt, tenacity_kwargs
 from airflow_provider_comagic.timeutils import get_timezone
 
 
@@ -56,6 +56,8 @@ class ComagicAsyncHook(BaseHook):
     :param max_retries: retries of transient faults (default: the connection's ``max_retries`` extra).
     :param retry_initial_wait: first backoff in seconds; doubled per retry, with jitter.
     :param retry_max_wait: longest backoff in seconds.
+    :param wait_for_quota: wait out a spent minute quota (default); ``False`` raises
+        :class:`~airflow_provider_comagic.errors.ComagicMinuteLimitExceededError` instead, as the sync hook does.
     """
 
     conn_name_attr = "comagic_conn_id"
@@ -71,6 +73,7 @@ class ComagicAsyncHook(BaseHook):
         max_retries: int | None = None,
         retry_initial_wait: float = 1.0,
         retry_max_wait: float = 60.0,
+        wait_for_quota: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -82,6 +85,7 @@ class ComagicAsyncHook(BaseHook):
         self._max_retries = max_retries
         self._retry_initial_wait = retry_initial_wait
         self._retry_max_wait = retry_max_wait
+        self.wait_for_quota = wait_for_quota
         self._sleep = sleep
         self._wall_clock = wall_clock
         self.quota = QuotaTracker(clock)
@@ -149,9 +153,13 @@ class ComagicAsyncHook(BaseHook):
         # the same steps as ComagicHook._call_with_recovery; every decision is made by the shared objects
         auth = self._require_auth()
         weight = method_weight(method)
-        attempt = CallAttempt(can_renew_token=self.config.uses_login)
+        attempt = CallAttempt(
+            can_renew_token=self.config.uses_login, max_minute_waits=MAX_MINUTE_WAITS if self.wait_for_quota else 0
+        )
         while True:
             self.quota.check_day(method, weight)
+            if not self.wait_for_quota:
+                self.quota.check_minute(method, weight)
             wait = self.quota.seconds_before_call(weight)
             if wait > 0:
                 self.log.info("CoMagic minute quota spent; waiting %.1f s before %s", wait, method)
@@ -160,7 +168,7 @@ class ComagicAsyncHook(BaseHook):
             if auth.needs_login:
                 await self._login()
             try:
-                result = await self._post(method, auth.call_params(params), request_id)
+                result = await self._post(method, auth.call_params(params, method), request_id)
             except ComagicApiError as error:
                 action = attempt.after_error(error)  # re-raises what cannot be recovered here
                 if action == RENEW_TOKEN:

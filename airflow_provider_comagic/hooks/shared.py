@@ -22,6 +22,9 @@ from airflow_provider_comagic.quota import QuotaTracker
 TOKEN_RENEW_MARGIN = 120.0
 """Seconds before ``expire_at`` at which a session token is renewed proactively."""
 
+AGENT_METHODS = frozenset({"get.customers", "get.customer_users"})
+"""Methods of the agent's own account: they take no ``user_id``, so the connection's is not sent with them."""
+
 DEFAULT_SESSION_SECONDS = 3600.0
 """Lifetime assumed for a ``login.user`` session whose response carries no ``expire_at`` (the documented hour)."""
 
@@ -86,11 +89,12 @@ class SessionAuth:
         """Values to redact from error texts: the connection's secrets and the session token."""
         return (*self.config.secrets, *((self._token,) if self._token else ()))
 
-    def call_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``params`` plus ``access_token`` and the connection's ``user_id`` (unless the caller set one)."""
+    def call_params(self, params: Mapping[str, Any], method: str | None = None) -> dict[str, Any]:
+        """``params`` plus ``access_token`` and the connection's ``user_id`` (unless the caller set one, or
+        ``method`` is one of the agent's own :data:`AGENT_METHODS`)."""
         token = self.config.access_token if not self.config.uses_login else self._token
         call_params = {**params, "access_token": token}
-        if self.config.user_id is not None and "user_id" not in params:
+        if self.config.user_id is not None and "user_id" not in params and method not in AGENT_METHODS:
             call_params["user_id"] = self.config.user_id
         return call_params
 

@@ -113,6 +113,8 @@ class Dispatcher:
         valid = {user_id_of(CUSTOMER_BASE + i + 1) for i in range(self.config.partner_customers)}
         if user_id not in valid:
             raise RpcError("forbidden", field="user_id", value=user_id)
+        if customer_of(user_id) in self.config.partner_disabled_customers and spec.name in self.reports:
+            raise RpcError("method_component_disabled", params={"components": "call_tracking"})
 
     # -- helpers -------------------------------------------------------------------------------------
     def rows_per_day(self, method: str) -> int:

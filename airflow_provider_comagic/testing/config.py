@@ -44,6 +44,8 @@ class EmulatorConfig:
     upload_error_rate: float = 0.0
     # agent account: N customers (get.customers / get.customer_users); calls then need a user_id
     partner_customers: int = 0
+    # agent mode: customer ids whose report methods answer method_component_disabled (-32008)
+    partner_disabled_customers: frozenset[int] = frozenset()
     # server
     host: str = "127.0.0.1"
     port: int = 0

@@ -48,6 +48,8 @@ def partner_rows(
         columns[index["id"]] = customer_ids
         if "name" in index:
             columns[index["name"]] = [f"Customer {c}" for c in customer_ids]
+        if "status" in index:  # working clients: an agent's fan-out skips locked ones by default
+            columns[index["status"]] = ["active"] * count
     else:
         columns[index["id"]] = [user_id_of(c) for c in customer_ids]
         columns[index["customer_id"]] = customer_ids

@@ -35,3 +35,15 @@ def test_each_customer_has_its_own_data(agent):
     assert first != second
     assert first == emu.truth("get.calls_report", **DAY, user_id=user_ids[0])[:5]
     assert "result" in api("get.account")  # the agent's own account: no user_id
+
+
+def test_a_customer_without_the_component(comagic_emulator_factory):
+    emu = comagic_emulator_factory(
+        calls_per_day=30, start_time=NOW, partner_customers=3, partner_disabled_customers=frozenset({500002})
+    )
+    api = make_api(emu)
+    customers = api("get.customers", fields=["id", "status"])["result"]["data"]
+    assert {c["status"] for c in customers} == {"active"}
+    assert mnemonic(api("get.calls_report", **DAY, user_id=5000021)) == "method_component_disabled"
+    assert "result" in api("get.calls_report", **DAY, user_id=5000011)
+    assert "result" in api("get.customer_users")  # the agent's own methods are not affected
