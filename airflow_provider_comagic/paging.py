@@ -49,6 +49,7 @@ MAX_LIMIT = 10_000
 MAX_OFFSET = 100_000
 MAX_INTERVAL_MONTHS = 3
 DEFAULT_MAX_REREADS = 2
+STATE_VERSION = 1
 
 
 @dataclasses.dataclass
@@ -243,6 +244,64 @@ class PagePlan:
     def done(self) -> bool:
         return self._query is None and not self._windows
 
+    # -- resuming -----------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Where the plan stands, as plain JSON: the pending windows, the current query's position and the
+        keys it emitted, and the statistics. Take it between calls (after :meth:`feed`, or after a
+        :meth:`next_request` whose call failed: that request is sent again after :meth:`restore`).
+
+        Its size is dominated by the current query's emitted keys (at most ``max_offset + page_size``).
+        """
+        query = self._query
+        return {
+            "state_version": STATE_VERSION,
+            "method": self.method,
+            "fields": self.fields,
+            "windows": [[start.isoformat(), end.isoformat(), _keys_out(seen)] for start, end, seen in self._windows],
+            "query": None
+            if query is None
+            else {
+                "start": query.start.isoformat(),
+                "end": query.end.isoformat(),
+                "offset": query.offset,
+                "total": query.total,
+                "received": query.received,
+                "attempts": query.attempts,
+                "last_time": query.last_time,
+                "seen": _keys_out(query.seen),
+                "tail_keys": _keys_out(query.tail_keys),
+            },
+            "stats": self.stats.as_dict(),
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state` taken by a plan built with the same arguments: the next request is
+        the one that was pending, and no row emitted before is emitted again."""
+        if state.get("state_version") != STATE_VERSION or state.get("method") != self.method:
+            raise ComagicParameterError(f"{self.method}: the saved paging state is of another plan or version")
+        if state.get("fields") != self.fields:
+            raise ComagicParameterError(
+                f"{self.method}: the saved paging state asked for fields {state.get('fields')}, this plan for "
+                f"{self.fields}; the query changed between the runs"
+            )
+        parse = dt.datetime.fromisoformat
+        self._windows = deque((parse(start), parse(end), _keys_in(seen)) for start, end, seen in state["windows"])
+        saved = state["query"]
+        self._query = None
+        if saved is not None:
+            self._query = _Query(
+                parse(saved["start"]),
+                parse(saved["end"]),
+                offset=saved["offset"],
+                total=saved["total"],
+                received=saved["received"],
+                attempts=saved["attempts"],
+                last_time=saved["last_time"],
+                seen=_keys_in(saved["seen"]),
+                tail_keys=_keys_in(saved["tail_keys"]),
+            )
+        self.stats = PlanStats(**state["stats"])
+
     # -- internals ----------------------------------------------------------------------------------------
     def _drifted(self, query: _Query, total: int | None, rows: list[dict[str, Any]]) -> bool:
         if total is None:
@@ -371,6 +430,15 @@ def _with_required_fields(fields: Sequence[str] | None, required: Sequence[str])
     result = list(dict.fromkeys(fields))
     result += [f for f in required if f not in result]
     return result
+
+
+def _keys_out(keys: set[Hashable]) -> list[Any]:
+    """Row keys as JSON values (a composite key's tuple becomes a list)."""
+    return [list(key) if isinstance(key, tuple) else key for key in keys]
+
+
+def _keys_in(values: Sequence[Any]) -> set[Hashable]:
+    return {tuple(value) if isinstance(value, list) else value for value in values}
 
 
 def _key_getter(key: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Hashable] | None:
