@@ -5,6 +5,8 @@ Enabled automatically through the ``pytest11`` entry point (or ``pytest_plugins 
 * ``comagic_emulator`` — a started :class:`ComagicEmulator` with default settings, fresh for each test;
 * ``comagic_emulator_factory`` — ``factory(config=None, **overrides)`` starts emulators with custom settings;
 * ``comagic_conn`` — points ``AIRFLOW_CONN_COMAGIC_DEFAULT`` at ``comagic_emulator``; returns the conn id.
+* ``mcn_emulator``, ``mcn_emulator_factory``, ``mcn_conn`` — the same for the MCN Telecom REST API emulator
+  (``AIRFLOW_CONN_MCN_TELECOM_DEFAULT``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 
 from airflow_provider_comagic.testing.config import EmulatorConfig
 from airflow_provider_comagic.testing.emulator import ComagicEmulator
+from airflow_provider_comagic.testing.mcn import McnEmulator, McnEmulatorConfig
 
 CONN_ID = "comagic_default"
 
@@ -59,3 +62,48 @@ def comagic_conn(comagic_emulator: ComagicEmulator, monkeypatch: pytest.MonkeyPa
     """Set ``AIRFLOW_CONN_COMAGIC_DEFAULT`` to the emulator (host, permanent token, time zone)."""
     monkeypatch.setenv("AIRFLOW_CONN_" + CONN_ID.upper(), connection_json(comagic_emulator))
     return CONN_ID
+
+
+# -- MCN Telecom ------------------------------------------------------------------------------------------------
+# mcn_emulator_factory / mcn_emulator / mcn_conn: the same pattern for the MCN Telecom REST API emulator.
+MCN_CONN_ID = "mcn_telecom_default"
+
+
+def mcn_connection_json(emulator: McnEmulator) -> str:
+    """The ``mcn_telecom`` Airflow connection (JSON form) that reaches ``emulator``: token, account, zone."""
+    return json.dumps(
+        {
+            "conn_type": "mcn_telecom",
+            "host": emulator.base_url,
+            "password": emulator.token,
+            "extra": {"account_id": emulator.account_id, "timezone": emulator.config.timezone},
+        }
+    )
+
+
+@pytest.fixture
+def mcn_emulator_factory() -> Iterator[Callable[..., McnEmulator]]:
+    """Start MCN emulators with custom settings (``McnEmulatorConfig`` fields); all are stopped after the test."""
+    started: list[McnEmulator] = []
+
+    def factory(config: McnEmulatorConfig | None = None, **overrides: Any) -> McnEmulator:
+        emulator = McnEmulator(config, **overrides).start()
+        started.append(emulator)
+        return emulator
+
+    yield factory
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def mcn_emulator(mcn_emulator_factory: Callable[..., McnEmulator]) -> McnEmulator:
+    """A fresh MCN emulator (seed 1, account 100500, vPBXs 7001 and 7002, Europe/Moscow, 40 calls a day)."""
+    return mcn_emulator_factory()
+
+
+@pytest.fixture
+def mcn_conn(mcn_emulator: McnEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Set ``AIRFLOW_CONN_MCN_TELECOM_DEFAULT`` to ``mcn_emulator``; returns the conn id."""
+    monkeypatch.setenv("AIRFLOW_CONN_" + MCN_CONN_ID.upper(), mcn_connection_json(mcn_emulator))
+    return MCN_CONN_ID

@@ -1,0 +1,287 @@
+"""``McnTelecomHook``: the MCN Telecom REST API v2 (virtual PBX call log), with CoMagic's retry and error rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import requests
+from tenacity import Retrying
+
+from airflow_provider_comagic._compat import BaseHook, mask_secret
+from airflow_provider_comagic.errors import (
+    ComagicError,
+    ComagicParameterError,
+    ComagicTransportError,
+    McnAuthError,
+    McnNotFoundError,
+    McnPermissionError,
+)
+from airflow_provider_comagic.mcn_calls import (
+    DEFAULT_CHUNK_DAYS,
+    chunk_params,
+    covering_chunks,
+    keep_row,
+    response_rows,
+    row_time,
+)
+from airflow_provider_comagic.mcn_config import DEFAULT_BASE_URL, McnConnectionConfig
+from airflow_provider_comagic.protocol import check_http_status
+from airflow_provider_comagic.retrying import tenacity_kwargs
+from airflow_provider_comagic.timeutils import get_timezone, validate_interval
+
+API_NAME = "MCN Telecom"
+
+
+class McnTelecomHook(BaseHook):
+    """
+    Interact with the MCN Telecom REST API v2: the account's active vPBXs and their call logs.
+
+    Sends ``Authorization: Bearer <token>`` (the token issued in the personal cabinet's API section) on every
+    request; the token is masked in logs and never put in URLs or exception texts. Transient faults (connection
+    errors, timeouts, HTTP 429/5xx, malformed or truncated JSON) are retried with the same exponential backoff
+    as :class:`~airflow_provider_comagic.hooks.comagic.ComagicHook` (``Retry-After`` honoured); HTTP 401, 403
+    and 404 raise :class:`~airflow_provider_comagic.errors.McnAuthError`, ``McnPermissionError`` and
+    ``McnNotFoundError`` naming what to check.
+
+    The base URL is the connection's Host, default ``https://api.mcn.ru/v2/rest`` — an assumption: the API
+    documentation this package follows gives the paths, not the host (see
+    :data:`~airflow_provider_comagic.mcn_config.DEFAULT_BASE_URL`).
+
+    Response envelope (undocumented): a top-level JSON list of objects, or ``{"data": [...]}``; both are read.
+
+    :param mcn_conn_id: the ``mcn_telecom`` connection to use.
+    :param timeout: seconds to wait for one HTTP response (default: the connection's ``timeout`` extra, 120).
+    :param max_retries: retries of transient faults (default: the connection's ``max_retries`` extra, 5).
+    :param retry_initial_wait: first backoff in seconds; doubled per retry, with jitter.
+    :param retry_max_wait: longest backoff in seconds.
+    """
+
+    conn_name_attr = "mcn_conn_id"
+    default_conn_name = "mcn_telecom_default"
+    conn_type = "mcn_telecom"
+    hook_name = "MCN Telecom"
+
+    def __init__(
+        self,
+        mcn_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_initial_wait: float = 1.0,
+        retry_max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        # no connection lookup here: hooks are built at parse time
+        self.mcn_conn_id = mcn_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._retry_initial_wait = retry_initial_wait
+        self._retry_max_wait = retry_max_wait
+        self._sleep = sleep
+        self._session: requests.Session | None = None
+        self.stats: dict[str, int] = {"requests": 0, "calls": 0, "rows_received": 0, "rows_kept": 0}
+
+    # -- connection -----------------------------------------------------------------------------------------
+    @cached_property
+    def config(self) -> McnConnectionConfig:
+        """The parsed connection (fetched once per hook); the token is registered with the secrets masker."""
+        config = McnConnectionConfig.from_connection(self.get_connection(self.mcn_conn_id))
+        mask_secret(config.token)
+        return config
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The zone of the call log's wall-clock ``date`` values and of ``date_from``/``date_to``."""
+        return get_timezone(self.config.timezone)
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout if self._timeout is not None else self.config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries if self._max_retries is not None else self.config.max_retries
+
+    def get_conn(self) -> requests.Session:
+        """The keep-alive HTTP session (with the Bearer header) reused by every request of this hook."""
+        if self._session is None:
+            session = requests.Session()
+            session.headers.update({"Accept": "application/json", "Authorization": f"Bearer {self.config.token}"})
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        """Close the HTTP session (the hook can be used again afterwards)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def account(self, account_id: str | int | None = None) -> str:
+        """``account_id`` as given, else the connection's extra ``account_id``."""
+        if account_id not in (None, ""):
+            return str(account_id)
+        if self.config.account_id:
+            return self.config.account_id
+        raise ComagicParameterError(
+            f"No MCN Telecom account_id: pass account_id or set the extra 'account_id' of connection "
+            f"{self.mcn_conn_id!r} (the personal account number, лицевой счёт)"
+        )
+
+    # -- requests -------------------------------------------------------------------------------------------
+    def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        what: str,
+        account_id: str,
+        vpbx_id: str | None = None,
+    ) -> Any:
+        """GET ``base_url + path`` and return the decoded JSON, retrying transient faults."""
+        retrying = Retrying(
+            sleep=self._sleep,
+            **tenacity_kwargs(
+                max_retries=self.max_retries,
+                initial_wait=self._retry_initial_wait,
+                max_wait=self._retry_max_wait,
+                logger=self.log,
+                api=API_NAME,
+            ),
+        )
+        self.stats["calls"] += 1
+        return retrying(self._get_once, path, dict(params or {}), what, account_id, vpbx_id)
+
+    def _get_once(self, path: str, params: dict[str, str], what: str, account_id: str, vpbx_id: str | None) -> Any:
+        config = self.config
+        self.stats["requests"] += 1
+        try:
+            response = self.get_conn().get(config.base_url + path, params=params, timeout=self.timeout)
+            content = response.content
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise ComagicTransportError(f"{API_NAME} {what}: {type(error).__name__} talking to {config.host}") from None
+        except requests.RequestException as error:  # body cut off mid-stream
+            raise ComagicTransportError(f"{API_NAME} {what}: {type(error).__name__} reading the response") from None
+        status = response.status_code
+        if status == 401:
+            raise McnAuthError(
+                f"{API_NAME} {what}: HTTP 401 from {config.host}: the API token was rejected (wrong, expired or "
+                f"revoked). Issue a token in the personal cabinet (API section) and put it in the Password field "
+                f"of connection {self.mcn_conn_id!r}.",
+                status=status,
+            )
+        if status == 403:
+            target = f"account {account_id}" + (f", vPBX {vpbx_id}" if vpbx_id is not None else "")
+            raise McnPermissionError(
+                f"{API_NAME} {what}: HTTP 403 from {config.host}: the token may not read {target}. Use a token "
+                "issued for this account with access to the vPBX methods.",
+                status=status,
+            )
+        if status == 404:
+            ids = f"account_id={account_id!r}" + (f", vpbx_id={vpbx_id!r}" if vpbx_id is not None else "")
+            raise McnNotFoundError(
+                f"{API_NAME} {what}: HTTP 404 from {config.host}: not found ({ids}). Check the ids (list_vpbx() "
+                f"lists the account's active vPBXs) and the base URL {config.base_url} (default {DEFAULT_BASE_URL}).",
+                status=status,
+            )
+        check_http_status(status, response.headers, method=what, host=config.host, api=API_NAME)
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            raise ComagicTransportError(
+                f"{API_NAME} {what}: malformed or truncated JSON response ({len(content)} bytes)"
+            ) from None
+
+    # -- API ------------------------------------------------------------------------------------------------
+    def list_vpbx(self, account_id: str | int | None = None) -> list[dict[str, Any]]:
+        """The account's active vPBXs (``GET /account/{account_id}/vpbx``); each entry carries ``vpbx_id``."""
+        account = self.account(account_id)
+        payload = self.get_json(f"/account/{_segment(account)}/vpbx", what="vpbx list", account_id=account)
+        return response_rows(payload, what="vpbx list")
+
+    def iter_call_log(
+        self,
+        account_id: str | int | None,
+        vpbx_id: str | int,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        chunk_days: int = DEFAULT_CHUNK_DAYS,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield the calls of one vPBX that started in ``[start, end)``, one list per date chunk (lazily).
+
+        ``start``/``end`` are aware datetimes of a half-open interval. The API takes whole, inclusive dates
+        (``date_from``/``date_to``, ``YYYY-MM-DD`` in the account's zone), so the covering dates are requested
+        ``chunk_days`` at a time and each row is kept only when its ``date`` lies in ``[start, end)`` and in its
+        chunk: adjacent intervals never share a call. Rows are returned exactly as the API sent them.
+        """
+        validate_interval(start, end)
+        account, vpbx = self.account(account_id), str(vpbx_id)
+        tz = self.timezone
+        path = f"/account/{_segment(account)}/vpbx/{_segment(vpbx)}/call_log"
+        for chunk in covering_chunks(start, end, tz, chunk_days):
+            payload = self.get_json(path, chunk_params(chunk), what="call_log", account_id=account, vpbx_id=vpbx)
+            rows = response_rows(payload, what="call_log")
+            kept = [row for row in rows if keep_row(row_time(row, tz), start, end, chunk, tz)]
+            self.stats["rows_received"] += len(rows)
+            self.stats["rows_kept"] += len(kept)
+            self.log.info(
+                "MCN Telecom call log of vPBX %s, %s..%s: %d rows, %d in the interval",
+                vpbx,
+                chunk[0],
+                chunk[1],
+                len(rows),
+                len(kept),
+            )
+            if kept:
+                yield kept
+
+    # -- UI -------------------------------------------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """List the account's active vPBXs (one cheap authenticated request)."""
+        try:
+            vpbxs = self.list_vpbx()
+        except ComagicTransportError as error:
+            return False, f"{error}. Is the base URL ({self.config.base_url}) right and reachable from here?"
+        except ComagicError as error:
+            return False, str(error)
+        finally:
+            self.close()
+        ids = ", ".join(str(v.get("vpbx_id", v.get("id"))) for v in vpbxs) or "none"
+        return True, f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Form behaviour for Airflow 2.10-3.1 (3.2+ reads ``conn-fields`` from get_provider_info)."""
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "API base URL", "password": "API token"},
+            "placeholders": {
+                "host": DEFAULT_BASE_URL + "  |  http://127.0.0.1:8766",
+                "password": "token from the personal cabinet, API section",
+                "extra": '{"account_id": "12345", "timezone": "Europe/Moscow", "timeout": 120, "max_retries": 5}',
+            },
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form for Airflow 2.10-3.1."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+
+        return {
+            "account_id": StringField(lazy_gettext("Account ID"), widget=BS3TextFieldWidget()),
+            "timezone": StringField(lazy_gettext("Time zone of call times"), widget=BS3TextFieldWidget()),
+        }
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: ids are user input, never let them add path parts or a query."""
+    return quote(value, safe="")
