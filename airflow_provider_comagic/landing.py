@@ -15,7 +15,8 @@ Commit protocol, per partition (one data interval of one report):
    (parts of earlier runs, orphans of failed ones).
 
 A run that fails before step 2 deletes what it wrote (best effort) and leaves the previous manifest and its
-parts untouched. A rerun therefore leaves exactly one complete copy. Two runs of the *same* partition at the
+parts untouched. A run can also *suspend* (finish its open part, keep every part, commit nothing) and be
+*resumed* later by a new writer with the same token (a deferred task continuing its partition). A rerun therefore leaves exactly one complete copy. Two runs of the *same* partition at the
 same time are not supported (the later commit removes the other run's parts).
 """
 
@@ -256,7 +257,9 @@ class PartitionWriter:
         self.rows = 0
         self._part: _JsonlPart | _ParquetPart | None = None
         self._all_parts: list[_Part] = []
+        self._scratch: set[str] = set()
         self._committed = False
+        self._suspended = False
         if _is_local(self.fs):
             self.fs.makedirs(self.directory, exist_ok=True)
 
@@ -356,13 +359,74 @@ class PartitionWriter:
                 log.warning("Could not delete the stale part %s; the next run retries", entry, exc_info=True)
 
     def abort(self) -> None:
-        """Delete the parts this run wrote (best effort); the previous manifest stays as it was."""
-        if self._committed:
+        """Delete the parts this run wrote (best effort); the previous manifest stays as it was.
+
+        A suspended writer keeps its parts: they belong to the run that resumes it.
+        """
+        if self._committed or self._suspended:
             return
+        opened_here = {part.name for part in self._all_parts}
+        inherited = [f["path"] for f in self.files if f["path"] not in opened_here]  # parts before a resume
+        for name in [*inherited, *self._scratch]:
+            try:
+                self.fs.rm_file(posixpath.join(self.directory, name))
+            except Exception:
+                log.warning("Could not delete %s of the failed run; the next run removes it", name)
         for part in self._all_parts:
             part.discard()
         self._part = None
         self.files = []
+
+    # -- suspending and resuming (a deferred task continues its partition later) ---------------------------
+    def suspend(self) -> dict[str, Any]:
+        """Finish the open part and return where the writer stands, as plain JSON: the run token, the finished
+        parts and the row count. The parts stay for :meth:`resume`; leaving the ``with`` block no longer
+        aborts, and nothing is committed."""
+        if self._committed:
+            raise LandingError("this partition is already committed")
+        self._close_part()
+        self._suspended = True
+        return {"format": self.format, "token": self.token, "files": [dict(f) for f in self.files], "rows": self.rows}
+
+    @classmethod
+    def resume(
+        cls,
+        state: Mapping[str, Any],
+        partition: str | os.PathLike[str] | ObjectStoragePath,
+        fmt: LandingFormat,
+        schema: pa.Schema | None = None,
+        **options: Any,
+    ) -> PartitionWriter:
+        """A writer that continues a :meth:`suspend`-ed one: the same run token, its finished parts kept
+        (each checked to exist), new parts numbered after them; :meth:`commit` lists them all."""
+        if state.get("format") != fmt:
+            raise LandingError(f"the suspended partition holds {state.get('format')}, not {fmt}")
+        writer = cls(partition, fmt, schema, token=state["token"], **options)
+        missing = [
+            f["path"] for f in state["files"] if not writer.fs.exists(posixpath.join(writer.directory, f["path"]))
+        ]
+        if missing:
+            raise LandingError(
+                f"{writer.path}: parts of the suspended run are gone ({', '.join(missing)}); rerun the task"
+            )
+        writer.files = [dict(f) for f in state["files"]]
+        writer.rows = int(state["rows"])
+        return writer
+
+    def write_scratch(self, name: str, data: bytes) -> str:
+        """Store a private object of this run next to its parts (one PUT) and return its key,
+        ``_tmp-<token>-<name>``; the commit deletes it with the other unlisted ``_tmp-*`` objects."""
+        key = f"{TMP_PREFIX}{self.token}-{name}"
+        self.fs.pipe_file(posixpath.join(self.directory, key), data)
+        self._scratch.add(key)
+        return key
+
+    def read_scratch(self, key: str) -> bytes:
+        """Read back an object stored by :meth:`write_scratch` (of this run token only)."""
+        if not key.startswith(f"{TMP_PREFIX}{self.token}-") or "/" in key:
+            raise LandingError(f"{key!r} is not a scratch object of run {self.token}")
+        self._scratch.add(key)
+        return self.fs.cat_file(posixpath.join(self.directory, key))
 
     def __enter__(self) -> PartitionWriter:
         return self
