@@ -49,6 +49,43 @@ _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     },
 }
 
+_MCN_CONNECTION_FIELDS: dict[str, Any] = {
+    "token": {
+        "label": "API token",
+        "description": "Bearer token from the personal cabinet's API section (or put it in the Password field).",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "account_id": {
+        "label": "Account ID",
+        "description": "Personal account number (лицевой счёт) whose vPBXs are read.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "timezone": {
+        "label": "Time zone of call times",
+        "description": "IANA zone of the call log's wall-clock dates and of date_from/date_to.",
+        "schema": {"type": ["string", "null"], "default": "Europe/Moscow"},
+    },
+    "timeout": {
+        "label": "Request timeout (s)",
+        "description": "Seconds to wait for one HTTP response.",
+        "schema": {"type": ["number", "null"], "default": 120},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retries of transient failures (HTTP 429/5xx, timeouts, malformed JSON) with backoff.",
+        "schema": {"type": ["integer", "null"], "default": 5},
+    },
+}
+
+_MCN_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login", "extra"],
+    "relabeling": {"host": "API base URL", "password": "API token"},
+    "placeholders": {
+        "host": "https://api.mcn.ru/v2/rest  |  http://127.0.0.1:8766",
+        "password": "token from the personal cabinet, API section",
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's metadata (connection type, hooks, operators, sensors, triggers)."""
@@ -62,7 +99,12 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "CoMagic",
                 "external-doc-url": "https://www.comagic.ru/support/api/data-api/",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "MCN Telecom",
+                "external-doc-url": "https://www.mcn.ru/",
+                "tags": ["service"],
+            },
         ],
         "connection-types": [
             {
@@ -71,7 +113,14 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "CoMagic",
                 "conn-fields": _CONNECTION_FIELDS,
                 "ui-field-behaviour": _UI_FIELD_BEHAVIOUR,
-            }
+            },
+            {
+                "connection-type": "mcn_telecom",
+                "hook-class-name": "airflow_provider_comagic.hooks.mcn.McnTelecomHook",
+                "hook-name": "MCN Telecom",
+                "conn-fields": _MCN_CONNECTION_FIELDS,
+                "ui-field-behaviour": _MCN_UI_FIELD_BEHAVIOUR,
+            },
         ],
         "hooks": [
             {
@@ -81,6 +130,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_comagic.hooks.comagic_async",
                 ],
             },
+            {"integration-name": "MCN Telecom", "python-modules": ["airflow_provider_comagic.hooks.mcn"]},
         ],
         "operators": [
             {
@@ -90,6 +140,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_comagic.operators.upload",
                 ],
             },
+            {"integration-name": "MCN Telecom", "python-modules": ["airflow_provider_comagic.operators.mcn"]},
         ],
         "sensors": [
             {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.sensors.uploaded_calls"]},

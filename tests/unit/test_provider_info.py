@@ -21,7 +21,7 @@ def test_entry_point_points_to_get_provider_info():
 def test_package_name_and_connection_type_match_the_hook():
     info = get_provider_info()
     assert info["package-name"] == importlib.metadata.metadata("airflow-provider-comagic")["Name"]
-    (conn_type,) = info["connection-types"]
+    (conn_type,) = [c for c in info["connection-types"] if c["connection-type"] == "comagic"]
     assert conn_type["connection-type"] == ComagicHook.conn_type == "comagic"
     module, _, name = conn_type["hook-class-name"].rpartition(".")
     assert getattr(importlib.import_module(module), name) is ComagicHook

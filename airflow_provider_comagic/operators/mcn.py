@@ -1,0 +1,290 @@
+"""``McnCallLogOperator``: the MCN Telecom vPBX call log of a data interval, landed in object storage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from airflow_provider_comagic._compat import BaseOperator
+from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.hooks.mcn import McnTelecomHook
+from airflow_provider_comagic.intervals import partition_name, resolve_interval
+from airflow_provider_comagic.landing import (
+    DEFAULT_GZIP_LEVEL,
+    DEFAULT_MAX_BYTES_PER_FILE,
+    DEFAULT_MAX_ROWS_PER_FILE,
+    DEFAULT_ROW_GROUP_ROWS,
+    FORMATS,
+    MANIFEST_NAME,
+    land_pages,
+    to_storage_path,
+)
+from airflow_provider_comagic.mcn_calls import (
+    DEFAULT_CHUNK_DAYS,
+    call_log_schema,
+    chunk_params,
+    covering_chunks,
+    normalize_row,
+    vpbx_ids,
+)
+from airflow_provider_comagic.operators.report import is_templated
+from airflow_provider_comagic.run_info import run_info
+from airflow_provider_comagic.unified import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, mcn_pages_to_unified, unified_report_name
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["MCN_REPORT", "McnCallLogOperator"]
+
+MCN_REPORT = "mcn_call_log"
+
+
+class McnCallLogOperator(BaseOperator):
+    """
+    Land the MCN Telecom vPBX call log of one data interval in object storage, one partition per vPBX.
+
+    Reads ``GET /account/{account_id}/vpbx/{vpbx_id}/call_log`` through
+    :class:`~airflow_provider_comagic.hooks.mcn.McnTelecomHook` for ``[data_interval_start, data_interval_end)``
+    (or ``[date_from, date_till)``): the covering whole dates in ``chunk_days`` requests, each call kept once by
+    its start time. The pages go through the package's landing module exactly like the CoMagic report operators:
+    gzip JSON Lines or Parquet parts committed by ``_manifest.json``, a rerun of the interval replacing the
+    previous copy.
+
+    Layout: ``<output_path>/mcn_call_log/vpbx_id=<id>/date=YYYY-MM-DD/`` for a one-day interval of the
+    account's zone (``.../interval=<start>_<end>/`` otherwise); with ``output_schema="unified"``:
+    ``<output_path>/unified_calls/mcn/vpbx_id=<id>/date=YYYY-MM-DD/``, next to the CoMagic calls' ``unified_calls/comagic``.
+
+    Returns (XCom) a small summary: ``rows``, ``files``, ``bytes``, ``api_calls``, ``date_from``, ``date_to``
+    (the requested dates), ``partitions`` (``vpbx_id``, ``partition``, ``manifest``, ``rows`` each), and
+    ``partition``/``manifest`` when there is one vPBX.
+
+    :param output_path: base URL or path, e.g. ``s3://bucket/telephony``. (templated)
+    :param output_format: ``"parquet"`` or ``"jsonl"`` (rows exactly as the API returned them). (templated)
+    :param mcn_conn_id: the ``mcn_telecom`` connection.
+    :param output_conn_id: connection of the object storage (e.g. an ``aws`` connection for ``s3://``).
+    :param account_id: the personal account (default: the connection's extra ``account_id``). (templated)
+    :param vpbx_id: a vPBX id or a list of them; default: every active vPBX of ``list_vpbx()``. (templated)
+    :param date_from: start of the interval (inclusive) instead of the data interval: datetime, date or ISO
+        string; naive values are wall-clock times in the connection's ``timezone``. (templated)
+    :param date_till: end of the interval (exclusive), same forms. (templated)
+    :param output_schema: ``"raw"`` (the call log's own fields; Parquet adds ``extra_fields`` for undocumented
+        ones) or ``"unified"`` (:data:`airflow_provider_comagic.unified.UNIFIED_SCHEMA`). (templated)
+    :param partition_template: :meth:`str.format` template of the partition folder (keys of
+        :func:`airflow_provider_comagic.intervals.partition_name`; ``{report}`` is ``mcn_call_log/vpbx_id=<id>``
+        and must be in it when several vPBXs are landed). (templated)
+    :param timestamps: raw Parquet ``date`` column in the account's zone (``"account"``) or ``"utc"``.
+    :param chunk_days: days per call-log request (1..31).
+    :param max_rows_per_file: start a new part file after this many rows.
+    :param max_bytes_per_file: start a new part file after this many bytes.
+    :param row_group_rows: Parquet row-group size.
+    :param gzip_level: gzip level of JSON Lines parts.
+    """
+
+    template_fields: Sequence[str] = (
+        "output_path",
+        "output_format",
+        "account_id",
+        "vpbx_id",
+        "date_from",
+        "date_till",
+        "output_schema",
+        "partition_template",
+    )
+    ui_color = "#fdf1e8"
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        output_format: str = "parquet",
+        mcn_conn_id: str = McnTelecomHook.default_conn_name,
+        output_conn_id: str | None = None,
+        account_id: str | int | None = None,
+        vpbx_id: str | int | Sequence[str | int] | None = None,
+        date_from: str | dt.datetime | dt.date | None = None,
+        date_till: str | dt.datetime | dt.date | None = None,
+        output_schema: str = "raw",
+        partition_template: str | None = None,
+        timestamps: str = "account",
+        chunk_days: int = DEFAULT_CHUNK_DAYS,
+        max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
+        max_bytes_per_file: int = DEFAULT_MAX_BYTES_PER_FILE,
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        gzip_level: int = DEFAULT_GZIP_LEVEL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.output_format = output_format
+        self.mcn_conn_id = mcn_conn_id
+        self.output_conn_id = output_conn_id
+        self.account_id = account_id
+        self.vpbx_id = vpbx_id
+        self.date_from = date_from
+        self.date_till = date_till
+        self.output_schema = output_schema
+        self.partition_template = partition_template
+        self.timestamps = timestamps
+        self.chunk_days = chunk_days
+        self.max_rows_per_file = max_rows_per_file
+        self.max_bytes_per_file = max_bytes_per_file
+        self.row_group_rows = row_group_rows
+        self.gzip_level = gzip_level
+        self._validate(rendered=False)
+
+    def _validate(self, *, rendered: bool) -> None:
+        """Literal values are checked at parse time, templated ones once rendered."""
+        if (rendered or not is_templated(self.output_format)) and self.output_format not in FORMATS:
+            raise ComagicParameterError(
+                f"output_format must be one of {', '.join(sorted(FORMATS))}, got {self.output_format!r}"
+            )
+        if (rendered or not is_templated(self.output_schema)) and self.output_schema not in OUTPUT_SCHEMAS:
+            raise ComagicParameterError(f"output_schema must be 'raw' or 'unified', got {self.output_schema!r}")
+        if self.timestamps not in ("account", "utc"):
+            raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {self.timestamps!r}")
+        days = self.chunk_days
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 31:
+            raise ComagicParameterError(f"chunk_days must be an integer from 1 to 31, got {days!r}")
+
+    def get_hook(self) -> McnTelecomHook:
+        """The hook talking to the MCN Telecom API (one per task run: it reuses the HTTP session)."""
+        return McnTelecomHook(self.mcn_conn_id)
+
+    def _vpbx_list(self, hook: McnTelecomHook, account: str) -> list[str]:
+        value = self.vpbx_id
+        if isinstance(value, str):
+            value = [part.strip() for part in value.strip("[] ").replace('"', "").split(",") if part.strip()]
+        if value in (None, []):
+            ids = vpbx_ids(hook.list_vpbx(account))
+            self.log.info("Active vPBXs of account %s: %s", account, ", ".join(ids) or "none")
+            return ids
+        if isinstance(value, int):
+            return [str(value)]
+        return list(dict.fromkeys(str(v) for v in value))  # type: ignore[union-attr]
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._validate(rendered=True)
+        unified = self.output_schema == "unified"
+        hook = self.get_hook()
+        try:
+            tz = hook.timezone
+            start, end = resolve_interval(self.date_from, self.date_till, context, tz)
+            account = hook.account(self.account_id)
+            ids = self._vpbx_list(hook, account)
+            if len(ids) > 1 and self.partition_template and "{report}" not in self.partition_template:
+                raise ComagicParameterError(
+                    "partition_template must contain {report} (it holds the vpbx_id) when several vPBXs are landed"
+                )
+            chunks = covering_chunks(start, end, tz, self.chunk_days)
+            dates = {"date_from": chunks[0][0].isoformat(), "date_to": chunks[-1][1].isoformat()}
+            base = to_storage_path(self.output_path, self.output_conn_id)
+            if unified:
+                schema = UNIFIED_SCHEMA
+            else:
+                schema = call_log_schema(hook.config.timezone, self.timestamps)  # type: ignore[arg-type]
+            landed = []
+            for vpbx in ids:
+                key = unified_report_name("mcn", vpbx) if unified else f"{MCN_REPORT}/vpbx_id={vpbx}"
+                partition = base / partition_name(key, start, end, tz, self.partition_template)
+                self.log.info(
+                    "Landing the MCN call log of account %s vPBX %s, [%s, %s) as %s (%s) into %s",
+                    account,
+                    vpbx,
+                    start.isoformat(),
+                    end.isoformat(),
+                    self.output_format,
+                    self.output_schema,
+                    partition,
+                )
+                before = dict(hook.stats)
+                pages = self._pages(hook, account, vpbx, start, end, tz, schema)
+
+                def manifest_extra(vpbx: str = vpbx, before: Mapping[str, int] = before) -> dict[str, Any]:
+                    api = {name: hook.stats[name] - before.get(name, 0) for name in hook.stats}
+                    return {
+                        "report": MCN_REPORT,
+                        "vendor": "mcn",
+                        "account_id": account,
+                        "vpbx_id": vpbx,
+                        "interval": {
+                            "start": start.isoformat(),
+                            "end": end.isoformat(),
+                            "timezone": hook.config.timezone,
+                        },
+                        "api": {
+                            **dates,
+                            "chunk_days": self.chunk_days,
+                            "chunks": [chunk_params(c) for c in chunks],
+                            **api,
+                        },
+                        "output_schema": self.output_schema,
+                        "timestamps": self.timestamps,
+                        "airflow": run_info(context),
+                    }
+
+                manifest = land_pages(
+                    pages,
+                    partition,
+                    self.output_format,  # type: ignore[arg-type]
+                    schema,
+                    extra=manifest_extra,
+                    max_rows_per_file=self.max_rows_per_file,
+                    max_bytes_per_file=self.max_bytes_per_file,
+                    row_group_rows=self.row_group_rows,
+                    gzip_level=self.gzip_level,
+                )
+                landed.append((vpbx, partition, manifest))
+        finally:
+            hook.close()
+        return self._summary(landed, dates)
+
+    def _pages(
+        self,
+        hook: McnTelecomHook,
+        account: str,
+        vpbx: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        tz: dt.tzinfo,
+        schema: pa.Schema,
+    ) -> Iterable[list[dict[str, Any]]]:
+        pages = hook.iter_call_log(account, vpbx, start, end, chunk_days=self.chunk_days)
+        if self.output_schema == "unified":
+            return mcn_pages_to_unified(pages, tz, account_id=account, vpbx_id=vpbx)
+        if self.output_format == "parquet":
+            return _normalized(pages, tz)  # typed columns; JSON Lines keeps the API's rows untouched
+        return pages
+
+    def _summary(self, landed: list[tuple[str, Any, dict[str, Any]]], dates: Mapping[str, str]) -> dict[str, Any]:
+        partitions = [
+            {"vpbx_id": vpbx, "partition": str(p), "manifest": str(p / MANIFEST_NAME), "rows": m["rows"]}
+            for vpbx, p, m in landed
+        ]
+        summary: dict[str, Any] = {
+            "rows": sum(m["rows"] for _, _, m in landed),
+            "files": sum(len(m["files"]) for _, _, m in landed),
+            "bytes": sum(m["bytes"] for _, _, m in landed),
+            "api_calls": sum(m["api"]["calls"] for _, _, m in landed),
+            **dates,
+            "partitions": partitions,
+        }
+        if len(partitions) == 1:
+            summary["partition"] = partitions[0]["partition"]
+            summary["manifest"] = partitions[0]["manifest"]
+        self.log.info(
+            "Landed %d MCN calls of %d vPBX(s) in %d file(s), %d bytes; %d API calls",
+            summary["rows"],
+            len(partitions),
+            summary["files"],
+            summary["bytes"],
+            summary["api_calls"],
+        )
+        return summary
+
+
+def _normalized(pages: Iterable[list[dict[str, Any]]], tz: dt.tzinfo) -> Iterator[list[dict[str, Any]]]:
+    for page in pages:
+        yield [normalize_row(row, tz) for row in page]
