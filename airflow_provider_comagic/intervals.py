@@ -3,8 +3,11 @@
 * :func:`resolve_interval`: explicit ``date_from``/``date_till`` (datetimes, dates or ISO strings; naive values
   are wall-clock times in the account's zone), else the run's ``[data_interval_start, data_interval_end)``;
   a missing or zero-length data interval is an error that says what to do.
+* :func:`lookback_intervals`: the whole intervals of the same length just before a run's interval, which a
+  run re-reads to pick up late changes.
 * :func:`partition_name`: ``<report>/date=YYYY-MM-DD`` for one calendar day of the account's zone,
-  ``<report>/interval=<start>_<end>`` for any other interval, or a user template.
+  ``<report>/interval=<start>_<end>`` for any other interval (``<report>/customer_id=<id>/...`` for an
+  agency's client), or a user template.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Any
 import pendulum
 
 from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.timeutils import add_months
 
-__all__ = ["localize", "parse_user_time", "partition_name", "report_name", "resolve_interval"]
+__all__ = ["localize", "lookback_intervals", "parse_user_time", "partition_name", "report_name", "resolve_interval"]
 
 _COMPACT = "%Y%m%dT%H%M%S"
 
@@ -93,20 +97,75 @@ def resolve_interval(
     return start, end
 
 
+def lookback_intervals(
+    start: dt.datetime, end: dt.datetime, tz: dt.tzinfo, lookback: dt.timedelta | None
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The intervals just before ``[start, end)`` that cover ``lookback``, newest first.
+
+    Each has the wall-clock length of ``[start, end)`` in the account's zone (a day stays a calendar day across
+    DST changes; an interval of whole calendar months steps by months), so they line up with the partitions
+    earlier runs wrote. A ``lookback`` that is not a multiple of the length is rounded up to whole intervals.
+    """
+    if not lookback:
+        return []
+    if lookback < dt.timedelta(0):
+        raise ComagicParameterError(f"lookback must not be negative, got {lookback}")
+    local_start, local_end = _wall(start, tz), _wall(end, tz)
+    months = _whole_months(local_start, local_end)
+    length = local_end - local_start
+
+    def previous(edge: dt.datetime) -> dt.datetime:
+        if months:
+            return add_months(edge, -months, tz)
+        return localize(_wall(edge, tz) - length, tz)
+
+    intervals: list[tuple[dt.datetime, dt.datetime]] = []
+    covered = dt.timedelta(0)
+    edge = start
+    while covered < lookback:
+        earlier = previous(edge)
+        intervals.append((earlier, edge))
+        covered += _wall(edge, tz) - _wall(earlier, tz)
+        edge = earlier
+    return intervals
+
+
+def _wall(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    return value.astimezone(tz).replace(tzinfo=None)
+
+
+def _whole_months(start: dt.datetime, end: dt.datetime) -> int:
+    """Months between two naive wall-clock times that both fall on the 1st at midnight (else 0)."""
+    first = dt.time()
+    if start.day != 1 or end.day != 1 or start.time() != first or end.time() != first:
+        return 0
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
 def report_name(method: str) -> str:
     """``get.calls_report`` -> ``calls_report`` (the folder of a report's partitions)."""
     return method.split(".", 1)[1] if method.startswith("get.") else method.replace(".", "_")
 
 
 def partition_name(
-    method: str, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo, template: str | None = None
+    method: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    tz: dt.tzinfo,
+    template: str | None = None,
+    *,
+    customer_id: Any = None,
+    user_id: Any = None,
 ) -> str:
     """The partition folder of ``[start, end)`` relative to the output path.
 
     ``template`` is a :meth:`str.format` string with the keys ``report``, ``method``, ``date`` (start date in
     the account's zone), ``start``/``end`` (``YYYYMMDDThhmmss`` wall clock in the account's zone),
-    ``start_iso``/``end_iso``, ``year``, ``month``, ``day``. Keep ``start`` and ``end`` (or ``date`` with daily
-    intervals only) in it, or different intervals overwrite each other.
+    ``start_iso``/``end_iso``, ``year``, ``month``, ``day``, and ``customer_id``/``user_id`` when given. Keep
+    ``start`` and ``end`` (or ``date`` with daily intervals only) in it, or different intervals overwrite each
+    other; with an agency's clients keep ``customer_id`` (or ``user_id``) too.
+
+    The default layout puts ``customer_id=<id>/`` (else ``user_id=<id>/``) after the report folder.
     """
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     keys = {
@@ -121,6 +180,11 @@ def partition_name(
         "month": f"{local_start.month:02d}",
         "day": f"{local_start.day:02d}",
     }
+    client = ""
+    for name, value in (("user_id", user_id), ("customer_id", customer_id)):
+        if value not in (None, ""):
+            keys[name] = str(value)
+            client = f"{name}={value}/"  # customer_id wins when both are given
     if template:
         try:
             return template.format(**keys).strip("/")
@@ -129,8 +193,8 @@ def partition_name(
                 f"partition_template {template!r} is invalid ({error}); keys: {', '.join(sorted(keys))}"
             ) from None
     if _is_one_local_day(local_start, local_end):
-        return "{report}/date={date}".format(**keys)
-    return "{report}/interval={start}_{end}".format(**keys)
+        return "{report}/{client}date={date}".format(client=client, **keys)
+    return "{report}/{client}interval={start}_{end}".format(client=client, **keys)
 
 
 def _is_one_local_day(start: dt.datetime, end: dt.datetime) -> bool:
