@@ -137,6 +137,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "CoMagic",
                 "python-modules": [
                     "airflow_provider_comagic.operators.report",
+                    "airflow_provider_comagic.operators.customers",
                     "airflow_provider_comagic.operators.upload",
                 ],
             },
@@ -146,6 +147,12 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.sensors.uploaded_calls"]},
         ],
         "triggers": [
-            {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.triggers.uploaded_calls"]},
+            {
+                "integration-name": "CoMagic",
+                "python-modules": [
+                    "airflow_provider_comagic.triggers.uploaded_calls",
+                    "airflow_provider_comagic.triggers.quota",
+                ],
+            },
         ],
     }

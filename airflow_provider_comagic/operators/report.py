@@ -7,11 +7,20 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_comagic._compat import BaseOperator
+from airflow_provider_comagic._compat import AirflowSkipException, BaseOperator, conf
 from airflow_provider_comagic.catalogue import get_method
-from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.errors import (
+    ComagicApiError,
+    ComagicComponentDisabledError,
+    ComagicDayLimitExceededError,
+    ComagicError,
+    ComagicIpNotWhitelistedError,
+    ComagicParameterError,
+    ComagicPermissionError,
+    ComagicRateLimitError,
+)
 from airflow_provider_comagic.hooks.comagic import ComagicHook
-from airflow_provider_comagic.intervals import partition_name, report_name, resolve_interval
+from airflow_provider_comagic.intervals import lookback_intervals, partition_name, report_name, resolve_interval
 from airflow_provider_comagic.landing import (
     DEFAULT_GZIP_LEVEL,
     DEFAULT_MAX_BYTES_PER_FILE,
@@ -19,13 +28,15 @@ from airflow_provider_comagic.landing import (
     DEFAULT_ROW_GROUP_ROWS,
     FORMATS,
     MANIFEST_NAME,
-    land_pages,
+    PartitionWriter,
     to_storage_path,
 )
 from airflow_provider_comagic.paging import MAX_LIMIT
+from airflow_provider_comagic.resume import ReportRun, pack_plan_state, unpack_plan_state
 from airflow_provider_comagic.run_info import run_info as _run_info
 from airflow_provider_comagic.schemas import report_schema
 from airflow_provider_comagic.timeutils import interval_to_api
+from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
 from airflow_provider_comagic.unified import (
     COMAGIC_SOURCE_FIELDS,
     OUTPUT_SCHEMAS,
@@ -56,6 +67,8 @@ _JINJA_MARKERS = ("{{", "{%", "{#")
 _RESERVED_PARAMS = frozenset(
     {"access_token", "user_id", "date_from", "date_till", "limit", "offset", "fields", "filter", "sort"}
 )
+QUOTA_RESET_MARGIN = 2.0
+"""Seconds added to the API's ``minute_reset``/``day_reset`` before a deferred task resumes."""
 
 
 def is_templated(value: Any, *, skip_keys: frozenset[str] = frozenset()) -> bool:
@@ -103,7 +116,28 @@ class ComagicReportOperator(BaseOperator):
     interval of the account's zone, ``<output_path>/<report>/interval=<start>_<end>/...`` otherwise.
 
     Returns (XCom) a small summary: ``manifest``, ``partition``, ``rows``, ``files``, ``bytes``, ``api_calls``,
-    ``points``, ``date_from``, ``date_till``.
+    ``points``, ``date_from``, ``date_till`` of the data interval (``api_calls``/``points``: the whole task);
+    with ``lookback`` also ``intervals`` (the same keys for every interval landed, the data interval first);
+    with ``user_id``/``customer_id`` also those; ``deferrals`` when the task waited for the quota.
+
+    **Agencies (dynamic task mapping).** ``user_id`` makes every call act as that client user; map it over
+    :class:`~airflow_provider_comagic.operators.customers.ComagicCustomerUsersOperator`'s output with
+    ``.partial(...).expand_kwargs(users.output)`` to land each client under
+    ``<output_path>/<report>/customer_id=<id>/date=.../``. With ``skip_on_missing_access=True`` a client whose
+    account lacks the method's component (``method_component_disabled``, -32008) or the permission
+    (``forbidden``, -32003) is logged and skipped instead of failing its task.
+
+    **Late changes (lookback).** Tags, sales fields, ``is_lost`` and recordings of a call change after the call.
+    ``lookback=timedelta(days=7)`` makes each run also re-read the 7 intervals of the same length before its
+    own, each as a separate partition committed again (the latest state replaces the earlier copy; no row is
+    duplicated). Cost: each run spends (N + 1) times the points of one interval, N = lookback / interval length.
+
+    **Quota waits.** Without ``deferrable`` a spent minute quota is slept out in the worker and a spent day quota
+    fails, saying when it resets. With ``deferrable=True`` the task instead finishes its open part file, saves
+    its position (interval, window, query offset, the keys the query emitted, the parts written; see
+    :mod:`airflow_provider_comagic.resume`) and defers to
+    :class:`~airflow_provider_comagic.triggers.quota.ComagicQuotaResetTrigger` until the quota resets, then
+    continues from that call: no page is fetched twice and no row is landed twice.
 
     .. seealso::
         For more information on how to use this operator, take a look at the guide:
@@ -140,6 +174,18 @@ class ComagicReportOperator(BaseOperator):
     :param output_schema: ``"raw"`` (the API's rows) or, for ``get.calls_report`` only, ``"unified"``: rows
         of :data:`airflow_provider_comagic.unified.UNIFIED_SCHEMA` (the call table shared with MCN Telecom)
         under ``<output_path>/unified_calls/comagic/...``; ``fields`` is then fixed and must not be given.
+    :param user_id: act as this client user of an agent (partner) account: sent in every call instead of the
+        connection's ``user_id``. (templated, mappable)
+    :param customer_id: the client's customer id: partitions go under ``<report>/customer_id=<id>/`` (without
+        it, ``<report>/user_id=<id>/`` when ``user_id`` is given). (templated, mappable)
+    :param customer_name: the client's name, for the logs and the manifest. (templated, mappable)
+    :param user_login: the client user's login, for the logs and the manifest. (templated, mappable)
+    :param skip_on_missing_access: skip the task (logged) instead of failing when the account lacks the
+        method's component or permission.
+    :param lookback: also re-read and replace the intervals of the same length covering this much time before
+        the run's interval, e.g. ``timedelta(days=7)``.
+    :param deferrable: wait for a spent point quota in the triggerer instead of a worker slot (default:
+        ``[operators] default_deferrable``).
     """
 
     template_fields: Sequence[str] = (
@@ -152,6 +198,10 @@ class ComagicReportOperator(BaseOperator):
         "sort",
         "api_params",
         "partition_template",
+        "user_id",
+        "customer_id",
+        "customer_name",
+        "user_login",
     )
     template_fields_renderers = {"filter": "json", "sort": "json", "api_params": "json", "fields": "json"}
     ui_color = "#e8f4fd"
@@ -178,10 +228,24 @@ class ComagicReportOperator(BaseOperator):
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
         gzip_level: int = DEFAULT_GZIP_LEVEL,
         output_schema: str = "raw",
+        user_id: int | str | None = None,
+        customer_id: int | str | None = None,
+        customer_name: str | None = None,
+        user_login: str | None = None,
+        skip_on_missing_access: bool = False,
+        lookback: dt.timedelta | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.method = method
+        self.user_id = user_id
+        self.customer_id = customer_id
+        self.customer_name = customer_name
+        self.user_login = user_login
+        self.skip_on_missing_access = skip_on_missing_access
+        self.lookback = lookback
+        self.deferrable = deferrable
         self.output_schema = output_schema
         self.output_path = output_path
         self.output_format = output_format
@@ -221,6 +285,13 @@ class ComagicReportOperator(BaseOperator):
                 raise ComagicParameterError(
                     f"output_format must be one of {', '.join(sorted(FORMATS))}, got {self.output_format!r}"
                 )
+        if self.lookback is not None and (
+            not isinstance(self.lookback, dt.timedelta) or self.lookback < dt.timedelta(0)
+        ):
+            raise ComagicParameterError(f"lookback must be a non-negative timedelta, got {self.lookback!r}")
+        for name in ("user_id", "customer_id"):
+            if rendered or not is_templated(getattr(self, name)):
+                _optional_id(getattr(self, name), name)
         if self.timestamps not in ("account", "utc"):
             raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {self.timestamps!r}")
         page_size = self.page_size
@@ -255,12 +326,80 @@ class ComagicReportOperator(BaseOperator):
 
     # -- execution ----------------------------------------------------------------------------------------------
     def get_hook(self) -> ComagicHook:
-        """The hook talking to the Data API (one per task run: it reuses the HTTP session and the quota)."""
-        return ComagicHook(self.comagic_conn_id)
+        """The hook talking to the Data API (one per task run: it reuses the HTTP session and the quota).
+
+        A deferrable task's hook raises on a spent minute quota instead of sleeping (the task defers)."""
+        return ComagicHook(self.comagic_conn_id, wait_for_quota=not self.deferrable)
 
     def execute(self, context: Context) -> dict[str, Any]:
         self._validate(rendered=True)
+        hook = self.get_hook()
+        try:
+            tz = hook.timezone
+            start, end = resolve_interval(self.date_from, self.date_till, context, tz)
+            intervals = [(start, end), *lookback_intervals(start, end, tz, self.lookback)]
+            if len(intervals) > 1:
+                self.log.info(
+                    "lookback %s: re-landing %d earlier interval(s) too, %s .. %s",
+                    self.lookback,
+                    len(intervals) - 1,
+                    intervals[-1][0].isoformat(),
+                    start.isoformat(),
+                )
+            return self._run(context, hook, ReportRun(intervals))
+        finally:
+            hook.close()
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, run: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Resume after :class:`~airflow_provider_comagic.triggers.quota.ComagicQuotaResetTrigger` fired: continue
+        from the saved position (``run``, the JSON of :class:`~airflow_provider_comagic.resume.ReportRun`)."""
+        if not event or event.get("status") != "success":
+            raise ComagicError(f"CoMagic quota wait ended without success: {event!r}")
+        self._validate(rendered=True)
+        state = ReportRun.from_json(run)
+        self.log.info(
+            "The CoMagic %s quota has reset; resuming %s (%d of %d interval(s) committed)",
+            event.get("limit_type"),
+            self.method,
+            len(state.done),
+            len(state.intervals),
+        )
+        hook = self.get_hook()
+        try:
+            return self._run(context, hook, state)
+        finally:
+            hook.close()
+
+    # -- one run: every interval, deferring on a spent quota -------------------------------------------------------
+    def _run(self, context: Context, hook: ComagicHook, run: ReportRun) -> dict[str, Any]:
+        try:
+            while (interval := run.next_interval()) is not None:
+                run.finish(self._land_interval(context, hook, run, *interval))
+        except ComagicRateLimitError as error:
+            if not self.deferrable:
+                raise
+            self._defer_until_reset(error, run)
+        except (ComagicComponentDisabledError, ComagicPermissionError) as error:
+            if self.skip_on_missing_access and _is_missing_access(error):
+                self.log.warning(
+                    "Skipping %s for %s: %s (%d interval(s) committed before)",
+                    self.method,
+                    self._client_label(),
+                    error,
+                    len(run.done),
+                )
+                raise AirflowSkipException(f"{self._client_label()} has no access to {self.method}: {error}") from None
+            raise
+        return self._summary(run)
+
+    def _land_interval(
+        self, context: Context, hook: ComagicHook, run: ReportRun, start: dt.datetime, end: dt.datetime
+    ) -> dict[str, Any]:
+        """Land (or continue landing) one interval's partition and commit it; return its summary entry."""
         spec = get_method(self.method)
+        tz = hook.timezone
         # always name the fields: some methods' default fields lack the key or the time field, which the
         # paging engine needs to read exactly (it adds them to an explicit list)
         unified = self.output_schema == "unified"
@@ -268,46 +407,98 @@ class ComagicReportOperator(BaseOperator):
         filter_ = _json_value(self.filter, "filter") or None
         sort = _json_value(self.sort, "sort") or None
         api_params = dict(_json_value(self.api_params, "api_params") or {})
-        hook = self.get_hook()
-        try:
-            tz = hook.timezone
-            start, end = resolve_interval(self.date_from, self.date_till, context, tz)
-            plan = hook.plan(
-                self.method,
-                start,
-                end,
-                fields=fields,
-                filter=filter_,
-                sort=sort,
-                page_size=self.page_size,
-                params=api_params,
-            )
-            if unified:
-                schema = UNIFIED_SCHEMA
-            else:
-                schema = report_schema(
-                    self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone
-                )
-            api_from, api_till = interval_to_api(start, end, tz)
-            partition = to_storage_path(self.output_path, self.output_conn_id) / partition_name(
-                unified_report_name("comagic") if unified else self.method, start, end, tz, self.partition_template
-            )
+        call_params = dict(api_params)
+        user_id = _optional_id(self.user_id, "user_id")
+        if user_id is not None:
+            call_params["user_id"] = user_id  # sent in every call, overriding the connection's
+        plan = hook.plan(
+            self.method,
+            start,
+            end,
+            fields=fields,
+            filter=filter_,
+            sort=sort,
+            page_size=self.page_size,
+            params=call_params,
+        )
+        if unified:
+            schema = UNIFIED_SCHEMA
+        else:
+            schema = report_schema(self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone)
+        api_from, api_till = interval_to_api(start, end, tz)
+        partition = to_storage_path(self.output_path, self.output_conn_id) / partition_name(
+            unified_report_name("comagic") if unified else self.method,
+            start,
+            end,
+            tz,
+            self.partition_template,
+            customer_id=_optional_id(self.customer_id, "customer_id"),
+            user_id=user_id,
+        )
+        options = {
+            "max_rows_per_file": self.max_rows_per_file,
+            "max_bytes_per_file": self.max_bytes_per_file,
+            "row_group_rows": self.row_group_rows,
+            "gzip_level": self.gzip_level,
+        }
+        fmt: Any = self.output_format
+        checkpoint = run.current
+        if checkpoint is None:
+            writer = PartitionWriter(partition, fmt, schema, **options)
+            spent = {"requests": 0, "calls": 0, "points": 0}
             self.log.info(
-                "Landing %s [%s, %s] (account zone %s) as %s into %s",
+                "Landing %s [%s, %s] (account zone %s) as %s into %s%s",
                 self.method,
                 api_from,
                 api_till,
                 hook.config.timezone,
                 self.output_format,
                 partition,
+                f" for {self._client_label()}" if user_id is not None else "",
             )
+        else:
+            writer = PartitionWriter.resume(checkpoint["writer"], partition, fmt, schema, **options)
+            plan.restore(unpack_plan_state(checkpoint["plan"], writer))
+            spent = dict(checkpoint["api"])
+            self.log.info(
+                "Continuing %s [%s, %s] into %s after %d row(s) in %d part(s): %s",
+                self.method,
+                api_from,
+                api_till,
+                partition,
+                writer.rows,
+                len(writer.files),
+                _position(plan.state()),
+            )
+        quota = hook.quota
+        base = {"requests": quota.requests, "calls": quota.calls, "points": quota.points}
 
-            def manifest_extra() -> dict[str, Any]:
-                return {
+        def api_spent() -> dict[str, int]:
+            current = {"requests": quota.requests, "calls": quota.calls, "points": quota.points}
+            return {k: spent[k] + current[k] - base[k] for k in spent}
+
+        with writer:
+            pages = hook.iter_pages(self.method, plan=plan)
+            try:
+                for page in comagic_pages_to_unified(pages, tz) if unified else pages:
+                    writer.write(page)
+            except ComagicRateLimitError:
+                if self.deferrable:
+                    # the failed call changed nothing: the plan still points at it, every fed page is written
+                    run.suspend(
+                        {
+                            "writer": writer.suspend(),
+                            "plan": pack_plan_state(plan.state(), writer),
+                            "api": api_spent(),
+                        }
+                    )
+                raise
+            manifest = writer.commit(
+                {
                     "method": self.method,
                     "report": report_name(self.method),
                     "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
-                    "api": {"date_from": api_from, "date_till": api_till, **hook.quota.summary()},
+                    "api": {"date_from": api_from, "date_till": api_till, **api_spent(), "limits": quota.limits},
                     "query": {
                         "fields": plan.fields,
                         "filter": filter_,
@@ -318,24 +509,11 @@ class ComagicReportOperator(BaseOperator):
                     "plan": plan.stats.as_dict(),
                     "timestamps": self.timestamps,
                     "output_schema": self.output_schema,
+                    **({"client": self._client()} if user_id is not None else {}),
                     "airflow": _run_info(context),
                 }
-
-            pages = hook.iter_pages(self.method, plan=plan)
-            manifest = land_pages(
-                comagic_pages_to_unified(pages, tz) if unified else pages,
-                partition,
-                self.output_format,  # type: ignore[arg-type]
-                schema,
-                extra=manifest_extra,
-                max_rows_per_file=self.max_rows_per_file,
-                max_bytes_per_file=self.max_bytes_per_file,
-                row_group_rows=self.row_group_rows,
-                gzip_level=self.gzip_level,
             )
-        finally:
-            hook.close()
-        summary = {
+        entry = {
             "manifest": str(partition / MANIFEST_NAME),
             "partition": str(partition),
             "rows": manifest["rows"],
@@ -347,15 +525,106 @@ class ComagicReportOperator(BaseOperator):
             "date_till": api_till,
         }
         self.log.info(
-            "Landed %d rows of %s in %d file(s), %d bytes; %d API calls, %d points",
-            summary["rows"],
+            "Landed %d rows of %s [%s, %s] in %d file(s), %d bytes; %d API calls, %d points",
+            entry["rows"],
             self.method,
-            summary["files"],
-            summary["bytes"],
-            summary["api_calls"],
-            summary["points"],
+            api_from,
+            api_till,
+            entry["files"],
+            entry["bytes"],
+            entry["api_calls"],
+            entry["points"],
         )
+        return entry
+
+    def _defer_until_reset(self, error: ComagicRateLimitError, run: ReportRun) -> None:
+        """Free the worker until the quota resets; :meth:`execute_complete` continues from ``run``."""
+        limit_type = "day" if isinstance(error, ComagicDayLimitExceededError) else "minute"
+        wait = max(error.reset_seconds, 1.0) + QUOTA_RESET_MARGIN
+        resume_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait)
+        state = run.to_json()
+        position = _position(state["current"]["plan"].get("inline")) if state["current"] else "between intervals"
+        self.log.info(
+            "CoMagic %s quota spent (%s); deferring %s for %.0f s until %s. Saved: %d interval(s) committed, %s",
+            limit_type,
+            error.api_message,
+            self.method,
+            wait,
+            resume_at.isoformat(),
+            len(run.done),
+            position,
+        )
+        self.defer(
+            trigger=ComagicQuotaResetTrigger(
+                resume_at=resume_at.isoformat(), limit_type=limit_type, method=self.method
+            ),
+            method_name="execute_complete",
+            kwargs={"run": state},
+        )
+
+    def _summary(self, run: ReportRun) -> dict[str, Any]:
+        summary = dict(run.done[0])
+        summary["api_calls"] = sum(entry["api_calls"] for entry in run.done)
+        summary["points"] = sum(entry["points"] for entry in run.done)
+        if len(run.intervals) > 1:
+            summary["intervals"] = run.done
+        for name in ("user_id", "customer_id"):
+            value = _optional_id(getattr(self, name), name)
+            if value is not None:
+                summary[name] = value
+        if run.deferrals:
+            summary["deferrals"] = run.deferrals
         return summary
+
+    def _client(self) -> dict[str, Any]:
+        client = {
+            "customer_id": _optional_id(self.customer_id, "customer_id"),
+            "customer_name": self.customer_name,
+            "user_id": _optional_id(self.user_id, "user_id"),
+            "user_login": self.user_login,
+        }
+        return {k: v for k, v in client.items() if v not in (None, "")}
+
+    def _client_label(self) -> str:
+        client = self._client()
+        if not client:
+            return "the connection's account"
+        name = f"{client['customer_name']!r} " if "customer_name" in client else ""
+        ids = ", ".join(f"{k} {v}" for k, v in client.items() if k in ("customer_id", "user_id"))
+        return f"customer {name}({ids})"
+
+
+def _is_missing_access(error: ComagicApiError) -> bool:
+    """A client-level gap a fan-out may skip: a disabled component or a missing permission (not the IP list)."""
+    if isinstance(error, ComagicIpNotWhitelistedError):
+        return False
+    return isinstance(error, ComagicComponentDisabledError) or error.mnemonic in (None, "forbidden")
+
+
+def _optional_id(value: Any, name: str) -> int | None:
+    """An id given as an int or as the string a template renders to; None when unset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ComagicParameterError(f"{name} must be an integer id, got {value!r}")
+    try:
+        return int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise ComagicParameterError(f"{name} must be an integer id, got {value!r}") from None
+
+
+def _position(plan_state: dict[str, Any] | None) -> str:
+    """A one-line description of a plan state, for the logs."""
+    if not plan_state:
+        return "paging state stored aside"
+    query = plan_state.get("query")
+    windows = len(plan_state.get("windows") or [])
+    if query is None:
+        return f"next query of {windows} pending window(s)"
+    return (
+        f"query from {query['start']} at offset {query['offset']} of {query['total']} "
+        f"({len(query['seen'])} keys emitted), {windows} window(s) pending"
+    )
 
 
 class _NamedReportOperator(ComagicReportOperator):

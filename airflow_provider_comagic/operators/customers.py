@@ -1,0 +1,91 @@
+"""``ComagicCustomerUsersOperator``: the client users of an agency connection, for dynamic task mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_comagic._compat import BaseOperator
+from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.hooks.comagic import ComagicHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["ComagicCustomerUsersOperator"]
+
+
+class ComagicCustomerUsersOperator(BaseOperator):
+    """
+    List the client users an agent (partner) connection acts as, one small entry per client user.
+
+    Returns (XCom) a JSON list, ordered by customer id, of
+    ``{"user_id", "customer_id", "customer_name", "user_login"}``. Each key is a parameter of the report
+    operators, so the list feeds a fan-out directly::
+
+        users = ComagicCustomerUsersOperator(task_id="client_users")
+        ComagicCallsReportOperator.partial(task_id="calls", output_path=...).expand_kwargs(users.output)
+
+    Each mapped report task then acts as its client (``user_id`` in every call) and lands under
+    ``<output_path>/<report>/customer_id=<id>/date=.../``.
+
+    :param comagic_conn_id: the agent's ``comagic`` connection.
+    :param active_only: list clients whose status is ``active`` only (locked or waiting clients are left out).
+    :param customer_ids: list only these clients (ids, or a JSON list once rendered). (templated)
+    :param name_pattern: list only clients whose name matches this shell-style pattern, case-insensitively,
+        e.g. ``"Acme*"``. (templated)
+    :param one_per_customer: keep one user (the lowest id) per client, so no client is landed twice; set
+        ``False`` to list every API user.
+    """
+
+    template_fields: Sequence[str] = ("customer_ids", "name_pattern")
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        comagic_conn_id: str = ComagicHook.default_conn_name,
+        active_only: bool = True,
+        customer_ids: Sequence[int | str] | str | None = None,
+        name_pattern: str | None = None,
+        one_per_customer: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.comagic_conn_id = comagic_conn_id
+        self.active_only = active_only
+        self.customer_ids = customer_ids
+        self.name_pattern = name_pattern
+        self.one_per_customer = one_per_customer
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        hook = ComagicHook(self.comagic_conn_id)
+        try:
+            entries = hook.list_customer_users(
+                active_only=self.active_only,
+                customer_ids=_id_list(self.customer_ids),
+                name_pattern=self.name_pattern or None,
+                one_per_customer=self.one_per_customer,
+            )
+        finally:
+            hook.close()
+        self.log.info(
+            "%d client user(s) to act as: %s",
+            len(entries),
+            ", ".join(f"{e['customer_name']} (customer {e['customer_id']}, user {e['user_id']})" for e in entries),
+        )
+        if not entries:
+            self.log.warning("No client matches the selection: the fan-out will have no tasks")
+        return entries
+
+
+def _id_list(value: Any) -> list[int] | None:
+    """Customer ids from a list, or from the string a template renders to (``"[1, 2]"`` or ``"1,2"``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = value.strip().strip("[]").split(",")
+    try:
+        return [int(str(item).strip()) for item in value if str(item).strip()]
+    except ValueError:
+        raise ComagicParameterError(f"customer_ids must be integers, got {value!r}") from None
