@@ -1,0 +1,45 @@
+"""Parse-time validation of McnCallLogOperator and of output_schema on the CoMagic report operators."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.operators.mcn import McnCallLogOperator
+from airflow_provider_comagic.operators.report import ComagicCallsReportOperator, ComagicReportOperator
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"output_format": "csv"}, "output_format"),
+        ({"output_schema": "wide"}, "output_schema"),
+        ({"timestamps": "local"}, "timestamps"),
+        ({"chunk_days": 0}, "chunk_days"),
+        ({"chunk_days": 32}, "chunk_days"),
+        ({"chunk_days": "7"}, "chunk_days"),
+    ],
+)
+def test_mcn_operator_rejects_bad_arguments_at_parse_time(kwargs, message):
+    with pytest.raises(ComagicParameterError, match=message):
+        McnCallLogOperator(task_id="t", output_path="/tmp/x", **kwargs)
+
+
+def test_mcn_operator_defers_templated_values_and_templates_its_ids():
+    op = McnCallLogOperator(
+        task_id="t", output_path="/tmp/x", output_format="{{ var.value.fmt }}", output_schema="{{ params.s }}"
+    )
+    assert {"vpbx_id", "account_id", "date_from", "date_till", "output_schema"} <= set(op.template_fields)
+    op.output_format = "xml"
+    with pytest.raises(ComagicParameterError, match="output_format"):
+        op._validate(rendered=True)
+
+
+def test_unified_output_is_for_the_calls_report_only():
+    ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="unified")
+    with pytest.raises(ComagicParameterError, match=r"get\.chats_report has no unified form"):
+        ComagicReportOperator(task_id="t", method="get.chats_report", output_path="/tmp/x", output_schema="unified")
+    with pytest.raises(ComagicParameterError, match="do not pass fields"):
+        ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="unified", fields=["id"])
+    with pytest.raises(ComagicParameterError, match="output_schema must be"):
+        ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="mcn")
