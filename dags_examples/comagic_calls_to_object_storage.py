@@ -37,7 +37,7 @@ with DAG(
     doc_md=__doc__,
     # a data-interval timetable: plain "@daily" gives zero-length intervals in Airflow 3
     schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TZ),
-    start_date=pendulum.datetime(2026, 11, 1, tz=ACCOUNT_TZ),
+    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TZ),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5), "comagic_conn_id": "comagic_default"},

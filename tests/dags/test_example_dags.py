@@ -1,0 +1,177 @@
+"""The example DAGs: a clean DagBag import, then each DAG run through Airflow (`airflow dags test`) against the
+emulator, an S3-compatible server (moto) and PostgreSQL on 127.0.0.1, checking what landed against the truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pendulum
+import psycopg2
+import pytest
+
+from airflow_provider_comagic.landing import iter_landed_rows, read_manifest
+from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from tests.fixtures.postgres import postgres_dsn  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.dag
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS = ROOT / "dags_examples"
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+MSK = pendulum.timezone("Europe/Moscow")
+# logical date 2024-03-02 00:00 UTC: CronDataIntervalTimetable("@daily", Moscow) runs the day before it
+LOGICAL_DATE = "2024-03-02"
+DAY_START, DAY_END = dt.datetime(2024, 3, 1, tzinfo=MSK), dt.datetime(2024, 3, 2, tzinfo=MSK)
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> dict[str, str]:
+    """A migrated SQLite metadata DB and the environment that points Airflow at the example DAGs."""
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "false",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    }
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    return env
+
+
+def run_dag(env: dict[str, str], dag_id: str, logical_date: str, log_dir: Path, timeout: float = 240) -> str:
+    log = log_dir / f"{dag_id}.log"
+    with log.open("w") as handle:  # streamed to a file, so a hung run can be read while it hangs
+        result = subprocess.run(
+            [AIRFLOW, "dags", "test", dag_id, logical_date],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )
+    output = log.read_text()
+    assert result.returncode == 0 and "state=success" in output, output[-6000:]
+    assert "new_state=success" in output, "the run succeeded without running a task"
+    assert "new_state=failed" not in output, output[-6000:]
+    return output
+
+
+@pytest.fixture
+def emu(comagic_emulator_factory, monkeypatch):
+    emulator = comagic_emulator_factory(calls_per_day=3000, upload_step_seconds=1)
+    monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", connection_json(emulator))
+    return emulator
+
+
+def truth_ids(emu, method: str) -> list[int]:
+    return sorted(r["id"] for r in emu.truth(method, "2024-03-01 00:00:00", "2024-03-01 23:59:59", fields=["id"]))
+
+
+def test_dagbag_imports_every_example_without_errors_or_api_calls(emu):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))  # examples of Airflow itself are off (AIRFLOW__CORE__LOAD_EXAMPLES)
+    assert bag.import_errors == {}
+    expected = {"comagic_calls_to_object_storage", "comagic_reports_to_postgres", "comagic_upload_and_wait"}
+    assert expected <= set(bag.dag_ids)
+    for dag_id in bag.dag_ids:
+        dag = bag.dags[dag_id]
+        assert dag.doc_md and "example" in dag.tags
+        assert type(dag.timetable).__name__ != "CronTriggerTimetable", f"{dag_id} would get zero-length intervals"
+    assert emu.stats.requests == 0  # nothing at parse time
+
+
+def test_calls_to_object_storage_on_s3(emu, airflow_home, s3_server, s3_bucket, s3_conn, tmp_path):
+    base = f"s3://{s3_conn}@{s3_bucket}/comagic"
+    env = {
+        **airflow_home,
+        "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
+        f"AIRFLOW_CONN_{s3_conn.upper()}": s3_server.connection_json(),
+        "COMAGIC_OUTPUT_BASE": base,
+    }
+    run_dag(env, "comagic_calls_to_object_storage", LOGICAL_DATE, tmp_path)
+    for report, method in (
+        ("calls_report", "get.calls_report"),
+        ("communications_report", "get.communications_report"),
+    ):
+        partition = f"{base}/{report}/date=2024-03-01"
+        manifest = read_manifest(partition)
+        assert manifest is not None and manifest["format"] == "parquet"
+        landed = sorted(row["id"] for row in iter_landed_rows(partition))
+        assert landed == truth_ids(emu, method)
+        assert manifest["rows"] == len(landed) > 0
+
+
+def test_reports_to_postgres(emu, airflow_home, postgres_dsn, tmp_path):  # noqa: F811
+    dsn = psycopg2.extensions.parse_dsn(postgres_dsn)
+    pg_conn = {
+        "conn_type": "postgres",
+        "host": dsn["host"],
+        "port": int(dsn["port"]),
+        "login": dsn["user"],
+        "schema": dsn["dbname"],
+    }
+    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS comagic CASCADE; CREATE SCHEMA comagic")
+    env = {
+        **airflow_home,
+        "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
+        "AIRFLOW_CONN_POSTGRES_DEFAULT": json.dumps(pg_conn),
+        "COMAGIC_OUTPUT_BASE": f"file://{tmp_path}/out",
+    }
+    run_dag(env, "comagic_reports_to_postgres", LOGICAL_DATE, tmp_path)
+    run_dag(env, "comagic_reports_to_postgres", LOGICAL_DATE, tmp_path)  # a rerun replaces, never appends
+    for report, method in (("calls_report", "get.calls_report"), ("call_legs_report", "get.call_legs_report")):
+        with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM comagic.{report} ORDER BY id")
+            ids = [row[0] for row in cursor.fetchall()]
+        assert ids == truth_ids(emu, method) and ids
+
+
+def test_upload_and_wait_with_deferrable_sensor(emu, airflow_home, tmp_path):
+    # the hourly interval [10:00, 11:00) Moscow of 2024-03-01: logical date 08:00 UTC = 11:00 Moscow
+    base = tmp_path / "base"
+    calls_file = base / "uploads" / "20240301T10.jsonl"
+    calls_file.parent.mkdir(parents=True)
+    calls = [
+        {
+            "ext_id": f"pbx-{i}",
+            "direction": "in",
+            "calling_phone_number": "79262444397",
+            "called_phone_number": "74955140576",
+            "start_time": "2024-03-01 10:15:00",
+            "finish_time": "2024-03-01 10:16:00",
+            "is_lost": False,
+            "mp3_records": [{"record_url": f"https://pbx.example/pbx-{i}.mp3"}],
+        }
+        for i in range(60)
+    ]
+    calls_file.write_bytes(b"\n".join(orjson.dumps(c) for c in calls) + b"\n")
+    env = {
+        **airflow_home,
+        "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
+        "COMAGIC_OUTPUT_BASE": f"file://{base}",
+        "COMAGIC_UPLOAD_POKE_INTERVAL": "1",
+    }
+    output = run_dag(env, "comagic_upload_and_wait", "2024-03-01T08:00:00+00:00", tmp_path)
+    assert "deferred" in output.lower()
+    now = pendulum.now(MSK)
+    uploaded = emu.truth(
+        "get.uploaded_calls",
+        date_from=now.subtract(days=1).format("YYYY-MM-DD HH:mm:ss"),
+        date_till=now.add(days=1).format("YYYY-MM-DD HH:mm:ss"),
+    )
+    assert sorted(r["ext_id"] for r in uploaded) == sorted(c["ext_id"] for c in calls)
+    assert {r["status"] for r in uploaded} == {"processed"}
+    partition = f"file://{base}/calls_report/interval=20240301T100000_20240301T110000"
+    manifest = read_manifest(partition)
+    assert manifest is not None and manifest["rows"] == len(
+        emu.truth("get.calls_report", "2024-03-01 10:00:00", "2024-03-01 10:59:59", fields=["id"])
+    )
