@@ -137,8 +137,10 @@ class _JsonlPart(_Part):
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            dumps = orjson.dumps
-            self.gz.write(b"\n".join(map(dumps, rows)) + b"\n")
+            dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+            # one write per page: a single long compression call releases the GIL for the decoding of the next
+            # page; the newline comes with each row, so the page is not copied again to append one
+            self.gz.write(b"".join([dumps(row, option=option) for row in rows]))
             self.rows += len(rows)
 
     def finish(self) -> dict[str, Any]:
