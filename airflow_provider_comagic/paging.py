@@ -16,6 +16,9 @@ Drift protection: every page must report the ``total_items`` of its query's firs
 rows that total implies; otherwise the query is re-read (bounded) and the rows already emitted are skipped by
 key, so nothing is lost or duplicated. Without a key the plan fails instead of risking duplicates.
 
+A plan's position is plain JSON (:meth:`PagePlan.state`, :meth:`PagePlan.restore`): a deferred report task
+continues where it stopped, without fetching a page twice or emitting a row twice.
+
 Drivers (``ComagicHook.iter_pages``, ``ComagicAsyncHook.iter_pages``) loop::
 
     while (params := plan.next_request()) is not None:

@@ -100,3 +100,25 @@ def test_select_client_users(kwargs, expected):
     users.append({"id": 31, "customer_id": 3})
     kwargs.setdefault("one_per_customer", True)
     assert [e["user_id"] for e in select_client_users(customers, users, **kwargs)] == expected
+
+
+def test_async_hook_raises_instead_of_waiting_too(api, httpserver, monkeypatch):  # noqa: F811
+    import asyncio
+
+    from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
+
+    set_conn(monkeypatch, httpserver)
+    spent = {**LIMITS, "minute_remaining": 0, "minute_reset": 12}
+    api.queue.append(api.error("limit_exceeded", -32029, limits=spent, params={"limit_type": "minute"}))
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def call() -> None:
+        async with ComagicAsyncHook(sleep=sleep, wait_for_quota=False) as hook:
+            await hook.call("get.account")
+
+    with pytest.raises(ComagicMinuteLimitExceededError):
+        asyncio.run(call())
+    assert slept == [] and len(api.requests) == 1
