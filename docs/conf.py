@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, os.path.abspath(".."))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "false")
 
-from airflow_provider_comagic import __version__  # noqa: E402
+from airflow_provider_comagic import __version__
 
 project = "airflow-provider-comagic"
 author = "airflow-provider-comagic developers"
