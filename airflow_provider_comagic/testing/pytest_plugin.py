@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_comagic.testing.config import EmulatorConfig
 from airflow_provider_comagic.testing.emulator import ComagicEmulator
-from airflow_provider_comagic.testing.mcn import McnEmulator, McnEmulatorConfig
+from airflow_provider_comagic.testing.mcn import McnEmulator
 
 CONN_ID = "comagic_default"
 
@@ -36,19 +35,24 @@ def connection_json(emulator: ComagicEmulator) -> str:
     )
 
 
-@pytest.fixture
-def comagic_emulator_factory() -> Iterator[Callable[..., ComagicEmulator]]:
-    """Start emulators with custom settings; all are stopped after the test."""
-    started: list[ComagicEmulator] = []
+def _started_emulators(emulator_class: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A factory that starts ``emulator_class(config, **overrides)`` and stops every one it started afterwards."""
+    started: list[Any] = []
 
-    def factory(config: EmulatorConfig | None = None, **overrides: Any) -> ComagicEmulator:
-        emulator = ComagicEmulator(config, **overrides).start()
+    def factory(config: Any = None, **overrides: Any) -> Any:
+        emulator = emulator_class(config, **overrides).start()
         started.append(emulator)
         return emulator
 
     yield factory
     for emulator in started:
         emulator.stop()
+
+
+@pytest.fixture
+def comagic_emulator_factory() -> Iterator[Callable[..., ComagicEmulator]]:
+    """Start emulators with custom settings (``EmulatorConfig`` or its fields); all are stopped after the test."""
+    yield from _started_emulators(ComagicEmulator)
 
 
 @pytest.fixture
@@ -84,16 +88,7 @@ def mcn_connection_json(emulator: McnEmulator) -> str:
 @pytest.fixture
 def mcn_emulator_factory() -> Iterator[Callable[..., McnEmulator]]:
     """Start MCN emulators with custom settings (``McnEmulatorConfig`` fields); all are stopped after the test."""
-    started: list[McnEmulator] = []
-
-    def factory(config: McnEmulatorConfig | None = None, **overrides: Any) -> McnEmulator:
-        emulator = McnEmulator(config, **overrides).start()
-        started.append(emulator)
-        return emulator
-
-    yield factory
-    for emulator in started:
-        emulator.stop()
+    yield from _started_emulators(McnEmulator)
 
 
 @pytest.fixture
