@@ -22,5 +22,6 @@ docs: setup
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-bench: setup
+bench:
+	EXTRAS=test,bench ./scripts/bootstrap.sh
 	.venv/bin/python benchmarks/run.py

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (with uv when available, else venv + pip) and installs the provider with its test extras.
+# Creates .venv (with uv when available, else venv + pip) and installs the provider with the extras in $EXTRAS
+# (default: test).
 # Idempotent: a second run only re-checks the installation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
   if command -v uv >/dev/null 2>&1; then uv venv --quiet --python "$PY" .venv; else "$PY" -m venv .venv; fi
 fi
 if command -v uv >/dev/null 2>&1; then
-  uv pip install --quiet --python .venv/bin/python -e ".[test]"
+  uv pip install --quiet --python .venv/bin/python -e ".[${EXTRAS:-test}]"
 else
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${EXTRAS:-test}]"
 fi
