@@ -40,7 +40,7 @@ def airflow_env(home: Path, conn: dict, output_base: str) -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--date", default=None, help="logical date YYYY-MM-DD (default: yesterday)")
+    parser.add_argument("--date", default=None, help="the day to land, YYYY-MM-DD (default: yesterday)")
     parser.add_argument("--calls-per-day", type=int, default=5000)
     parser.add_argument("--output", default=str(ROOT / "output"), help="local folder for the landed files")
     args = parser.parse_args()
@@ -49,8 +49,8 @@ def main() -> int:
     from airflow_provider_comagic.testing import ComagicEmulator, EmulatorConfig
 
     tz = "Europe/Moscow"
-    logical = pendulum.parse(args.date, tz=tz) if args.date else pendulum.today(tz).subtract(days=1)
-    # CronDataIntervalTimetable("@daily"): the run at `logical` covers the day before it
+    # the run at midnight `logical` covers the day before it: by default yesterday, the last complete day
+    logical = pendulum.parse(args.date, tz=tz).add(days=1) if args.date else pendulum.today(tz)
     start, end = logical.subtract(days=1), logical
     home = ROOT / ".demo" / "airflow-home"
     shutil.rmtree(home, ignore_errors=True)
