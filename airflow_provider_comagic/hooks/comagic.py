@@ -27,16 +27,12 @@ from airflow_provider_comagic.errors import (
 )
 from airflow_provider_comagic.hooks.shared import (  # noqa: F401 - TOKEN_RENEW_MARGIN re-exported
     TOKEN_RENEW_MARGIN,
+    HookSettings,
     SessionAuth,
-    method_weight,
-    plan_query,
     read_response,
 )
 from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
-from airflow_provider_comagic.quota import QuotaTracker
-from airflow_provider_comagic.retrying import MAX_MINUTE_WAITS, RENEW_TOKEN, CallAttempt, tenacity_kwargs
-from airflow_provider_comagic.timeutils import get_timezone
 
 T = TypeVar("T")
 _READ_CHUNK = 4 * 2**20
@@ -104,7 +100,7 @@ def _prefetched(pages: Iterator[T], ahead: int, name: str) -> Iterator[T]:
         thread.join(30)
 
 
-class ComagicHook(BaseHook):
+class ComagicHook(HookSettings, BaseHook):
     """
     Interact with the CoMagic / UIS Data API.
 
@@ -141,17 +137,17 @@ class ComagicHook(BaseHook):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__()
-        # no connection lookup here: hooks are built at parse time and inside triggers
-        self.comagic_conn_id = comagic_conn_id
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._retry_initial_wait = retry_initial_wait
-        self._retry_max_wait = retry_max_wait
-        self.wait_for_quota = wait_for_quota
-        self._sleep = sleep
-        self._wall_clock = wall_clock
-        self.quota = QuotaTracker(clock)
+        super().__init__(
+            comagic_conn_id,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_initial_wait=retry_initial_wait,
+            retry_max_wait=retry_max_wait,
+            wait_for_quota=wait_for_quota,
+            sleep=sleep,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
         self._session: requests.Session | None = None
 
     # -- connection -----------------------------------------------------------------------------------------
@@ -166,19 +162,6 @@ class ComagicHook(BaseHook):
     @cached_property
     def _auth(self) -> SessionAuth:
         return SessionAuth(self.config, self._wall_clock)
-
-    @property
-    def timezone(self) -> dt.tzinfo:
-        """The account's time zone: ``date_from``/``date_till`` are wall-clock times in it."""
-        return get_timezone(self.config.timezone)
-
-    @property
-    def timeout(self) -> float:
-        return self._timeout if self._timeout is not None else self.config.timeout
-
-    @property
-    def max_retries(self) -> int:
-        return self._max_retries if self._max_retries is not None else self.config.max_retries
 
     def get_conn(self) -> requests.Session:
         """The keep-alive HTTP session reused by every call of this hook."""
@@ -203,47 +186,25 @@ class ComagicHook(BaseHook):
         ``access_token`` and the connection's ``user_id`` are added to ``params``. ``request_id`` sets the
         JSON-RPC ``id`` (kept across retries; ``upload.calls`` records it as the calls' ``ext_request_id``).
         """
-        retrying = Retrying(
-            sleep=self._sleep,
-            **tenacity_kwargs(
-                max_retries=self.max_retries,
-                initial_wait=self._retry_initial_wait,
-                max_wait=self._retry_max_wait,
-                logger=self.log,
-            ),
-        )
+        retrying = Retrying(sleep=self._sleep, **self._retry_kwargs())
         return retrying(self._call_with_recovery, method, dict(params or {}), request_id)
 
     def _call_with_recovery(self, method: str, params: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-        weight = method_weight(method)
-        # max_minute_waits=0: a minute limit_exceeded is re-raised rather than slept out
-        attempt = CallAttempt(
-            can_renew_token=self.config.uses_login, max_minute_waits=MAX_MINUTE_WAITS if self.wait_for_quota else 0
-        )
+        steps = self._call_steps(method, self._auth)  # every decision is made there; the I/O is done here
         while True:
-            self.quota.check_day(method, weight)
-            if not self.wait_for_quota:
-                self.quota.check_minute(method, weight)
-            wait = self.quota.seconds_before_call(weight)
-            if wait > 0:
-                self.log.info("CoMagic minute quota spent; waiting %.1f s before %s", wait, method)
+            if (wait := steps.wait_before_call()) is not None:
                 self._sleep(wait)
-                self.quota.minute_waited()
+                steps.waited()
             if self._auth.needs_login:
                 self._login()
             try:
                 result = self._post(method, self._auth.call_params(params, method), request_id)
             except ComagicApiError as error:
-                action = attempt.after_error(error)  # re-raises what cannot be recovered here
-                if action == RENEW_TOKEN:
-                    self.log.info("CoMagic session token rejected (%s); logging in again", error.mnemonic)
-                    self._auth.invalidate()
-                else:
-                    self.log.warning("CoMagic minute quota exceeded; waiting %.1f s before retrying %s", action, method)
-                    self._sleep(action)
-                    self.quota.minute_waited()
+                if (wait := steps.wait_after_error(error)) is not None:  # re-raises what cannot be recovered
+                    self._sleep(wait)
+                    steps.waited()
                 continue
-            self.quota.charge(weight)
+            steps.succeeded()
             return result
 
     def _post(self, method: str, params: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
@@ -340,16 +301,6 @@ class ComagicHook(BaseHook):
             rows = plan.feed(self.call(plan.method, request))
             if rows:
                 yield rows
-
-    def plan(
-        self,
-        method: str,
-        date_from: dt.datetime | None = None,
-        date_till: dt.datetime | None = None,
-        **kwargs: Any,
-    ) -> PagePlan:
-        """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
-        return plan_query(method, date_from, date_till, tz=self.timezone, **kwargs)
 
     def iter_rows(self, method: str, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Like :meth:`iter_pages`, one row at a time."""

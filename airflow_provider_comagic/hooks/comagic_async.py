@@ -14,12 +14,9 @@ from tenacity import AsyncRetrying
 from airflow_provider_comagic._compat import BaseHook
 from airflow_provider_comagic.config import ComagicConnectionConfig
 from airflow_provider_comagic.errors import ComagicApiError, ComagicError, ComagicTransportError
-from airflow_provider_comagic.hooks.shared import SessionAuth, method_weight, plan_query, read_response
+from airflow_provider_comagic.hooks.shared import HookSettings, SessionAuth, read_response
 from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
-from airflow_provider_comagic.quota import QuotaTracker
-from airflow_provider_comagic.retrying import MAX_MINUTE_WAITS, RENEW_TOKEN, CallAttempt, tenacity_kwargs
-from airflow_provider_comagic.timeutils import get_timezone
 
 
 async def aget_connection(conn_id: str) -> Any:
@@ -36,7 +33,7 @@ async def aget_connection(conn_id: str) -> Any:
     return await sync_to_async(BaseHook.get_connection)(conn_id)
 
 
-class ComagicAsyncHook(BaseHook):
+class ComagicAsyncHook(HookSettings, BaseHook):
     """
     Asynchronous (aiohttp) client of the CoMagic / UIS Data API, used by the provider's triggers.
 
@@ -78,17 +75,17 @@ class ComagicAsyncHook(BaseHook):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__()
-        # no connection lookup here: triggers build hooks in the event loop (see __aenter__)
-        self.comagic_conn_id = comagic_conn_id
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._retry_initial_wait = retry_initial_wait
-        self._retry_max_wait = retry_max_wait
-        self.wait_for_quota = wait_for_quota
-        self._sleep = sleep
-        self._wall_clock = wall_clock
-        self.quota = QuotaTracker(clock)
+        super().__init__(  # the connection is fetched in the event loop (see __aenter__)
+            comagic_conn_id,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_initial_wait=retry_initial_wait,
+            retry_max_wait=retry_max_wait,
+            wait_for_quota=wait_for_quota,
+            sleep=sleep,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
         self._config: ComagicConnectionConfig | None = None
         self._auth: SessionAuth | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -99,8 +96,7 @@ class ComagicAsyncHook(BaseHook):
             config = ComagicConnectionConfig.from_connection(await aget_connection(self.comagic_conn_id))
             self._config, self._auth = config, SessionAuth(config, self._wall_clock)
         if self._http is None:
-            timeout = self._timeout if self._timeout is not None else self.config.timeout
-            self._http = aiohttp.ClientSession(headers=JSON_HEADERS, timeout=aiohttp.ClientTimeout(total=timeout))
+            self._http = aiohttp.ClientSession(headers=JSON_HEADERS, timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -120,15 +116,6 @@ class ComagicAsyncHook(BaseHook):
         return self._config
 
     @property
-    def timezone(self) -> dt.tzinfo:
-        """The account's time zone: ``date_from``/``date_till`` are wall-clock times in it."""
-        return get_timezone(self.config.timezone)
-
-    @property
-    def max_retries(self) -> int:
-        return self._max_retries if self._max_retries is not None else self.config.max_retries
-
-    @property
     def session_ttl(self) -> float:
         """Seconds the current ``login.user`` session stays valid (0 without a session)."""
         return self._auth.ttl if self._auth is not None else 0.0
@@ -138,48 +125,27 @@ class ComagicAsyncHook(BaseHook):
         self, method: str, params: Mapping[str, Any] | None = None, *, request_id: str | None = None
     ) -> dict[str, Any]:
         """Call a Data API method and return its ``result`` object (``data`` and ``metadata``)."""
-        retrying = AsyncRetrying(
-            sleep=self._sleep,
-            **tenacity_kwargs(
-                max_retries=self.max_retries,
-                initial_wait=self._retry_initial_wait,
-                max_wait=self._retry_max_wait,
-                logger=self.log,
-            ),
-        )
+        retrying = AsyncRetrying(sleep=self._sleep, **self._retry_kwargs())
         return await retrying(self._call_with_recovery, method, dict(params or {}), request_id)
 
     async def _call_with_recovery(self, method: str, params: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-        # the same steps as ComagicHook._call_with_recovery; every decision is made by the shared objects
+        # the same steps as ComagicHook._call_with_recovery; every decision is made by the shared CallSteps
         auth = self._require_auth()
-        weight = method_weight(method)
-        attempt = CallAttempt(
-            can_renew_token=self.config.uses_login, max_minute_waits=MAX_MINUTE_WAITS if self.wait_for_quota else 0
-        )
+        steps = self._call_steps(method, auth)
         while True:
-            self.quota.check_day(method, weight)
-            if not self.wait_for_quota:
-                self.quota.check_minute(method, weight)
-            wait = self.quota.seconds_before_call(weight)
-            if wait > 0:
-                self.log.info("CoMagic minute quota spent; waiting %.1f s before %s", wait, method)
+            if (wait := steps.wait_before_call()) is not None:
                 await self._sleep(wait)
-                self.quota.minute_waited()
+                steps.waited()
             if auth.needs_login:
                 await self._login()
             try:
                 result = await self._post(method, auth.call_params(params, method), request_id)
             except ComagicApiError as error:
-                action = attempt.after_error(error)  # re-raises what cannot be recovered here
-                if action == RENEW_TOKEN:
-                    self.log.info("CoMagic session token rejected (%s); logging in again", error.mnemonic)
-                    auth.invalidate()
-                else:
-                    self.log.warning("CoMagic minute quota exceeded; waiting %.1f s before retrying %s", action, method)
-                    await self._sleep(action)
-                    self.quota.minute_waited()
+                if (wait := steps.wait_after_error(error)) is not None:  # re-raises what cannot be recovered
+                    await self._sleep(wait)
+                    steps.waited()
                 continue
-            self.quota.charge(weight)
+            steps.succeeded()
             return result
 
     async def _post(self, method: str, params: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
@@ -221,16 +187,6 @@ class ComagicAsyncHook(BaseHook):
         return self._auth
 
     # -- paging ---------------------------------------------------------------------------------------------
-    def plan(
-        self,
-        method: str,
-        date_from: dt.datetime | None = None,
-        date_till: dt.datetime | None = None,
-        **kwargs: Any,
-    ) -> PagePlan:
-        """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
-        return plan_query(method, date_from, date_till, tz=self.timezone, **kwargs)
-
     async def iter_pages(
         self,
         method: str,

@@ -1,4 +1,5 @@
-"""What the sync and async hooks share, without I/O: session-token state, response reading, query planning.
+"""What the sync and async hooks share, without I/O: settings, session-token state, the per-call recovery
+decisions, response reading, query planning.
 
 Both hooks are thin I/O drivers around these pieces (and :mod:`~airflow_provider_comagic.protocol`,
 :mod:`~airflow_provider_comagic.quota`, :mod:`~airflow_provider_comagic.retrying`,
@@ -18,6 +19,8 @@ from airflow_provider_comagic.errors import ComagicApiError, ComagicAuthError, C
 from airflow_provider_comagic.paging import PagePlan
 from airflow_provider_comagic.protocol import check_http_status, parse_response
 from airflow_provider_comagic.quota import QuotaTracker
+from airflow_provider_comagic.retrying import MAX_MINUTE_WAITS, RENEW_TOKEN, CallAttempt, tenacity_kwargs
+from airflow_provider_comagic.timeutils import get_timezone
 
 TOKEN_RENEW_MARGIN = 120.0
 """Seconds before ``expire_at`` at which a session token is renewed proactively."""
@@ -141,3 +144,117 @@ def plan_query(
     if spec.date_range and (date_from is None or date_till is None):
         raise ComagicError(f"{method} needs date_from and date_till")
     return PagePlan.for_method(spec, date_from, date_till, tz=tz, **kwargs)
+
+
+class CallSteps:
+    """The decisions of one logical call (quota checks and waits, token renewal, minute-limit waits, charging);
+    the hook does the I/O they call for: sleeping, logging in, posting."""
+
+    def __init__(self, method: str, *, quota: QuotaTracker, auth: SessionAuth, wait_for_quota: bool, log: Any):
+        self.method = method
+        self.weight = method_weight(method)
+        self.auth = auth
+        self._quota = quota
+        self._wait_for_quota = wait_for_quota
+        self._log = log
+        # max_minute_waits=0: a minute limit_exceeded is re-raised rather than slept out
+        self._attempt = CallAttempt(
+            can_renew_token=auth.config.uses_login, max_minute_waits=MAX_MINUTE_WAITS if wait_for_quota else 0
+        )
+
+    def wait_before_call(self) -> float | None:
+        """Raise when the day quota (or, without quota waits, the minute quota) is spent; else the seconds to
+        sleep before sending (None: send now)."""
+        self._quota.check_day(self.method, self.weight)
+        if not self._wait_for_quota:
+            self._quota.check_minute(self.method, self.weight)
+        wait = self._quota.seconds_before_call(self.weight)
+        if wait <= 0:
+            return None
+        self._log.info("CoMagic minute quota spent; waiting %.1f s before %s", wait, self.method)
+        return wait
+
+    def wait_after_error(self, error: ComagicApiError) -> float | None:
+        """Re-raise what cannot be recovered; else the seconds to sleep before trying again (None: the session
+        token was rejected and forgotten, so the next attempt logs in again)."""
+        action = self._attempt.after_error(error)
+        if action == RENEW_TOKEN:
+            self._log.info("CoMagic session token rejected (%s); logging in again", error.mnemonic)
+            self.auth.invalidate()
+            return None
+        self._log.warning("CoMagic minute quota exceeded; waiting %.1f s before retrying %s", action, self.method)
+        return float(action)
+
+    def waited(self) -> None:
+        """The minute quota's reset has been slept out."""
+        self._quota.minute_waited()
+
+    def succeeded(self) -> None:
+        self._quota.charge(self.weight)
+
+
+class HookSettings:
+    """Constructor arguments and connection-derived settings of both Data API hooks, no I/O.
+
+    The hook class supplies ``config`` (sync: fetched on first use; async: loaded by ``async with``) and ``log``.
+    """
+
+    def __init__(
+        self,
+        comagic_conn_id: str,
+        *,
+        timeout: float | None,
+        max_retries: int | None,
+        retry_initial_wait: float,
+        retry_max_wait: float,
+        wait_for_quota: bool,
+        sleep: Callable[[float], Any],
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        super().__init__()
+        # no connection lookup here: hooks are built at parse time and inside triggers' event loops
+        self.comagic_conn_id = comagic_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._retry_initial_wait = retry_initial_wait
+        self._retry_max_wait = retry_max_wait
+        self.wait_for_quota = wait_for_quota
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self.quota = QuotaTracker(clock)
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The account's time zone: ``date_from``/``date_till`` are wall-clock times in it."""
+        return get_timezone(self.config.timezone)
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout if self._timeout is not None else self.config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries if self._max_retries is not None else self.config.max_retries
+
+    def _retry_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the hook's ``Retrying``/``AsyncRetrying`` (transient faults, backoff)."""
+        return tenacity_kwargs(
+            max_retries=self.max_retries,
+            initial_wait=self._retry_initial_wait,
+            max_wait=self._retry_max_wait,
+            logger=self.log,
+        )
+
+    def _call_steps(self, method: str, auth: SessionAuth) -> CallSteps:
+        return CallSteps(method, quota=self.quota, auth=auth, wait_for_quota=self.wait_for_quota, log=self.log)
+
+    def plan(
+        self,
+        method: str,
+        date_from: dt.datetime | None = None,
+        date_till: dt.datetime | None = None,
+        **kwargs: Any,
+    ) -> PagePlan:
+        """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
+        return plan_query(method, date_from, date_till, tz=self.timezone, **kwargs)
