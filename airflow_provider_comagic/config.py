@@ -1,6 +1,7 @@
 """Reading a ``comagic`` Airflow connection into a validated, secret-safe configuration.
 
-Shared by the sync hook and the async hook used in triggers, so both understand a connection the same way.
+Shared by the sync hook and the async hook used in triggers, so both understand a connection the same way; the
+parsing helpers (extras, timeout/retries, zone, host URL) are also those of :mod:`~airflow_provider_comagic.mcn_config`.
 """
 
 from __future__ import annotations
@@ -67,11 +68,7 @@ class ComagicConnectionConfig:
                 f"Connection {getattr(conn, 'conn_id', '?')!r}: give either an access token (password field or "
                 "extra 'access_token') or both login and password"
             )
-        timezone = str(extra.get("timezone") or DEFAULT_TIMEZONE)
-        try:
-            get_timezone(timezone)
-        except ValueError as err:
-            raise ComagicConnectionConfigError(f"Connection extra 'timezone': {err}") from None
+        timezone = timezone_extra(extra)
         return cls(
             endpoint=endpoint,
             access_token=token,
@@ -79,8 +76,7 @@ class ComagicConnectionConfig:
             password=password if token is None else None,
             user_id=_optional_int(extra.get("user_id"), "user_id"),
             timezone=timezone,
-            timeout=_positive_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
-            max_retries=int(_positive_float(extra.get("max_retries"), "max_retries", DEFAULT_MAX_RETRIES, zero=True)),
+            **retry_extras(extra),
         )
 
 
@@ -90,16 +86,40 @@ def build_endpoint(host: str | None, port: int | None, schema: str | None, api_v
     if "://" not in host:
         scheme = schema if schema in ("http", "https") else "https"
         host = f"{scheme}://{host}"
-    parts = urlsplit(host)
+    scheme, netloc, path = split_url(host, port, shown=host)
+    if not path.rsplit("/", 1)[-1].startswith("v"):
+        path = f"{path}/{api_version}"
+    return f"{scheme}://{netloc}{path}"
+
+
+def split_url(url: str, port: int | None, *, shown: str | None) -> tuple[str, str, str]:
+    """``scheme://host[:port]/path`` -> scheme, host with ``port`` added (unless the URL has one), path without
+    a trailing slash; ``shown`` is what the error names when there is no host."""
+    parts = urlsplit(url)
     if not parts.hostname:
-        raise ComagicConnectionConfigError(f"Connection host {host!r} is not a host name or URL")
+        raise ComagicConnectionConfigError(f"Connection host {shown!r} is not a host name or URL")
     netloc = parts.netloc
     if port and not parts.port:
         netloc = f"{netloc}:{int(port)}"
-    path = parts.path.rstrip("/")
-    if not path.rsplit("/", 1)[-1].startswith("v"):
-        path = f"{path}/{api_version}"
-    return f"{parts.scheme}://{netloc}{path}"
+    return parts.scheme, netloc, parts.path.rstrip("/")
+
+
+def timezone_extra(extra: Mapping[str, Any]) -> str:
+    """The extra ``timezone`` (default Europe/Moscow), checked to be a known zone."""
+    timezone = str(extra.get("timezone") or DEFAULT_TIMEZONE)
+    try:
+        get_timezone(timezone)
+    except ValueError as err:
+        raise ComagicConnectionConfigError(f"Connection extra 'timezone': {err}") from None
+    return timezone
+
+
+def retry_extras(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The extras ``timeout`` (positive seconds) and ``max_retries`` (0 or more), with their defaults."""
+    return {
+        "timeout": _positive_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
+        "max_retries": int(_positive_float(extra.get("max_retries"), "max_retries", DEFAULT_MAX_RETRIES, zero=True)),
+    }
 
 
 def _extra_dict(conn: Any) -> dict[str, Any]:

@@ -11,9 +11,16 @@ import dataclasses
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_comagic.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, _extra_dict, _positive_float
+from airflow_provider_comagic.config import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    _extra_dict,
+    retry_extras,
+    split_url,
+    timezone_extra,
+)
 from airflow_provider_comagic.errors import ComagicConnectionConfigError
-from airflow_provider_comagic.timeutils import DEFAULT_TIMEZONE, get_timezone
+from airflow_provider_comagic.timeutils import DEFAULT_TIMEZONE
 
 DEFAULT_BASE_URL = "https://api.mcn.ru/v2/rest"
 """Assumed: the seed documents the paths (``/account/{account_id}/vpbx...``) but not the host. MCN's sister
@@ -52,19 +59,14 @@ class McnConnectionConfig:
                 f"Connection {conn_id!r}: no MCN Telecom API token; put the token issued in the personal cabinet "
                 "(API section) in the Password field or in the extra 'token'"
             )
-        timezone = str(extra.get("timezone") or DEFAULT_TIMEZONE)
-        try:
-            get_timezone(timezone)
-        except ValueError as err:
-            raise ComagicConnectionConfigError(f"Connection extra 'timezone': {err}") from None
+        timezone = timezone_extra(extra)
         account_id = extra.get("account_id")
         return cls(
             base_url=build_base_url(extra.get("base_url") or getattr(conn, "host", None), getattr(conn, "port", None)),
             token=token,
             account_id=None if account_id in (None, "") else str(account_id).strip(),
             timezone=timezone,
-            timeout=_positive_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
-            max_retries=int(_positive_float(extra.get("max_retries"), "max_retries", DEFAULT_MAX_RETRIES, zero=True)),
+            **retry_extras(extra),
         )
 
 
@@ -73,11 +75,5 @@ def build_base_url(host: str | None, port: int | None = None) -> str:
     text = (host or DEFAULT_BASE_URL).strip().rstrip("/")
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
-    if not parts.hostname:
-        raise ComagicConnectionConfigError(f"Connection host {host!r} is not a host name or URL")
-    netloc = parts.netloc
-    if port and not parts.port:
-        netloc = f"{netloc}:{int(port)}"
-    path = parts.path.rstrip("/") or DEFAULT_PATH
-    return f"{parts.scheme}://{netloc}{path}"
+    scheme, netloc, path = split_url(text, port, shown=host)
+    return f"{scheme}://{netloc}{path or DEFAULT_PATH}"

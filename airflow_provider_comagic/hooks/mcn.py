@@ -22,6 +22,7 @@ from airflow_provider_comagic.errors import (
     McnNotFoundError,
     McnPermissionError,
 )
+from airflow_provider_comagic.hooks.shared import ConnectionSettings
 from airflow_provider_comagic.mcn_calls import (
     DEFAULT_CHUNK_DAYS,
     chunk_params,
@@ -32,13 +33,12 @@ from airflow_provider_comagic.mcn_calls import (
 )
 from airflow_provider_comagic.mcn_config import DEFAULT_BASE_URL, McnConnectionConfig
 from airflow_provider_comagic.protocol import check_http_status
-from airflow_provider_comagic.retrying import tenacity_kwargs
-from airflow_provider_comagic.timeutils import get_timezone, validate_interval
+from airflow_provider_comagic.timeutils import validate_interval
 
 API_NAME = "MCN Telecom"
 
 
-class McnTelecomHook(BaseHook):
+class McnTelecomHook(ConnectionSettings, BaseHook):
     """
     Interact with the MCN Telecom REST API v2: the account's active vPBXs and their call logs.
 
@@ -96,19 +96,6 @@ class McnTelecomHook(BaseHook):
         mask_secret(config.token)
         return config
 
-    @property
-    def timezone(self) -> dt.tzinfo:
-        """The zone of the call log's wall-clock ``date`` values and of ``date_from``/``date_to``."""
-        return get_timezone(self.config.timezone)
-
-    @property
-    def timeout(self) -> float:
-        return self._timeout if self._timeout is not None else self.config.timeout
-
-    @property
-    def max_retries(self) -> int:
-        return self._max_retries if self._max_retries is not None else self.config.max_retries
-
     def get_conn(self) -> requests.Session:
         """The keep-alive HTTP session (with the Bearer header) reused by every request of this hook."""
         if self._session is None:
@@ -145,16 +132,7 @@ class McnTelecomHook(BaseHook):
         vpbx_id: str | None = None,
     ) -> Any:
         """GET ``base_url + path`` and return the decoded JSON, retrying transient faults."""
-        retrying = Retrying(
-            sleep=self._sleep,
-            **tenacity_kwargs(
-                max_retries=self.max_retries,
-                initial_wait=self._retry_initial_wait,
-                max_wait=self._retry_max_wait,
-                logger=self.log,
-                api=API_NAME,
-            ),
-        )
+        retrying = Retrying(sleep=self._sleep, **self._retry_kwargs(api=API_NAME))
         self.stats["calls"] += 1
         return retrying(self._get_once, path, dict(params or {}), what, account_id, vpbx_id)
 

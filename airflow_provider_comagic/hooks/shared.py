@@ -193,7 +193,36 @@ class CallSteps:
         self._quota.charge(self.weight)
 
 
-class HookSettings:
+class ConnectionSettings:
+    """``timezone``, ``timeout`` and ``max_retries`` of a hook (the constructor's value, else the connection's) and
+    its tenacity arguments. The hook sets ``_timeout``, ``_max_retries``, ``_retry_initial_wait`` and
+    ``_retry_max_wait`` and supplies ``config`` and ``log``; shared by the Data API hooks and the MCN hook."""
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The connection's time zone: the API's wall-clock times (``date_from`` and the like) are in it."""
+        return get_timezone(self.config.timezone)
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout if self._timeout is not None else self.config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries if self._max_retries is not None else self.config.max_retries
+
+    def _retry_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        """Keyword arguments of the hook's ``Retrying``/``AsyncRetrying`` (transient faults, backoff)."""
+        return tenacity_kwargs(
+            max_retries=self.max_retries,
+            initial_wait=self._retry_initial_wait,
+            max_wait=self._retry_max_wait,
+            logger=self.log,
+            **kwargs,
+        )
+
+
+class HookSettings(ConnectionSettings):
     """Constructor arguments and connection-derived settings of both Data API hooks, no I/O.
 
     The hook class supplies ``config`` (sync: fetched on first use; async: loaded by ``async with``) and ``log``.
@@ -223,28 +252,6 @@ class HookSettings:
         self._sleep = sleep
         self._wall_clock = wall_clock
         self.quota = QuotaTracker(clock)
-
-    @property
-    def timezone(self) -> dt.tzinfo:
-        """The account's time zone: ``date_from``/``date_till`` are wall-clock times in it."""
-        return get_timezone(self.config.timezone)
-
-    @property
-    def timeout(self) -> float:
-        return self._timeout if self._timeout is not None else self.config.timeout
-
-    @property
-    def max_retries(self) -> int:
-        return self._max_retries if self._max_retries is not None else self.config.max_retries
-
-    def _retry_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the hook's ``Retrying``/``AsyncRetrying`` (transient faults, backoff)."""
-        return tenacity_kwargs(
-            max_retries=self.max_retries,
-            initial_wait=self._retry_initial_wait,
-            max_wait=self._retry_max_wait,
-            logger=self.log,
-        )
 
     def _call_steps(self, method: str, auth: SessionAuth) -> CallSteps:
         return CallSteps(method, quota=self.quota, auth=auth, wait_for_quota=self.wait_for_quota, log=self.log)
