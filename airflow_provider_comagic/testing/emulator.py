@@ -28,17 +28,19 @@ from airflow_provider_comagic.testing.clock import EmulatorClock
 from airflow_provider_comagic.testing.config import EmulatorConfig
 from airflow_provider_comagic.testing.data import REMOVED
 from airflow_provider_comagic.testing.faults import FAULT_KINDS, Fault, FaultInjector
-from airflow_provider_comagic.testing.server import API_PATH, EmulatorServer
+from airflow_provider_comagic.testing.server import API_PATH, EmulatorServer, ServedEmulator
 from airflow_provider_comagic.testing.stats import EmulatorStats
 from airflow_provider_comagic.timeutils import get_timezone
 
 
-class ComagicEmulator:
+class ComagicEmulator(ServedEmulator):
     """An emulated CoMagic account behind a local Data API server (``start``/``stop`` or a ``with`` block).
 
     ``emu.clock`` is the emulated time (``advance``/``freeze``), ``emu.faults`` the fault rules,
     ``emu.stats`` the counters, ``emu.truth(...)`` the exact rows a query should return.
     """
+
+    api_path = API_PATH
 
     def __init__(self, config: EmulatorConfig | None = None, **overrides: Any):
         config = dataclasses.replace(config or EmulatorConfig(), **overrides)
@@ -48,39 +50,8 @@ class ComagicEmulator:
         self.faults = FaultInjector(config.seed, list(config.faults))
         self.dispatcher = Dispatcher(config, self.clock, self.tz)
         self.server = EmulatorServer(self.dispatcher, self.faults, config.host, config.port)
-        self._started = False
 
-    # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> ComagicEmulator:
-        if not self._started:
-            self.server.start()
-            self._started = True
-        return self
-
-    def stop(self) -> None:
-        if self._started:
-            self.server.stop()
-            self._started = False
-
-    def __enter__(self) -> ComagicEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- addresses and credentials -------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return self.base_url + API_PATH
-
+    # -- credentials (start/stop, port, base_url, url: ServedEmulator) -------------------------------
     @property
     def access_token(self) -> str:
         return self.config.permanent_token

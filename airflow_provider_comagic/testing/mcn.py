@@ -44,7 +44,7 @@ from aiohttp import web
 from airflow_provider_comagic.mcn_calls import row_time
 from airflow_provider_comagic.testing.faults import FaultInjector
 from airflow_provider_comagic.testing.mcn_data import McnEmulatorConfig, day_rows
-from airflow_provider_comagic.testing.server import _HTTP_FAULTS, EmulatorServer
+from airflow_provider_comagic.testing.server import _HTTP_FAULTS, EmulatorServer, ServedEmulator
 from airflow_provider_comagic.timeutils import get_timezone
 
 __all__ = ["BASE_PATH", "McnApi", "McnEmulator", "McnEmulatorConfig", "main"]
@@ -161,8 +161,13 @@ class McnServer(EmulatorServer):
         return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
-class McnEmulator:
-    """An emulated MCN Telecom account behind a local REST server (``start``/``stop`` or a ``with`` block)."""
+class McnEmulator(ServedEmulator):
+    """An emulated MCN Telecom account behind a local REST server (``start``/``stop`` or a ``with`` block).
+
+    ``base_url`` is ``http://127.0.0.1:PORT`` (the connection's Host; the hook adds ``/v2/rest``).
+    """
+
+    api_path = BASE_PATH
 
     def __init__(self, config: McnEmulatorConfig | None = None, **overrides: Any):
         self.config = dataclasses.replace(config or McnEmulatorConfig(), **overrides)
@@ -170,33 +175,6 @@ class McnEmulator:
         self.api = McnApi(self.config)
         self.faults = FaultInjector(self.config.seed)
         self.server = McnServer(self.api, self.faults, self.config.host, self.config.port)  # type: ignore[arg-type]
-        self._started = False
-
-    def start(self) -> McnEmulator:
-        if not self._started:
-            self.server.start()
-            self._started = True
-        return self
-
-    def stop(self) -> None:
-        if self._started:
-            self.server.stop()
-            self._started = False
-
-    def __enter__(self) -> McnEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the connection's Host; the hook adds ``/v2/rest``)."""
-        return f"http://{self.config.host}:{self.server.port}"
-
-    @property
-    def url(self) -> str:
-        return self.base_url + BASE_PATH
 
     @property
     def token(self) -> str:

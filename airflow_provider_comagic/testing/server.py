@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -18,6 +19,49 @@ from airflow_provider_comagic.testing.faults import FaultInjector
 
 API_PATH = "/v2.0"
 _HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429}
+
+_E = TypeVar("_E", bound="ServedEmulator")
+
+
+class ServedEmulator:
+    """What both emulators (CoMagic, MCN Telecom) do with their server: ``start``/``stop`` or a ``with`` block,
+    and its addresses. The emulator sets ``config`` (with ``host``), ``server`` and ``api_path``."""
+
+    config: Any
+    server: EmulatorServer
+    api_path: str
+    _started = False
+
+    def start(self: _E) -> _E:
+        if not self._started:
+            self.server.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self.server.stop()
+            self._started = False
+
+    def __enter__(self: _E) -> _E:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (a connection's Host: the hooks add the API path)."""
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The API's root URL: ``base_url`` + ``api_path``."""
+        return self.base_url + self.api_path
 
 
 def _method_of(body: bytes) -> str | None:
