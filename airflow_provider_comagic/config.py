@@ -82,11 +82,9 @@ class ComagicConnectionConfig:
 
 def build_endpoint(host: str | None, port: int | None, schema: str | None, api_version: str) -> str:
     """``dataapi.uiscom.ru`` -> ``https://dataapi.uiscom.ru/v2.0``; ``http://127.0.0.1:8765`` is kept as given."""
-    host = (host or DEFAULT_HOST).strip().rstrip("/")
-    if "://" not in host:
-        scheme = schema if schema in ("http", "https") else "https"
-        host = f"{scheme}://{host}"
-    scheme, netloc, path = split_url(host, port, shown=host)
+    given = (host or DEFAULT_HOST).strip()
+    url = given if "://" in given else f"{schema if schema in ('http', 'https') else 'https'}://{given}"
+    scheme, netloc, path = split_url(url.rstrip("/"), port, shown=given)
     if not path.rsplit("/", 1)[-1].startswith("v"):
         path = f"{path}/{api_version}"
     return f"{scheme}://{netloc}{path}"

@@ -391,3 +391,9 @@ def test_connection_config_token_sources_and_errors():
     conn.password, conn.extra = "p", json.dumps({"timezone": "Mars/Olympus"})
     with pytest.raises(ComagicConnectionConfigError, match="timezone"):
         ComagicConnectionConfig.from_connection(conn)
+
+
+@pytest.mark.parametrize("host", ["http://", "https:///v2.0", "://"])
+def test_host_without_a_name_is_rejected(host):
+    with pytest.raises(ComagicConnectionConfigError, match="not a host name or URL"):
+        build_endpoint(host, None, None, "v2.0")
