@@ -6,6 +6,23 @@ from typing import Any
 
 from airflow_provider_comagic import __version__
 
+
+def _http_fields(transient: str) -> dict[str, Any]:
+    """The request timeout and retry extras both connection types share."""
+    return {
+        "timeout": {
+            "label": "Request timeout (s)",
+            "description": "Seconds to wait for one HTTP response.",
+            "schema": {"type": ["number", "null"], "default": 120},
+        },
+        "max_retries": {
+            "label": "Max retries",
+            "description": f"Retries of transient failures (HTTP 429/5xx, timeouts, {transient}) with backoff.",
+            "schema": {"type": ["integer", "null"], "default": 5},
+        },
+    }
+
+
 _CONNECTION_FIELDS: dict[str, Any] = {
     "access_token": {
         "label": "Access token",
@@ -27,16 +44,7 @@ _CONNECTION_FIELDS: dict[str, Any] = {
         "description": "Data API version in the URL path.",
         "schema": {"type": ["string", "null"], "default": "v2.0"},
     },
-    "timeout": {
-        "label": "Request timeout (s)",
-        "description": "Seconds to wait for one HTTP response.",
-        "schema": {"type": ["number", "null"], "default": 120},
-    },
-    "max_retries": {
-        "label": "Max retries",
-        "description": "Retries of transient failures (HTTP 429/5xx, timeouts, internal_error) with backoff.",
-        "schema": {"type": ["integer", "null"], "default": 5},
-    },
+    **_http_fields("internal_error"),
 }
 
 _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -65,16 +73,7 @@ _MCN_CONNECTION_FIELDS: dict[str, Any] = {
         "description": "IANA zone of the call log's wall-clock dates and of date_from/date_to.",
         "schema": {"type": ["string", "null"], "default": "Europe/Moscow"},
     },
-    "timeout": {
-        "label": "Request timeout (s)",
-        "description": "Seconds to wait for one HTTP response.",
-        "schema": {"type": ["number", "null"], "default": 120},
-    },
-    "max_retries": {
-        "label": "Max retries",
-        "description": "Retries of transient failures (HTTP 429/5xx, timeouts, malformed JSON) with backoff.",
-        "schema": {"type": ["integer", "null"], "default": 5},
-    },
+    **_http_fields("malformed JSON"),
 }
 
 _MCN_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
