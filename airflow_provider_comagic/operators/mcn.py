@@ -17,7 +17,6 @@ from airflow_provider_comagic.landing import (
     DEFAULT_MAX_BYTES_PER_FILE,
     DEFAULT_MAX_ROWS_PER_FILE,
     DEFAULT_ROW_GROUP_ROWS,
-    FORMATS,
     MANIFEST_NAME,
     land_pages,
     to_storage_path,
@@ -30,7 +29,7 @@ from airflow_provider_comagic.mcn_calls import (
     normalize_row,
     vpbx_ids,
 )
-from airflow_provider_comagic.operators.report import is_templated
+from airflow_provider_comagic.operators.report import check_output_options, is_templated
 from airflow_provider_comagic.run_info import run_info
 from airflow_provider_comagic.unified import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, mcn_pages_to_unified, unified_report_name
 
@@ -137,14 +136,9 @@ class McnCallLogOperator(BaseOperator):
 
     def _validate(self, *, rendered: bool) -> None:
         """Literal values are checked at parse time, templated ones once rendered."""
-        if (rendered or not is_templated(self.output_format)) and self.output_format not in FORMATS:
-            raise ComagicParameterError(
-                f"output_format must be one of {', '.join(sorted(FORMATS))}, got {self.output_format!r}"
-            )
+        check_output_options(self.output_format, self.timestamps, rendered=rendered)
         if (rendered or not is_templated(self.output_schema)) and self.output_schema not in OUTPUT_SCHEMAS:
             raise ComagicParameterError(f"output_schema must be 'raw' or 'unified', got {self.output_schema!r}")
-        if self.timestamps not in ("account", "utc"):
-            raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {self.timestamps!r}")
         days = self.chunk_days
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 31:
             raise ComagicParameterError(f"chunk_days must be an integer from 1 to 31, got {days!r}")

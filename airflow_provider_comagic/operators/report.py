@@ -71,6 +71,14 @@ QUOTA_RESET_MARGIN = 2.0
 """Seconds added to the API's ``minute_reset``/``day_reset`` before a deferred task resumes."""
 
 
+def check_output_options(output_format: Any, timestamps: Any, *, rendered: bool) -> None:
+    """Check the landing options every landing operator shares (a templated format is checked once rendered)."""
+    if (rendered or not is_templated(output_format)) and output_format not in FORMATS:
+        raise ComagicParameterError(f"output_format must be one of {', '.join(sorted(FORMATS))}, got {output_format!r}")
+    if timestamps not in ("account", "utc"):
+        raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {timestamps!r}")
+
+
 def is_templated(value: Any, *, skip_keys: frozenset[str] = frozenset()) -> bool:
     """True when a string inside ``value`` (lists and dicts walked, ``skip_keys`` ignored) is a Jinja template."""
     if isinstance(value, str):
@@ -280,11 +288,7 @@ class ComagicReportOperator(BaseOperator):
                 )
             if self.fields is not None:
                 raise ComagicParameterError("output_schema='unified' requests its own fields; do not pass fields")
-        if rendered or not is_templated(self.output_format):
-            if self.output_format not in FORMATS:
-                raise ComagicParameterError(
-                    f"output_format must be one of {', '.join(sorted(FORMATS))}, got {self.output_format!r}"
-                )
+        check_output_options(self.output_format, self.timestamps, rendered=rendered)
         if self.lookback is not None and (
             not isinstance(self.lookback, dt.timedelta) or self.lookback < dt.timedelta(0)
         ):
@@ -292,8 +296,6 @@ class ComagicReportOperator(BaseOperator):
         for name in ("user_id", "customer_id"):
             if rendered or not is_templated(getattr(self, name)):
                 _optional_id(getattr(self, name), name)
-        if self.timestamps not in ("account", "utc"):
-            raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {self.timestamps!r}")
         page_size = self.page_size
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_LIMIT:
             raise ComagicParameterError(f"page_size must be an integer from 1 to {MAX_LIMIT}, got {page_size!r}")
