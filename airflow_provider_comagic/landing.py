@@ -1,6 +1,8 @@
 """Landing pages of rows in object storage: gzip JSON Lines or Parquet parts plus ``_manifest.json``.
 
-Generic (nothing API-specific): give it pages of row dicts, an optional Arrow schema and a partition path
+Generic (nothing API-specific): give it pages of row dicts (or of JSON Lines bytes,
+:class:`~airflow_provider_comagic.json_lines.JsonLines`, landed without a Python object per row), an optional
+Arrow schema and a partition path
 (anything :class:`ObjectStoragePath` understands: ``file://``, ``s3://`` with a connection id, any fsspec
 scheme). Used by the CoMagic report operators and meant for every other loader of this package.
 
@@ -39,7 +41,8 @@ import pyarrow.parquet as pq
 
 from airflow_provider_comagic import __version__
 from airflow_provider_comagic._compat import ObjectStoragePath
-from airflow_provider_comagic.rows_to_arrow import rows_to_batch
+from airflow_provider_comagic.json_lines import JsonLines
+from airflow_provider_comagic.rows_to_arrow import json_lines_to_batch, rows_to_batch
 
 __all__ = [
     "FORMATS",
@@ -135,13 +138,17 @@ class _JsonlPart(_Part):
         # mtime=0: the same rows always compress to the same bytes
         self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, compresslevel=level, mtime=0)
 
-    def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
+    def write(self, rows: Sequence[Mapping[str, Any]] | JsonLines) -> None:
+        if not rows:
+            return
+        if isinstance(rows, JsonLines):
+            data = rows.data  # the rows as the API sent them: nothing to encode
+        else:
             dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-            # one write per page: a single long compression call releases the GIL for the decoding of the next
-            # page; the newline comes with each row, so the page is not copied again to append one
-            self.gz.write(b"".join([dumps(row, option=option) for row in rows]))
-            self.rows += len(rows)
+            data = b"".join([dumps(row, option=option) for row in rows])  # the newline comes with each row
+        # one write per page: a single long compression call releases the GIL for the fetch of the next page
+        self.gz.write(data)
+        self.rows += len(rows)
 
     def finish(self) -> dict[str, Any]:
         self.gz.close()  # writes the gzip trailer; leaves raw open
@@ -266,16 +273,22 @@ class PartitionWriter:
             self.fs.makedirs(self.directory, exist_ok=True)
 
     # -- writing --------------------------------------------------------------------------------------------
-    def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Append one page of rows (converted to Arrow right away for Parquet: far smaller than dicts)."""
+    def write(self, rows: Sequence[Mapping[str, Any]] | JsonLines) -> None:
+        """Append one page of rows: dicts, or :class:`~airflow_provider_comagic.json_lines.JsonLines`
+        (written as they are to JSON Lines; parsed by Arrow's JSON reader for Parquet). For Parquet the page is
+        converted to Arrow right away: far smaller than dicts."""
         if self._committed:
             raise LandingError("this partition is already committed")
         if not rows:
             return
         if self.format == "parquet":
             if self.schema is None:
-                self.schema = pa.RecordBatch.from_pylist(list(rows)).schema
-            payload: Any = rows_to_batch(rows, self.schema)
+                dicts = rows.dicts() if isinstance(rows, JsonLines) else list(rows)
+                self.schema = pa.RecordBatch.from_pylist(dicts).schema
+            if isinstance(rows, JsonLines):
+                payload: Any = json_lines_to_batch(rows.data, rows.rows, self.schema)
+            else:
+                payload = rows_to_batch(rows, self.schema)
         else:
             payload = rows
         part = self._part or self._open_part()
@@ -441,7 +454,7 @@ class PartitionWriter:
 
 
 def land_pages(
-    pages: Iterable[Sequence[Mapping[str, Any]]],
+    pages: Iterable[Sequence[Mapping[str, Any]] | JsonLines],
     partition: str | os.PathLike[str] | ObjectStoragePath,
     fmt: LandingFormat,
     schema: pa.Schema | None = None,

@@ -19,6 +19,9 @@ key, so nothing is lost or duplicated. Without a key the plan fails instead of r
 A plan's position is plain JSON (:meth:`PagePlan.state`, :meth:`PagePlan.restore`): a deferred report task
 continues where it stopped, without fetching a page twice or emitting a row twice.
 
+Rows are either dicts or, when the driver keeps pages undecoded, ``msgspec.Raw`` JSON objects: the plan then
+decodes only the key and time fields of each row (see :meth:`PagePlan.feed`).
+
 Drivers (``ComagicHook.iter_pages``, ``ComagicAsyncHook.iter_pages``) loop::
 
     while (params := plan.next_request()) is not None:
@@ -33,7 +36,10 @@ import dataclasses
 import datetime as dt
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from airflow_provider_comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.timeutils import (
@@ -150,6 +156,7 @@ class PagePlan:
             self._sort = None
         self.fields = _with_required_fields(fields, [*self.key, *([time_field] if time_field else [])])
         self._key_of = _key_getter(self.key)
+        self._raw_reader: _RawRowReader | None = None
         # pending windows: (start, end, keys already emitted from that span: non-empty only after a bisection
         # of a query that had emitted rows before it drifted past the offset cap)
         self._windows: deque[tuple[dt.datetime, dt.datetime, set[Hashable]]] = deque()
@@ -213,14 +220,19 @@ class PagePlan:
             params["fields"] = self.fields
         return params
 
-    def feed(self, result: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Take the ``result`` of the call planned by :meth:`next_request`; return the rows to emit."""
+    def feed(self, result: Mapping[str, Any]) -> list[Any]:
+        """Take the ``result`` of the call planned by :meth:`next_request`; return the rows to emit.
+
+        ``result["data"]`` holds dicts, or ``msgspec.Raw`` rows (undecoded JSON objects) which are returned as
+        they came: only their key and time fields are decoded here.
+        """
         query = self._query
         if query is None:
             raise RuntimeError("feed() called without a pending request")
         rows = result.get("data")
         if not isinstance(rows, list):
             raise ComagicDataIntegrityError(f"{self.method}: the result has no data list")
+        page = self._read(rows)
         total = (result.get("metadata") or {}).get("total_items")
         if not isinstance(total, int):
             total = None
@@ -231,15 +243,15 @@ class PagePlan:
             if total is not None and total > self.max_offset + self.page_size and not self._continuation:
                 self._bisect(query)  # the first page is thrown away: another split will read it
                 return []
-        if self._drifted(query, total, rows):
+        if self._drifted(query, total, page):
             self._reread(query)
             return []
 
-        emitted = self._emit(query, rows)
+        emitted = self._emit(query, page)
         query.received += len(rows)
         query.offset += self.page_size
         if self._continuation:
-            self._track_tail(query, rows)
+            self._track_tail(query, page)
         self._advance(query, len(rows))
         return emitted
 
@@ -306,7 +318,19 @@ class PagePlan:
         self.stats = PlanStats(**state["stats"])
 
     # -- internals ----------------------------------------------------------------------------------------
-    def _drifted(self, query: _Query, total: int | None, rows: list[dict[str, Any]]) -> bool:
+    def _read(self, rows: list[Any]) -> _Page:
+        """The rows with their keys and times, decoded from raw rows when the page was kept undecoded."""
+        if rows and isinstance(rows[0], msgspec.Raw):
+            if self._raw_reader is None:
+                self._raw_reader = _RawRowReader(self.key, self.time_field)
+            return self._raw_reader.read(rows, self.method)
+        key_of, time_field = self._key_of, self.time_field
+        keys = None if key_of is None else [key_of(row) for row in rows]
+        times = None if time_field is None else _LazyTimes(rows, time_field)
+        return _Page(rows, keys, times)
+
+    def _drifted(self, query: _Query, total: int | None, page: _Page) -> bool:
+        rows = page.rows
         if total is None:
             return False  # a method without total_items: the short page ends it (see _advance)
         if total != query.total:
@@ -316,38 +340,42 @@ class PagePlan:
             return True
         if self._continuation and rows:
             # the continuation relies on ascending time order; check page edges (cheap, no per-row work)
-            first, last = rows[0].get(self.time_field), rows[-1].get(self.time_field)
+            assert page.times is not None
+            first, last = page.times[0], page.times[-1]
             if first is None or last is None or last < first or (query.last_time and first < query.last_time):
                 raise ComagicDataIntegrityError(
                     f"{self.method}: rows are not sorted by {self.time_field} although the query asked for it"
                 )
         return False
 
-    def _emit(self, query: _Query, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if self._key_of is None:
+    def _emit(self, query: _Query, page: _Page) -> list[Any]:
+        rows, keys = page.rows, page.keys
+        if keys is None:
             self.stats.rows += len(rows)
             return rows
-        key_of, seen = self._key_of, query.seen
+        seen = query.seen
         if seen:
-            fresh = [row for row in rows if key_of(row) not in seen]
+            fresh_keys = [key for key in keys if key not in seen]
+            fresh = [row for row, key in zip(rows, keys, strict=True) if key not in seen]
             self.stats.skipped_duplicates += len(rows) - len(fresh)
         else:
-            fresh = rows
-        seen.update(map(key_of, fresh))
+            fresh, fresh_keys = rows, keys
+        seen.update(fresh_keys)
         self.stats.rows += len(fresh)
         return fresh
 
-    def _track_tail(self, query: _Query, rows: list[dict[str, Any]]) -> None:
+    def _track_tail(self, query: _Query, page: _Page) -> None:
+        rows, keys, times = page.rows, page.keys, page.times
         if not rows:
             return
-        time_field, key_of = self.time_field, self._key_of
-        last = rows[-1].get(time_field)
+        assert keys is not None and times is not None  # the continuation needs both
+        last = times[-1]
         if last != query.last_time:
             query.last_time, query.tail_keys = last, set()
-        for row in reversed(rows):
-            if row.get(time_field) != last:
+        for index in range(len(rows) - 1, -1, -1):
+            if times[index] != last:
                 break
-            query.tail_keys.add(key_of(row))
+            query.tail_keys.add(keys[index])
 
     def _advance(self, query: _Query, got: int) -> None:
         total = query.total
@@ -451,3 +479,48 @@ def _key_getter(key: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Hashable]
         name = key[0]
         return lambda row: row.get(name)
     return lambda row: tuple(row.get(k) for k in key)
+
+
+@dataclasses.dataclass
+class _Page:
+    """One page as the plan reads it: the rows, their keys (None without a key) and their times."""
+
+    rows: list[Any]
+    keys: list[Hashable] | None
+    times: Sequence[Any] | None
+
+
+class _LazyTimes:
+    """The time field of dict rows, read only where asked (page edges and the boundary second)."""
+
+    def __init__(self, rows: list[Mapping[str, Any]], time_field: str):
+        self._rows = rows
+        self._field = time_field
+
+    def __getitem__(self, index: int) -> Any:
+        return self._rows[index].get(self._field)
+
+
+class _RawRowReader:
+    """Decodes only the key and time fields of raw JSON rows (``msgspec.Raw``), skipping the rest unparsed
+    (a fraction of a full decode). Missing fields read as None, as ``dict.get`` does."""
+
+    def __init__(self, key: tuple[str, ...], time_field: str | None):
+        names = list(dict.fromkeys([*key, *([time_field] if time_field else [])]))
+        attrs = {name: f"f{index}" for index, name in enumerate(names)}  # any field name, even no identifier
+        struct = msgspec.defstruct(
+            "RowKeyFields", [(attr, Any, None) for attr in attrs.values()], rename={a: n for n, a in attrs.items()}
+        )
+        self._decode = msgspec.json.Decoder(struct).decode
+        self._key_of = attrgetter(*(attrs[name] for name in key)) if key else None
+        self._time_of = attrgetter(attrs[time_field]) if time_field else None
+
+    def read(self, rows: list[msgspec.Raw], method: str) -> _Page:
+        decode = self._decode
+        try:
+            decoded = [decode(row) for row in rows]
+        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            raise ComagicDataIntegrityError(f"{method}: a row of the result is not a JSON object: {error}") from None
+        keys = None if self._key_of is None else list(map(self._key_of, decoded))
+        times = None if self._time_of is None else list(map(self._time_of, decoded))
+        return _Page(rows, keys, times)

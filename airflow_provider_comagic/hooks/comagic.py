@@ -31,6 +31,7 @@ from airflow_provider_comagic.hooks.shared import (  # noqa: F401 - TOKEN_RENEW_
     SessionAuth,
     read_response,
 )
+from airflow_provider_comagic.json_lines import JsonLines
 from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
 
@@ -179,17 +180,25 @@ class ComagicHook(HookSettings, BaseHook):
 
     # -- calls ----------------------------------------------------------------------------------------------
     def call(
-        self, method: str, params: Mapping[str, Any] | None = None, *, request_id: str | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        request_id: str | None = None,
+        raw_rows: bool = False,
     ) -> dict[str, Any]:
         """Call a Data API method and return its ``result`` object (``data`` and ``metadata``).
 
         ``access_token`` and the connection's ``user_id`` are added to ``params``. ``request_id`` sets the
         JSON-RPC ``id`` (kept across retries; ``upload.calls`` records it as the calls' ``ext_request_id``).
+        ``raw_rows=True`` leaves the rows of ``data`` undecoded (``msgspec.Raw`` JSON objects).
         """
         retrying = Retrying(sleep=self._sleep, **self._retry_kwargs())
-        return retrying(self._call_with_recovery, method, dict(params or {}), request_id)
+        return retrying(self._call_with_recovery, method, dict(params or {}), request_id, raw_rows)
 
-    def _call_with_recovery(self, method: str, params: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    def _call_with_recovery(
+        self, method: str, params: dict[str, Any], request_id: str | None, raw_rows: bool = False
+    ) -> dict[str, Any]:
         steps = self._call_steps(method, self._auth)  # every decision is made there; the I/O is done here
         while True:
             if (wait := steps.wait_before_call()) is not None:
@@ -198,7 +207,7 @@ class ComagicHook(HookSettings, BaseHook):
             if self._auth.needs_login:
                 self._login()
             try:
-                result = self._post(method, self._auth.call_params(params, method), request_id)
+                result = self._post(method, self._auth.call_params(params, method), request_id, raw_rows)
             except ComagicApiError as error:
                 if (wait := steps.wait_after_error(error)) is not None:  # re-raises what cannot be recovered
                     self._sleep(wait)
@@ -207,7 +216,9 @@ class ComagicHook(HookSettings, BaseHook):
             steps.succeeded()
             return result
 
-    def _post(self, method: str, params: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
+    def _post(
+        self, method: str, params: Mapping[str, Any], request_id: str | None = None, raw_rows: bool = False
+    ) -> dict[str, Any]:
         """One HTTP round trip: send the request, check the status, decode, raise typed errors."""
         config = self.config
         request_id = request_id or new_request_id()
@@ -235,6 +246,7 @@ class ComagicHook(HookSettings, BaseHook):
                 request_id=request_id,
                 quota=self.quota,
                 secrets=self._auth.secrets,
+                raw_rows=raw_rows,
             )
 
     def _login(self) -> None:
@@ -270,7 +282,8 @@ class ComagicHook(HookSettings, BaseHook):
         params: Mapping[str, Any] | None = None,
         plan: PagePlan | None = None,
         prefetch: int = DEFAULT_PREFETCH,
-    ) -> Iterator[list[dict[str, Any]]]:
+        as_json_lines: bool = False,
+    ) -> Iterator[Any]:
         """Yield the rows of ``method`` over ``[date_from, date_till)`` page by page (never the whole report).
 
         ``date_from``/``date_till`` are aware datetimes of a half-open interval, converted to the account's
@@ -279,6 +292,10 @@ class ComagicHook(HookSettings, BaseHook):
 
         ``prefetch`` pages are fetched ahead in a background thread while the caller handles the current one
         (0: fetch only when asked). The hook's state (quota, session) is settled once the iteration ends.
+
+        ``as_json_lines=True`` yields each page as :class:`~airflow_provider_comagic.json_lines.JsonLines`:
+        the rows as the API sent them, one per line, never decoded to dicts (only their key and time fields are
+        read), which is what landing JSON Lines or Parquet needs and several times cheaper than a full decode.
         """
         if plan is None:
             plan = self.plan(
@@ -291,16 +308,17 @@ class ComagicHook(HookSettings, BaseHook):
                 page_size=page_size,
                 params=params,
             )
+        pages = self._pages(plan, as_json_lines)
         if prefetch > 0:
-            yield from _prefetched(self._pages(plan), prefetch, name=f"comagic-prefetch-{plan.method}")
+            yield from _prefetched(pages, prefetch, name=f"comagic-prefetch-{plan.method}")
         else:
-            yield from self._pages(plan)
+            yield from pages
 
-    def _pages(self, plan: PagePlan) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, plan: PagePlan, as_json_lines: bool) -> Iterator[Any]:
         while (request := plan.next_request()) is not None:
-            rows = plan.feed(self.call(plan.method, request))
+            rows = plan.feed(self.call(plan.method, request, raw_rows=as_json_lines))
             if rows:
-                yield rows
+                yield JsonLines.from_rows(rows) if as_json_lines else rows
 
     def iter_rows(self, method: str, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Like :meth:`iter_pages`, one row at a time."""

@@ -112,12 +112,13 @@ def read_response(
     request_id: str,
     quota: QuotaTracker,
     secrets: tuple[str, ...] = (),
+    raw_rows: bool = False,
 ) -> dict[str, Any]:
     """Check the HTTP status, decode the JSON-RPC response and record ``metadata.limits`` (also from errors);
-    return ``result`` or raise the typed error."""
+    return ``result`` or raise the typed error. ``raw_rows``: rows left undecoded, as ``parse_response`` does."""
     check_http_status(status, headers, method=method, host=host)
     try:
-        result, limits = parse_response(body, method=method, request_id=request_id, secrets=secrets)
+        result, limits = parse_response(body, method=method, request_id=request_id, secrets=secrets, raw_rows=raw_rows)
     except ComagicApiError as error:
         quota.observe(error.limits)
         raise

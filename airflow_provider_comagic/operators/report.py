@@ -485,7 +485,9 @@ class ComagicReportOperator(BaseOperator):
             return {k: spent[k] + current[k] - base[k] for k in spent}
 
         with writer:
-            pages = hook.iter_pages(self.method, plan=plan)
+            # report rows are landed as the API sent them (JSON Lines bytes, never decoded to dicts), except for
+            # the unified schema, which maps each row in Python
+            pages = hook.iter_pages(self.method, plan=plan, as_json_lines=not unified)
             try:
                 for page in comagic_pages_to_unified(pages, tz) if unified else pages:
                     writer.write(page)

@@ -7,6 +7,8 @@ import datetime as dt
 import math
 import random
 
+import msgspec
+import orjson
 import pendulum
 import pytest
 
@@ -55,10 +57,24 @@ class FakeReport:
         self.times = [r["start_time"] for r in self.rows]
 
 
+@pytest.fixture(autouse=True, params=["dicts", "raw"])
+def row_form(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs twice: rows fed as dicts, and as undecoded JSON (``msgspec.Raw``, the landing's path)."""
+    monkeypatch.setattr(FakeReport, "raw", request.param == "raw", raising=False)
+    return request.param
+
+
 def run(plan: PagePlan, report: FakeReport) -> list[dict]:
     out = []
     while (params := plan.next_request()) is not None:
-        out.extend(plan.feed(report.query(params)))
+        result = report.query(params)
+        if getattr(report, "raw", False):
+            result = {**result, "data": [msgspec.Raw(orjson.dumps(row)) for row in result["data"]]}
+            emitted = plan.feed(result)
+            assert all(isinstance(row, msgspec.Raw) for row in emitted)  # handed on undecoded
+            out.extend(orjson.loads(bytes(row)) for row in emitted)
+        else:
+            out.extend(plan.feed(result))
     return out
 
 
