@@ -39,6 +39,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+try:  # ISA-L's gzip: the same format, 3-4x faster than zlib at levels 1-3
+    from isal import igzip
+except ImportError:  # pragma: no cover - a dependency; stdlib gzip keeps working without it
+    igzip = None
+
 from airflow_provider_comagic import __version__
 from airflow_provider_comagic._compat import ObjectStoragePath
 from airflow_provider_comagic.json_lines import JsonLines
@@ -50,6 +55,7 @@ __all__ = [
     "LandingError",
     "LandingFormat",
     "PartitionWriter",
+    "check_gzip_level",
     "iter_landed_batches",
     "iter_landed_rows",
     "land_pages",
@@ -72,11 +78,19 @@ DEFAULT_MAX_BYTES_PER_FILE = 256 * 2**20
 DEFAULT_ROW_GROUP_ROWS = 100_000
 DEFAULT_ROW_GROUP_BYTES = 128 * 2**20  # flush a row group early when rows are wide
 DEFAULT_GZIP_LEVEL = 1  # level 1 vs 6: ~3x faster, ~10-15% larger on report rows (see docs)
+ISAL_GZIP_LEVELS = range(1, 4)
+"""gzip levels written with ISA-L (``isal``) when it is installed; 0 (stored) and 4-9 with zlib."""
 DEFAULT_PARQUET_COMPRESSION = "zstd"
 
 
 class LandingError(ValueError):
     """Wrong landing arguments or an unreadable landed partition."""
+
+
+def check_gzip_level(level: Any) -> None:
+    """Raise :class:`LandingError` unless ``level`` is a gzip level (an integer 0-9)."""
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
+        raise LandingError(f"gzip_level must be an integer from 0 to 9, got {level!r}")
 
 
 def to_storage_path(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
@@ -136,7 +150,8 @@ class _JsonlPart(_Part):
     def __init__(self, fs: Any, directory: str, name: str, level: int):
         super().__init__(fs, directory, name)
         # mtime=0: the same rows always compress to the same bytes
-        self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, compresslevel=level, mtime=0)
+        gzip_file = igzip.IGzipFile if igzip is not None and level in ISAL_GZIP_LEVELS else gzip.GzipFile
+        self.gz = gzip_file(filename="", mode="wb", fileobj=self.raw, compresslevel=level, mtime=0)
 
     def write(self, rows: Sequence[Mapping[str, Any]] | JsonLines) -> None:
         if not rows:
@@ -220,7 +235,7 @@ class PartitionWriter:
     :param max_bytes_per_file: start a new part once this many bytes are written (checked per page).
     :param row_group_rows: Parquet row-group size; also the most rows buffered in memory.
     :param row_group_bytes: flush a row group earlier when its buffered Arrow data reaches this size.
-    :param gzip_level: gzip level of JSON Lines parts.
+    :param gzip_level: gzip level of JSON Lines parts, 0-9 (1-3 are compressed with ISA-L: 3-4x faster).
     :param parquet_compression: Parquet codec (``zstd``, ``snappy``, ``gzip``, ``none``...).
     :param token: the run token in the part names (default: UTC time plus random hex).
     """
@@ -250,6 +265,7 @@ class PartitionWriter:
         ):
             if not isinstance(value, int) or value < 1:
                 raise LandingError(f"{name} must be a positive integer, got {value!r}")
+        check_gzip_level(gzip_level)
         self.path = to_storage_path(partition, conn_id)
         self.fs = self.path.fs
         self.directory = self.path.path.rstrip("/")

@@ -79,7 +79,7 @@ class McnCallLogOperator(BaseOperator):
     :param max_rows_per_file: start a new part file after this many rows.
     :param max_bytes_per_file: start a new part file after this many bytes.
     :param row_group_rows: Parquet row-group size.
-    :param gzip_level: gzip level of JSON Lines parts.
+    :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
     """
 
     template_fields: Sequence[str] = (
@@ -136,7 +136,7 @@ class McnCallLogOperator(BaseOperator):
 
     def _validate(self, *, rendered: bool) -> None:
         """Literal values are checked at parse time, templated ones once rendered."""
-        check_output_options(self.output_format, self.timestamps, rendered=rendered)
+        check_output_options(self.output_format, self.timestamps, self.gzip_level, rendered=rendered)
         if (rendered or not is_templated(self.output_schema)) and self.output_schema not in OUTPUT_SCHEMAS:
             raise ComagicParameterError(f"output_schema must be 'raw' or 'unified', got {self.output_schema!r}")
         days = self.chunk_days

@@ -28,7 +28,9 @@ from airflow_provider_comagic.landing import (
     DEFAULT_ROW_GROUP_ROWS,
     FORMATS,
     MANIFEST_NAME,
+    LandingError,
     PartitionWriter,
+    check_gzip_level,
     to_storage_path,
 )
 from airflow_provider_comagic.paging import MAX_LIMIT
@@ -71,12 +73,16 @@ QUOTA_RESET_MARGIN = 2.0
 """Seconds added to the API's ``minute_reset``/``day_reset`` before a deferred task resumes."""
 
 
-def check_output_options(output_format: Any, timestamps: Any, *, rendered: bool) -> None:
+def check_output_options(output_format: Any, timestamps: Any, gzip_level: Any, *, rendered: bool) -> None:
     """Check the landing options every landing operator shares (a templated format is checked once rendered)."""
     if (rendered or not is_templated(output_format)) and output_format not in FORMATS:
         raise ComagicParameterError(f"output_format must be one of {', '.join(sorted(FORMATS))}, got {output_format!r}")
     if timestamps not in ("account", "utc"):
         raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {timestamps!r}")
+    try:
+        check_gzip_level(gzip_level)
+    except LandingError as error:
+        raise ComagicParameterError(str(error)) from None
 
 
 def is_templated(value: Any, *, skip_keys: frozenset[str] = frozenset()) -> bool:
@@ -178,7 +184,7 @@ class ComagicReportOperator(BaseOperator):
     :param max_rows_per_file: start a new part file after this many rows.
     :param max_bytes_per_file: start a new part file after this many bytes.
     :param row_group_rows: Parquet row-group size (also the most rows held in memory).
-    :param gzip_level: gzip level of JSON Lines parts (1 is fastest).
+    :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
     :param output_schema: ``"raw"`` (the API's rows) or, for ``get.calls_report`` only, ``"unified"``: rows
         of :data:`airflow_provider_comagic.unified.UNIFIED_SCHEMA` (the call table shared with MCN Telecom)
         under ``<output_path>/unified_calls/comagic/...``; ``fields`` is then fixed and must not be given.
@@ -288,7 +294,7 @@ class ComagicReportOperator(BaseOperator):
                 )
             if self.fields is not None:
                 raise ComagicParameterError("output_schema='unified' requests its own fields; do not pass fields")
-        check_output_options(self.output_format, self.timestamps, rendered=rendered)
+        check_output_options(self.output_format, self.timestamps, self.gzip_level, rendered=rendered)
         if self.lookback is not None and (
             not isinstance(self.lookback, dt.timedelta) or self.lookback < dt.timedelta(0)
         ):

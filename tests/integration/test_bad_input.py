@@ -145,6 +145,12 @@ CASES = [
         r"page_size must be an integer from 1 to 10000",
     ),
     Case(
+        "gzip level out of range",
+        lambda: run_report(gzip_level=11),
+        ComagicParameterError,
+        r"gzip_level must be an integer from 0 to 9, got 11",
+    ),
+    Case(
         "unknown api_params",
         lambda: run_report(api_params={"no_such_param": 1}),
         ComagicParameterError,

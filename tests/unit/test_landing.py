@@ -182,3 +182,22 @@ def test_token_names_are_unique_per_run(tmp_path):
     a = PartitionWriter(tmp_path, "jsonl")
     b = PartitionWriter(tmp_path, "jsonl")
     assert a.token != b.token
+
+
+@pytest.mark.parametrize(("level", "isal"), [(0, False), (1, True), (3, True), (6, False)])
+def test_gzip_levels_write_standard_gzip_with_isal_for_the_fast_ones(tmp_path, level, isal):
+    manifest = land_pages(pages(3), tmp_path, "jsonl", gzip_level=level)
+    part = (tmp_path / manifest["files"][0]["path"]).read_bytes()
+    assert [orjson.loads(line) for line in gzip.decompress(part).splitlines()] == all_rows(3)
+    again = land_pages(pages(3), tmp_path / "again", "jsonl", gzip_level=level)
+    assert (tmp_path / "again" / again["files"][0]["path"]).read_bytes() == part  # deterministic bytes
+    writer = PartitionWriter(tmp_path / "probe", "jsonl", gzip_level=level)
+    writer.write(all_rows(1))
+    assert (type(writer._part.gz).__module__ == "isal.igzip") == isal
+    writer.abort()
+
+
+@pytest.mark.parametrize("level", [-1, 10, 2.5, True, "1"])
+def test_bad_gzip_level_is_rejected(tmp_path, level):
+    with pytest.raises(LandingError, match="gzip_level must be an integer from 0 to 9"):
+        PartitionWriter(tmp_path, "jsonl", gzip_level=level)
