@@ -53,7 +53,7 @@ RUNNERS = ("ceiling", "provider-jsonl", "provider-parquet", "plain", "dlt")
 
 
 def all_fields() -> list[str]:
-    from airflow_provider_comagic.catalogue import get_method
+    from airflow_provider_comagic.comagic.catalogue import get_method
 
     return [f.name for f in get_method(METHOD).fields]
 
@@ -81,8 +81,8 @@ def run_ceiling(url: str, token: str, out: Path) -> dict[str, Any]:
 
     import pendulum
 
-    from airflow_provider_comagic.catalogue import get_method
-    from airflow_provider_comagic.paging import PagePlan
+    from airflow_provider_comagic.comagic.catalogue import get_method
+    from airflow_provider_comagic.comagic.paging import PagePlan
 
     tz = pendulum.timezone(TIMEZONE)
     start = dt.datetime.fromisoformat(DAY).replace(tzinfo=tz)
@@ -300,7 +300,7 @@ class Emulator:
             [
                 sys.executable,
                 "-m",
-                "airflow_provider_comagic.testing.emulator",
+                "airflow_provider_comagic.testing.comagic.emulator",
                 "--port",
                 "0",
                 "--seed",

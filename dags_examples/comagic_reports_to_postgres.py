@@ -22,8 +22,8 @@ from airflow.providers.common.sql.operators.sql import SQLValueCheckOperator
 from airflow.sdk import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from airflow_provider_comagic.operators.postgres import ComagicLandedToPostgresOperator
 from airflow_provider_comagic.operators.report import ComagicCallLegsReportOperator, ComagicCallsReportOperator
+from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator
 
 ACCOUNT_TZ = "Europe/Moscow"
 DEFAULT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")

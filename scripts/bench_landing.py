@@ -16,10 +16,10 @@ import time
 
 import pendulum
 
-from airflow_provider_comagic.catalogue import get_method
-from airflow_provider_comagic.landing import land_pages
-from airflow_provider_comagic.schemas import report_schema
-from airflow_provider_comagic.testing.data import DataStore
+from airflow_provider_comagic.comagic.catalogue import get_method
+from airflow_provider_comagic.comagic.schemas import report_schema
+from airflow_provider_comagic.landing.writer import land_pages
+from airflow_provider_comagic.testing.comagic.data import DataStore
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # The pages are Russian: Cyrillic in strings and comments is intended, not a homoglyph slip.
 # ruff: noqa: RUF001, RUF002, RUF003
-"""Generate ``airflow_provider_comagic/catalogue/methods.json`` from the Data API documentation pages.
+"""Generate ``airflow_provider_comagic/comagic/catalogue/methods.json`` from the Data API documentation pages.
 
 The pages under ``comagic-docs/`` are text renders of the HTML documentation: every table cell is a line
 ``<indent>| text``; a cell may continue on following lines that carry no ``|`` (enum value lists, wrapped
@@ -30,7 +30,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DOCS = REPO_ROOT.parent / "shared" / "reference" / "comagic-docs"
-OUTPUT = REPO_ROOT / "airflow_provider_comagic" / "catalogue" / "methods.json"
+OUTPUT = REPO_ROOT / "airflow_provider_comagic" / "comagic" / "catalogue" / "methods.json"
 
 # method -> documentation page that describes it
 DOC_PAGES: dict[str, str] = {

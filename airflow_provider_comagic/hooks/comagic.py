@@ -15,25 +15,25 @@ from typing import Any, TypeVar
 import requests
 from tenacity import Retrying
 
-from airflow_provider_comagic._compat import BaseHook, mask_secret
-from airflow_provider_comagic.config import KNOWN_HOSTS, ComagicConnectionConfig
-from airflow_provider_comagic.customers import CUSTOMER_FIELDS, USER_FIELDS, select_client_users
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.config import KNOWN_HOSTS, ComagicConnectionConfig
+from airflow_provider_comagic.comagic.customers import CUSTOMER_FIELDS, USER_FIELDS, select_client_users
+from airflow_provider_comagic.comagic.errors import (
     ComagicApiError,
     ComagicAuthError,
     ComagicError,
     ComagicIpNotWhitelistedError,
     ComagicTransportError,
 )
-from airflow_provider_comagic.hooks.shared import (  # noqa: F401 - TOKEN_RENEW_MARGIN re-exported
+from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
+from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
+from airflow_provider_comagic.comagic.session import (  # noqa: F401 - TOKEN_RENEW_MARGIN re-exported
     TOKEN_RENEW_MARGIN,
     HookSettings,
     SessionAuth,
     read_response,
 )
-from airflow_provider_comagic.json_lines import JsonLines
-from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
-from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
+from airflow_provider_comagic.landing.json_lines import JsonLines
+from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 T = TypeVar("T")
 _READ_CHUNK = 4 * 2**20
@@ -108,7 +108,7 @@ class ComagicHook(HookSettings, BaseHook):
     Authenticates with a permanent access token, or with login and password (a ``login.user`` session token
     that is cached, renewed before it expires and once more on ``access_token_expired``). Retries transient
     faults with exponential backoff, waits out a spent minute quota, fails fast when the day quota is spent,
-    and raises a typed :class:`~airflow_provider_comagic.errors.ComagicApiError` for every JSON-RPC error.
+    and raises a typed :class:`~airflow_provider_comagic.comagic.errors.ComagicApiError` for every JSON-RPC error.
 
     :param comagic_conn_id: the ``comagic`` connection to use.
     :param timeout: seconds to wait for one HTTP response (default: the connection's ``timeout`` extra, 120).
@@ -116,7 +116,7 @@ class ComagicHook(HookSettings, BaseHook):
     :param retry_initial_wait: first backoff in seconds; doubled per retry, with jitter.
     :param retry_max_wait: longest backoff in seconds.
     :param wait_for_quota: sleep out a spent minute quota (default). ``False`` raises
-        :class:`~airflow_provider_comagic.errors.ComagicMinuteLimitExceededError` instead, before sending or on
+        :class:`~airflow_provider_comagic.comagic.errors.ComagicMinuteLimitExceededError` instead, before sending or on
         ``limit_exceeded``, so a deferrable operator can free its worker and resume after ``minute_reset``.
     """
 
@@ -293,7 +293,7 @@ class ComagicHook(HookSettings, BaseHook):
         ``prefetch`` pages are fetched ahead in a background thread while the caller handles the current one
         (0: fetch only when asked). The hook's state (quota, session) is settled once the iteration ends.
 
-        ``as_json_lines=True`` yields each page as :class:`~airflow_provider_comagic.json_lines.JsonLines`:
+        ``as_json_lines=True`` yields each page as :class:`~airflow_provider_comagic.landing.json_lines.JsonLines`:
         the rows as the API sent them, one per line, never decoded to dicts (only their key and time fields are
         read), which is what landing JSON Lines or Parquet needs and several times cheaper than a full decode.
         """
@@ -339,7 +339,7 @@ class ComagicHook(HookSettings, BaseHook):
             {"user_id": ..., "customer_id": ..., "customer_name": ..., "user_login": ...}
 
         Reads ``get.customers`` and ``get.customer_users`` (archived clients are never listed by the API) and
-        filters them as :func:`~airflow_provider_comagic.customers.select_client_users` describes.
+        filters them as :func:`~airflow_provider_comagic.comagic.customers.select_client_users` describes.
         """
         customers = list(self.iter_rows("get.customers", fields=list(CUSTOMER_FIELDS)))
         users = list(self.iter_rows("get.customer_users", fields=list(USER_FIELDS)))

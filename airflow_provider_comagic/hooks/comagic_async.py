@@ -11,12 +11,12 @@ from typing import Any
 import aiohttp
 from tenacity import AsyncRetrying
 
-from airflow_provider_comagic._compat import BaseHook
-from airflow_provider_comagic.config import ComagicConnectionConfig
-from airflow_provider_comagic.errors import ComagicApiError, ComagicError, ComagicTransportError
-from airflow_provider_comagic.hooks.shared import HookSettings, SessionAuth, read_response
-from airflow_provider_comagic.paging import MAX_LIMIT, PagePlan
-from airflow_provider_comagic.protocol import JSON_HEADERS, build_request, new_request_id
+from airflow_provider_comagic.comagic.config import ComagicConnectionConfig
+from airflow_provider_comagic.comagic.errors import ComagicApiError, ComagicError, ComagicTransportError
+from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
+from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
+from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, read_response
+from airflow_provider_comagic.version_compat import BaseHook
 
 
 async def aget_connection(conn_id: str) -> Any:
@@ -54,7 +54,7 @@ class ComagicAsyncHook(HookSettings, BaseHook):
     :param retry_initial_wait: first backoff in seconds; doubled per retry, with jitter.
     :param retry_max_wait: longest backoff in seconds.
     :param wait_for_quota: wait out a spent minute quota (default); ``False`` raises
-        :class:`~airflow_provider_comagic.errors.ComagicMinuteLimitExceededError` instead, as the sync hook does.
+        :class:`~airflow_provider_comagic.comagic.errors.ComagicMinuteLimitExceededError` instead, as the sync hook does.
     """
 
     conn_name_attr = "comagic_conn_id"

@@ -13,8 +13,7 @@ import orjson
 import requests
 from tenacity import Retrying
 
-from airflow_provider_comagic._compat import BaseHook, mask_secret
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.errors import (
     ComagicError,
     ComagicParameterError,
     ComagicTransportError,
@@ -22,8 +21,9 @@ from airflow_provider_comagic.errors import (
     McnNotFoundError,
     McnPermissionError,
 )
-from airflow_provider_comagic.hooks.shared import ConnectionSettings
-from airflow_provider_comagic.mcn_calls import (
+from airflow_provider_comagic.comagic.protocol import check_http_status
+from airflow_provider_comagic.comagic.session import ConnectionSettings
+from airflow_provider_comagic.mcn.call_log import (
     DEFAULT_CHUNK_DAYS,
     chunk_params,
     covering_chunks,
@@ -31,9 +31,9 @@ from airflow_provider_comagic.mcn_calls import (
     response_rows,
     row_time,
 )
-from airflow_provider_comagic.mcn_config import DEFAULT_BASE_URL, McnConnectionConfig
-from airflow_provider_comagic.protocol import check_http_status
-from airflow_provider_comagic.timeutils import validate_interval
+from airflow_provider_comagic.mcn.config import DEFAULT_BASE_URL, McnConnectionConfig
+from airflow_provider_comagic.utils.time import validate_interval
+from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 API_NAME = "MCN Telecom"
 
@@ -46,12 +46,12 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
     request; the token is masked in logs and never put in URLs or exception texts. Transient faults (connection
     errors, timeouts, HTTP 429/5xx, malformed or truncated JSON) are retried with the same exponential backoff
     as :class:`~airflow_provider_comagic.hooks.comagic.ComagicHook` (``Retry-After`` honoured); HTTP 401, 403
-    and 404 raise :class:`~airflow_provider_comagic.errors.McnAuthError`, ``McnPermissionError`` and
+    and 404 raise :class:`~airflow_provider_comagic.comagic.errors.McnAuthError`, ``McnPermissionError`` and
     ``McnNotFoundError`` naming what to check.
 
     The base URL is the connection's Host, default ``https://api.mcn.ru/v2/rest`` — an assumption: the API
     documentation this package follows gives the paths, not the host (see
-    :data:`~airflow_provider_comagic.mcn_config.DEFAULT_BASE_URL`).
+    :data:`~airflow_provider_comagic.mcn.config.DEFAULT_BASE_URL`).
 
     Response envelope (undocumented): a top-level JSON list of objects, or ``{"data": [...]}``; both are read.
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_comagic._compat import BaseOperator
-from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.version_compat import BaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from airflow_provider_comagic._compat import BaseOperator
-from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.intervals import partition_name, resolve_interval
-from airflow_provider_comagic.landing import (
+from airflow_provider_comagic.landing.run_info import run_info
+from airflow_provider_comagic.landing.writer import (
     DEFAULT_GZIP_LEVEL,
     DEFAULT_MAX_BYTES_PER_FILE,
     DEFAULT_MAX_ROWS_PER_FILE,
@@ -21,7 +20,7 @@ from airflow_provider_comagic.landing import (
     land_pages,
     to_storage_path,
 )
-from airflow_provider_comagic.mcn_calls import (
+from airflow_provider_comagic.mcn.call_log import (
     DEFAULT_CHUNK_DAYS,
     call_log_schema,
     chunk_params,
@@ -30,8 +29,14 @@ from airflow_provider_comagic.mcn_calls import (
     vpbx_ids,
 )
 from airflow_provider_comagic.operators.report import check_output_options, is_templated
-from airflow_provider_comagic.run_info import run_info
-from airflow_provider_comagic.unified import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, mcn_pages_to_unified, unified_report_name
+from airflow_provider_comagic.unified.schema import (
+    OUTPUT_SCHEMAS,
+    UNIFIED_SCHEMA,
+    mcn_pages_to_unified,
+    unified_report_name,
+)
+from airflow_provider_comagic.utils.intervals import partition_name, resolve_interval
+from airflow_provider_comagic.version_compat import BaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,9 +75,9 @@ class McnCallLogOperator(BaseOperator):
         string; naive values are wall-clock times in the connection's ``timezone``. (templated)
     :param date_till: end of the interval (exclusive), same forms. (templated)
     :param output_schema: ``"raw"`` (the call log's own fields; Parquet adds ``extra_fields`` for undocumented
-        ones) or ``"unified"`` (:data:`airflow_provider_comagic.unified.UNIFIED_SCHEMA`). (templated)
+        ones) or ``"unified"`` (:data:`airflow_provider_comagic.unified.schema.UNIFIED_SCHEMA`). (templated)
     :param partition_template: :meth:`str.format` template of the partition folder (keys of
-        :func:`airflow_provider_comagic.intervals.partition_name`; ``{report}`` is ``mcn_call_log/vpbx_id=<id>``
+        :func:`airflow_provider_comagic.utils.intervals.partition_name`; ``{report}`` is ``mcn_call_log/vpbx_id=<id>``
         and must be in it when several vPBXs are landed). (templated)
     :param timestamps: raw Parquet ``date`` column in the account's zone (``"account"``) or ``"utc"``.
     :param chunk_days: days per call-log request (1..31).

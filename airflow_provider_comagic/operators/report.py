@@ -7,9 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_comagic._compat import AirflowSkipException, BaseOperator, conf
-from airflow_provider_comagic.catalogue import get_method
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.catalogue import get_method
+from airflow_provider_comagic.comagic.errors import (
     ComagicApiError,
     ComagicComponentDisabledError,
     ComagicDayLimitExceededError,
@@ -19,9 +18,12 @@ from airflow_provider_comagic.errors import (
     ComagicPermissionError,
     ComagicRateLimitError,
 )
+from airflow_provider_comagic.comagic.paging import MAX_LIMIT
+from airflow_provider_comagic.comagic.schemas import report_schema
 from airflow_provider_comagic.hooks.comagic import ComagicHook
-from airflow_provider_comagic.intervals import lookback_intervals, partition_name, report_name, resolve_interval
-from airflow_provider_comagic.landing import (
+from airflow_provider_comagic.landing.checkpoint import ReportRun, pack_plan_state, unpack_plan_state
+from airflow_provider_comagic.landing.run_info import run_info as _run_info
+from airflow_provider_comagic.landing.writer import (
     DEFAULT_GZIP_LEVEL,
     DEFAULT_MAX_BYTES_PER_FILE,
     DEFAULT_MAX_ROWS_PER_FILE,
@@ -33,19 +35,17 @@ from airflow_provider_comagic.landing import (
     check_gzip_level,
     to_storage_path,
 )
-from airflow_provider_comagic.paging import MAX_LIMIT
-from airflow_provider_comagic.resume import ReportRun, pack_plan_state, unpack_plan_state
-from airflow_provider_comagic.run_info import run_info as _run_info
-from airflow_provider_comagic.schemas import report_schema
-from airflow_provider_comagic.timeutils import interval_to_api
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
-from airflow_provider_comagic.unified import (
+from airflow_provider_comagic.unified.schema import (
     COMAGIC_SOURCE_FIELDS,
     OUTPUT_SCHEMAS,
     UNIFIED_SCHEMA,
     comagic_pages_to_unified,
     unified_report_name,
 )
+from airflow_provider_comagic.utils.intervals import lookback_intervals, partition_name, report_name, resolve_interval
+from airflow_provider_comagic.utils.time import interval_to_api
+from airflow_provider_comagic.version_compat import AirflowSkipException, BaseOperator, conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -149,7 +149,7 @@ class ComagicReportOperator(BaseOperator):
     **Quota waits.** Without ``deferrable`` a spent minute quota is slept out in the worker and a spent day quota
     fails, saying when it resets. With ``deferrable=True`` the task instead finishes its open part file, saves
     its position (interval, window, query offset, the keys the query emitted, the parts written; see
-    :mod:`airflow_provider_comagic.resume`) and defers to
+    :mod:`airflow_provider_comagic.landing.checkpoint`) and defers to
     :class:`~airflow_provider_comagic.triggers.quota.ComagicQuotaResetTrigger` until the quota resets, then
     continues from that call: no page is fetched twice and no row is landed twice.
 
@@ -178,7 +178,7 @@ class ComagicReportOperator(BaseOperator):
         (``params`` is taken by Airflow). (templated)
     :param partition_template: :meth:`str.format` template of the partition folder, e.g.
         ``"{report}/year={year}/month={month}/day={day}"``; keys are listed in
-        :func:`airflow_provider_comagic.intervals.partition_name`. (templated)
+        :func:`airflow_provider_comagic.utils.intervals.partition_name`. (templated)
     :param timestamps: Parquet timestamp columns in the account's zone (``"account"``) or in ``"utc"``.
     :param page_size: rows per API call, 1..10 000. Keep 10 000: smaller pages cost more points.
     :param max_rows_per_file: start a new part file after this many rows.
@@ -186,7 +186,7 @@ class ComagicReportOperator(BaseOperator):
     :param row_group_rows: Parquet row-group size (also the most rows held in memory).
     :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
     :param output_schema: ``"raw"`` (the API's rows) or, for ``get.calls_report`` only, ``"unified"``: rows
-        of :data:`airflow_provider_comagic.unified.UNIFIED_SCHEMA` (the call table shared with MCN Telecom)
+        of :data:`airflow_provider_comagic.unified.schema.UNIFIED_SCHEMA` (the call table shared with MCN Telecom)
         under ``<output_path>/unified_calls/comagic/...``; ``fields`` is then fixed and must not be given.
     :param user_id: act as this client user of an agent (partner) account: sent in every call instead of the
         connection's ``user_id``. (templated, mappable)
@@ -362,7 +362,7 @@ class ComagicReportOperator(BaseOperator):
         self, context: Context, event: dict[str, Any] | None = None, run: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Resume after :class:`~airflow_provider_comagic.triggers.quota.ComagicQuotaResetTrigger` fired: continue
-        from the saved position (``run``, the JSON of :class:`~airflow_provider_comagic.resume.ReportRun`)."""
+        from the saved position (``run``, the JSON of :class:`~airflow_provider_comagic.landing.checkpoint.ReportRun`)."""
         if not event or event.get("status") != "success":
             raise ComagicError(f"CoMagic quota wait ended without success: {event!r}")
         if run is None:

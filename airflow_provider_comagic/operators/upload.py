@@ -6,17 +6,17 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_comagic._compat import BaseOperator, ObjectStoragePath
-from airflow_provider_comagic.errors import ComagicError, ComagicParameterError
-from airflow_provider_comagic.hooks.comagic import ComagicHook
-from airflow_provider_comagic.upload_files import read_calls
-from airflow_provider_comagic.uploads import (
+from airflow_provider_comagic.comagic.errors import ComagicError, ComagicParameterError
+from airflow_provider_comagic.comagic.uploads.files import read_calls
+from airflow_provider_comagic.comagic.uploads.rules import (
     MAX_CALLS_PER_REQUEST,
     METHOD,
     batch_calls,
     batch_request_id,
     validate_calls,
 )
+from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,7 +28,7 @@ class ComagicUploadCallsOperator(BaseOperator):
 
     The calls come either from ``calls`` (a list of call objects, templated; a JSON string is accepted) or
     from a JSON Lines / CSV file at ``calls_path`` in object storage (see
-    :mod:`airflow_provider_comagic.upload_files` for the file formats). Every call is checked against the
+    :mod:`airflow_provider_comagic.comagic.uploads.files` for the file formats). Every call is checked against the
     documented rules before anything is sent (required fields, types and allowed values, E.164 numbers,
     ``finish_time`` not before ``start_time``, recording URLs, size); all problems are collected and the task
     fails listing them, each naming the call's ``ext_id`` and the field.

@@ -8,19 +8,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_comagic._compat import (
-    AirflowException,
-    AirflowFailException,
-    AirflowSkipException,
-    BaseSensorOperator,
-    PokeReturnValue,
-    TaskDeferralTimeout,
-    conf,
-)
-from airflow_provider_comagic.errors import ComagicParameterError
-from airflow_provider_comagic.hooks.comagic import ComagicHook
-from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
-from airflow_provider_comagic.upload_status import (
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.uploads.status import (
     DEFAULT_SUCCESS_STATUSES,
     METHOD,
     UploadStatusTally,
@@ -28,6 +17,17 @@ from airflow_provider_comagic.upload_status import (
     normalize_statuses,
     progress_message,
     query_kwargs,
+)
+from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+from airflow_provider_comagic.version_compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    TaskDeferralTimeout,
+    conf,
 )
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
     listing each such ``ext_id`` with its ``error_code`` and what the code means; ``soft_fail=True`` skips
     instead, also on timeout.
 
-    Both modes use the same status logic (:mod:`airflow_provider_comagic.upload_status`). With
+    Both modes use the same status logic (:mod:`airflow_provider_comagic.comagic.uploads.status`). With
     ``deferrable=True`` (default: ``[operators] default_deferrable``) the sensor checks once and, unless
     already done, hands the wait to :class:`~airflow_provider_comagic.triggers.uploaded_calls.ComagicUploadedCallsTrigger`
     with ``timeout`` as the deferral timeout and ``poke_interval`` as its poll interval.

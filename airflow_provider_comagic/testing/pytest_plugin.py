@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_comagic.testing.emulator import ComagicEmulator
-from airflow_provider_comagic.testing.mcn import McnEmulator
+from airflow_provider_comagic.testing.comagic.emulator import ComagicEmulator
+from airflow_provider_comagic.testing.mcn.emulator import McnEmulator
 
 CONN_ID = "comagic_default"
 

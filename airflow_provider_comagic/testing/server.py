@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from airflow_provider_comagic.testing.api import Dispatcher
+from airflow_provider_comagic.testing.comagic.api import Dispatcher
 from airflow_provider_comagic.testing.faults import FaultInjector
 
 API_PATH = "/v2.0"

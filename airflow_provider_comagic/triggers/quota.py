@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow_provider_comagic._compat import BaseTrigger, TriggerEvent
+from airflow_provider_comagic.version_compat import BaseTrigger, TriggerEvent
 
 __all__ = ["ComagicQuotaResetTrigger"]
 

@@ -7,15 +7,13 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from airflow_provider_comagic._compat import BaseTrigger, TriggerEvent
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.errors import (
     TRANSIENT_ERRORS,
     ComagicDataIntegrityError,
     ComagicMinuteLimitExceededError,
 )
-from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
-from airflow_provider_comagic.paging import MAX_LIMIT
-from airflow_provider_comagic.upload_status import (
+from airflow_provider_comagic.comagic.paging import MAX_LIMIT
+from airflow_provider_comagic.comagic.uploads.status import (
     DEFAULT_SUCCESS_STATUSES,
     METHOD,
     UploadStatusTally,
@@ -24,6 +22,8 @@ from airflow_provider_comagic.upload_status import (
     progress_message,
     query_kwargs,
 )
+from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
+from airflow_provider_comagic.version_compat import BaseTrigger, TriggerEvent
 
 MAX_FAILED_POLLS = 3
 """Consecutive polls that may fail on transient faults (after the hook's own retries) before giving up."""

@@ -14,7 +14,7 @@ def test_cli_serves_and_stops():
         [
             sys.executable,
             "-m",
-            "airflow_provider_comagic.testing.emulator",
+            "airflow_provider_comagic.testing.comagic.emulator",
             "--port",
             "0",
             "--seed",

@@ -7,7 +7,7 @@ import re
 import orjson
 import pytest
 
-from airflow_provider_comagic.catalogue import get_method, report_methods
+from airflow_provider_comagic.comagic.catalogue import get_method, report_methods
 from airflow_provider_comagic.testing import ComagicEmulator
 from tests.emulator.helpers import DAY, NOW
 

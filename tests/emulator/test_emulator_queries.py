@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_comagic.catalogue import get_method
+from airflow_provider_comagic.comagic.catalogue import get_method
 from airflow_provider_comagic.testing import RpcError
 from tests.emulator.helpers import DAY, mnemonic
 

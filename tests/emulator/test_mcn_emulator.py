@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.mcn_calls import CALL_TYPES, DST_TYPES, SRC_TYPES, STATUSES
-from airflow_provider_comagic.testing.mcn import McnEmulator, McnEmulatorConfig
-from airflow_provider_comagic.testing.mcn_data import day_rows
+from airflow_provider_comagic.mcn.call_log import CALL_TYPES, DST_TYPES, SRC_TYPES, STATUSES
+from airflow_provider_comagic.testing.mcn.data import day_rows
+from airflow_provider_comagic.testing.mcn.emulator import McnEmulator, McnEmulatorConfig
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_mcn_conn_fixture(mcn_conn, mcn_emulator):
 
 def test_cli_serves_and_stops():
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_comagic.testing.mcn", "--port", "0", "--vpbx", "55"],
+        [sys.executable, "-m", "airflow_provider_comagic.testing.mcn.emulator", "--port", "0", "--vpbx", "55"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

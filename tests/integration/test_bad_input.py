@@ -17,7 +17,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.errors import (
     ComagicAuthError,
     ComagicConnectionConfigError,
     ComagicDayLimitExceededError,

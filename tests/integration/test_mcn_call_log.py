@@ -18,16 +18,16 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.errors import ComagicError, ComagicParameterError, McnAuthError
+from airflow_provider_comagic.comagic.errors import ComagicError, ComagicParameterError, McnAuthError
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.landing import MANIFEST_NAME, iter_landed_rows, manifest_schema, read_manifest
-from airflow_provider_comagic.mcn_calls import CALL_LOG_FIELDS, CALL_TYPES, STATUSES
+from airflow_provider_comagic.landing.writer import MANIFEST_NAME, iter_landed_rows, manifest_schema, read_manifest
+from airflow_provider_comagic.mcn.call_log import CALL_LOG_FIELDS, CALL_TYPES, STATUSES
 from airflow_provider_comagic.operators.mcn import McnCallLogOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing import ComagicEmulator
-from airflow_provider_comagic.testing.mcn import McnEmulator
+from airflow_provider_comagic.testing.mcn.emulator import McnEmulator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json, mcn_connection_json
-from airflow_provider_comagic.unified import UNIFIED_SCHEMA, mcn_to_unified
+from airflow_provider_comagic.unified.schema import UNIFIED_SCHEMA, mcn_to_unified
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ import pendulum
 import psycopg2
 import pytest
 
-from airflow_provider_comagic.errors import ComagicDataIntegrityError
-from airflow_provider_comagic.operators.postgres import ComagicLandedToPostgresOperator, postgres_type
+from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator, postgres_type
 from tests.fixtures.postgres import postgres_dsn  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]

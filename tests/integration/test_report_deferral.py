@@ -11,13 +11,13 @@ import os
 
 import pytest
 
-from airflow_provider_comagic import resume
-from airflow_provider_comagic._compat import TaskDeferred
-from airflow_provider_comagic.errors import ComagicDayLimitExceededError
-from airflow_provider_comagic.landing import MANIFEST_NAME, iter_landed_rows, read_manifest
+from airflow_provider_comagic.landing import checkpoint as resume
+from airflow_provider_comagic.comagic.errors import ComagicDayLimitExceededError
+from airflow_provider_comagic.landing.writer import MANIFEST_NAME, iter_landed_rows, read_manifest
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.triggers import quota as quota_trigger
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
+from airflow_provider_comagic.version_compat import TaskDeferred
 from tests.integration.test_report_operators import DAY, api_range, canonical, context, emu  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from airflow_provider_comagic._compat import AirflowSkipException
-from airflow_provider_comagic.errors import ComagicComponentDisabledError, ComagicPermissionError
-from airflow_provider_comagic.landing import iter_landed_rows, read_manifest
+from airflow_provider_comagic.comagic.errors import ComagicComponentDisabledError, ComagicPermissionError
+from airflow_provider_comagic.landing.writer import iter_landed_rows, read_manifest
 from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from airflow_provider_comagic.version_compat import AirflowSkipException
 from tests.integration.test_report_operators import DAY, NOW, api_range, canonical, context
 
 pytestmark = pytest.mark.integration

@@ -17,11 +17,11 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.catalogue import get_method, report_methods
-from airflow_provider_comagic.errors import ComagicError, ComagicParameterError
-from airflow_provider_comagic.landing import MANIFEST_NAME, iter_landed_rows, manifest_schema, read_manifest
+from airflow_provider_comagic.comagic.catalogue import get_method, report_methods
+from airflow_provider_comagic.comagic.errors import ComagicError, ComagicParameterError
+from airflow_provider_comagic.landing.arrow import SOURCE_FORMAT, SOURCE_TIMEZONE
+from airflow_provider_comagic.landing.writer import MANIFEST_NAME, iter_landed_rows, manifest_schema, read_manifest
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator, ComagicReportOperator
-from airflow_provider_comagic.rows_to_arrow import SOURCE_FORMAT, SOURCE_TIMEZONE
 from airflow_provider_comagic.testing import ComagicEmulator
 from airflow_provider_comagic.testing.faults import Fault
 from airflow_provider_comagic.testing.pytest_plugin import connection_json

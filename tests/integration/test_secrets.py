@@ -18,13 +18,13 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_comagic._compat import TaskDeferred
-from airflow_provider_comagic.errors import ComagicError
+from airflow_provider_comagic.comagic.errors import ComagicError
 from airflow_provider_comagic.operators.report import REPORT_OPERATORS
 from airflow_provider_comagic.operators.upload import ComagicUploadCallsOperator
 from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor
 from airflow_provider_comagic.testing import ComagicEmulator
 from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+from airflow_provider_comagic.version_compat import TaskDeferred
 
 pytestmark = pytest.mark.integration
 

@@ -13,18 +13,18 @@ import json
 
 import pytest
 
-from airflow_provider_comagic._compat import (
+from airflow_provider_comagic.comagic.uploads.rules import UploadValidationError
+from airflow_provider_comagic.operators.upload import ComagicUploadCallsOperator
+from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor
+from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+from airflow_provider_comagic.version_compat import (
     AirflowException,
     AirflowFailException,
     AirflowSkipException,
     PokeReturnValue,
     TaskDeferred,
 )
-from airflow_provider_comagic.operators.upload import ComagicUploadCallsOperator
-from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor
-from airflow_provider_comagic.testing.pytest_plugin import connection_json
-from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
-from airflow_provider_comagic.uploads import UploadValidationError
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from werkzeug import Response
 
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.errors import (
     ComagicDayLimitExceededError,
     ComagicError,
     ComagicInvalidParamsError,

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from airflow_provider_comagic.catalogue import (
+from airflow_provider_comagic.comagic.catalogue import (
     FILTER_OPERATORS,
     FieldSpec,
     MethodSpec,
@@ -18,11 +18,11 @@ from airflow_provider_comagic.catalogue import (
     method_names,
     report_methods,
 )
-from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "generate_catalogue.py"
-METHODS_JSON = REPO / "airflow_provider_comagic" / "catalogue" / "methods.json"
+METHODS_JSON = REPO / "airflow_provider_comagic" / "comagic" / "catalogue" / "methods.json"
 
 
 def _load_generator() -> ModuleType:

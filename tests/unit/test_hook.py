@@ -11,8 +11,8 @@ import pendulum
 import pytest
 from werkzeug import Response
 
-from airflow_provider_comagic.config import ComagicConnectionConfig, build_endpoint
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.config import ComagicConnectionConfig, build_endpoint
+from airflow_provider_comagic.comagic.errors import (
     ComagicAuthError,
     ComagicComponentDisabledError,
     ComagicConnectionConfigError,

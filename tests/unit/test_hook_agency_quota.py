@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from airflow_provider_comagic.customers import select_client_users
-from airflow_provider_comagic.errors import ComagicDayLimitExceededError, ComagicMinuteLimitExceededError
+from airflow_provider_comagic.comagic.customers import select_client_users
+from airflow_provider_comagic.comagic.errors import ComagicDayLimitExceededError, ComagicMinuteLimitExceededError
 from airflow_provider_comagic.hooks.comagic import ComagicHook
 from tests.unit.test_hook import LIMITS, Sleeps, api, set_conn  # noqa: F401 - api is a fixture
 

@@ -8,8 +8,8 @@ import itertools
 import pendulum
 import pytest
 
-from airflow_provider_comagic.errors import ComagicParameterError
-from airflow_provider_comagic.intervals import lookback_intervals, partition_name
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.utils.intervals import lookback_intervals, partition_name
 
 MSK = pendulum.timezone("Europe/Moscow")
 BERLIN = pendulum.timezone("Europe/Berlin")

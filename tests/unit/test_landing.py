@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_comagic import landing
-from airflow_provider_comagic.landing import (
+from airflow_provider_comagic.landing import writer as landing
+from airflow_provider_comagic.landing.writer import (
     MANIFEST_NAME,
     LandingError,
     PartitionWriter,

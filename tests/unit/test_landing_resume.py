@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_comagic.landing import (
+from airflow_provider_comagic.landing.writer import (
     MANIFEST_NAME,
     LandingError,
     PartitionWriter,

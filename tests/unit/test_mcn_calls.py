@@ -10,8 +10,9 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.errors import McnApiError
-from airflow_provider_comagic.mcn_calls import (
+from airflow_provider_comagic.comagic.errors import McnApiError
+from airflow_provider_comagic.landing.arrow import rows_to_batch
+from airflow_provider_comagic.mcn.call_log import (
     CALL_LOG_FIELDS,
     EXTRA_FIELDS_COLUMN,
     call_log_schema,
@@ -24,7 +25,6 @@ from airflow_provider_comagic.mcn_calls import (
     to_int,
     vpbx_ids,
 )
-from airflow_provider_comagic.rows_to_arrow import rows_to_batch
 
 MSK = pendulum.timezone("Europe/Moscow")
 UTC = dt.timezone.utc

@@ -12,7 +12,7 @@ import pendulum
 import pytest
 from werkzeug import Response
 
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.errors import (
     ComagicConnectionConfigError,
     ComagicError,
     ComagicParameterError,
@@ -24,7 +24,7 @@ from airflow_provider_comagic.errors import (
 )
 from airflow_provider_comagic.get_provider_info import get_provider_info
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.mcn_config import DEFAULT_BASE_URL, McnConnectionConfig, build_base_url
+from airflow_provider_comagic.mcn.config import DEFAULT_BASE_URL, McnConnectionConfig, build_base_url
 
 TOKEN = "mcn-SECRET-token-0123456789"
 MSK = pendulum.timezone("Europe/Moscow")

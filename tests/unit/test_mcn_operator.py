@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.operators.mcn import McnCallLogOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator, ComagicReportOperator
 

@@ -12,9 +12,9 @@ import orjson
 import pendulum
 import pytest
 
-from airflow_provider_comagic.errors import ComagicDataIntegrityError, ComagicParameterError
-from airflow_provider_comagic.paging import PagePlan, split_windows
-from airflow_provider_comagic.timeutils import API_TIME_FORMAT
+from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
+from airflow_provider_comagic.comagic.paging import PagePlan, split_windows
+from airflow_provider_comagic.utils.time import API_TIME_FORMAT
 
 MSK = pendulum.timezone("Europe/Moscow")
 UTC = dt.timezone.utc
@@ -259,7 +259,7 @@ def test_method_without_date_range_pages_by_offset():
 
 
 def test_for_method_adds_key_and_time_field_to_default_fields_that_lack_them():
-    from airflow_provider_comagic.catalogue import get_method
+    from airflow_provider_comagic.comagic.catalogue import get_method
 
     spec = get_method("get.goals_report")
     plan = PagePlan.for_method(spec, DAY, DAY + dt.timedelta(days=1), tz=MSK)

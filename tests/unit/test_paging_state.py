@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from tests.unit.test_paging import DAY, FakeReport, make_plan, spread
 
 

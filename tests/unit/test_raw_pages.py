@@ -11,11 +11,11 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.errors import ComagicAuthError, ComagicDataIntegrityError, ComagicTransportError
-from airflow_provider_comagic.json_lines import JsonLines
-from airflow_provider_comagic.landing import iter_landed_rows, land_pages
-from airflow_provider_comagic.paging import PagePlan
-from airflow_provider_comagic.protocol import parse_response
+from airflow_provider_comagic.comagic.errors import ComagicAuthError, ComagicDataIntegrityError, ComagicTransportError
+from airflow_provider_comagic.comagic.paging import PagePlan
+from airflow_provider_comagic.comagic.protocol import parse_response
+from airflow_provider_comagic.landing.json_lines import JsonLines
+from airflow_provider_comagic.landing.writer import iter_landed_rows, land_pages
 
 MSK = pendulum.timezone("Europe/Moscow")
 LIMITS = {"day_remaining": 10, "minute_remaining": 5}

@@ -8,9 +8,8 @@ import json
 import pendulum
 import pytest
 
-from airflow_provider_comagic.catalogue import report_methods
-from airflow_provider_comagic.errors import ComagicParameterError
-from airflow_provider_comagic.intervals import parse_user_time, partition_name, resolve_interval
+from airflow_provider_comagic.comagic.catalogue import report_methods
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.operators import report
 from airflow_provider_comagic.operators.report import (
     REPORT_OPERATORS,
@@ -18,6 +17,7 @@ from airflow_provider_comagic.operators.report import (
     ComagicCampaignDailyStatOperator,
     ComagicReportOperator,
 )
+from airflow_provider_comagic.utils.intervals import parse_user_time, partition_name, resolve_interval
 
 MSK = pendulum.timezone("Europe/Moscow")
 

@@ -7,16 +7,16 @@ import json
 
 import pytest
 
-from airflow_provider_comagic.errors import (
+from airflow_provider_comagic.comagic.errors import (
     ComagicComponentDisabledError,
     ComagicIpNotWhitelistedError,
     ComagicParameterError,
     ComagicPermissionError,
 )
+from airflow_provider_comagic.landing.checkpoint import ReportRun
 from airflow_provider_comagic.operators import report
 from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator, _id_list
 from airflow_provider_comagic.operators.report import ComagicReportOperator
-from airflow_provider_comagic.resume import ReportRun
 
 
 def make(**kwargs):

@@ -9,10 +9,10 @@ import zoneinfo
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.catalogue import get_method, report_methods
-from airflow_provider_comagic.json_lines import JsonLines
-from airflow_provider_comagic.rows_to_arrow import RowConversionError, json_lines_to_batch, rows_to_batch
-from airflow_provider_comagic.schemas import number_type, report_schema
+from airflow_provider_comagic.comagic.catalogue import get_method, report_methods
+from airflow_provider_comagic.comagic.schemas import number_type, report_schema
+from airflow_provider_comagic.landing.arrow import RowConversionError, json_lines_to_batch, rows_to_batch
+from airflow_provider_comagic.landing.json_lines import JsonLines
 
 MSK = zoneinfo.ZoneInfo("Europe/Moscow")
 

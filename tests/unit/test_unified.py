@@ -9,9 +9,9 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.catalogue import get_method
-from airflow_provider_comagic.mcn_calls import CALL_TYPES, STATUSES
-from airflow_provider_comagic.unified import (
+from airflow_provider_comagic.comagic.catalogue import get_method
+from airflow_provider_comagic.mcn.call_log import CALL_TYPES, STATUSES
+from airflow_provider_comagic.unified.schema import (
     COMAGIC_BUSY_REASONS,
     COMAGIC_FAILED_REASONS,
     COMAGIC_SOURCE_FIELDS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_comagic.upload_status import (
+from airflow_provider_comagic.comagic.uploads.status import (
     ERROR_CODES,
     UploadStatusTally,
     failure_message,
@@ -99,7 +99,7 @@ def test_selection_filter():
 
 
 def test_every_documented_error_code_has_a_meaning():
-    from airflow_provider_comagic.catalogue import get_method
+    from airflow_provider_comagic.comagic.catalogue import get_method
 
     documented = get_method("get.uploaded_calls").field("error_code").values
     assert set(documented) <= set(ERROR_CODES)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from airflow_provider_comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor, _as_list
 from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
 

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from airflow_provider_comagic._compat import AirflowFailException, ObjectStoragePath
-from airflow_provider_comagic.errors import ComagicParameterError
-from airflow_provider_comagic.upload_files import coerce_row, detect_format, read_calls
-from airflow_provider_comagic.uploads import (
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.uploads.files import coerce_row, detect_format, read_calls
+from airflow_provider_comagic.comagic.uploads.rules import (
     MAX_REQUEST_BYTES,
     UploadValidationError,
     batch_calls,
@@ -18,6 +17,7 @@ from airflow_provider_comagic.uploads import (
     call_problems,
     validate_calls,
 )
+from airflow_provider_comagic.version_compat import AirflowFailException, ObjectStoragePath
 
 
 def make_call(ext_id: str = "c1", **extra):

@@ -1,0 +1,129 @@
+"""Arrow schemas of the report methods, derived from the method catalogue.
+
+Type mapping (catalogue ``FieldSpec.type`` -> Arrow):
+
+=========================  =====================================================================================
+``number``                 ``float64`` for money and rates (names with cost, charge, budget, price, amount, sum,
+                           rating/raiting: fractional in the API); ``int64`` for everything else (ids, durations,
+                           counts, numbers). A fractional value in an ``int64`` column raises, never truncates.
+``string``                 ``string`` (a non-string value is kept as its JSON text)
+``boolean``                ``bool``
+``enum``                   ``string``
+``iso8601``                ``YYYY-MM-DD hh:mm:ss`` -> ``timestamp[us]`` in the account's zone (``timestamps=
+                           "account"``) or in UTC (``"utc"``); both store the same instant. ``YYYY-MM-DD`` ->
+                           ``date32``.
+``array`` of objects       ``list<struct<...>>`` from the field's ``children``
+``array`` of scalars       ``list<int64>`` for ``*_ids`` fields (ids), ``list<string>`` otherwise
+``object``                 ``struct<...>`` from ``children``; an object without documented children -> its JSON
+                           text (``string``)
+=========================  =====================================================================================
+
+Conversion of pages to batches with these schemas: :func:`airflow_provider_comagic.landing.arrow.rows_to_batch`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import pyarrow as pa
+
+from airflow_provider_comagic.comagic.catalogue import FieldSpec, MethodSpec, get_method
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.landing.arrow import (
+    DEFAULT_TIME_FORMAT,
+    SOURCE_FORMAT,
+    SOURCE_TIMEZONE,
+    rows_to_batch,
+)
+from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
+
+__all__ = [
+    "TIMESTAMP_UNIT",
+    "TimestampMode",
+    "arrow_field",
+    "number_type",
+    "report_fields",
+    "report_schema",
+    "rows_to_batch",
+]
+
+TimestampMode = Literal["account", "utc"]
+TIMESTAMP_UNIT = "us"
+"""Microseconds: what Parquet readers (Spark, BigQuery, DuckDB, PostgreSQL loaders) handle natively."""
+
+_FLOAT_NAMES = re.compile(r"(cost|charge|budget|price|amount|sum|rating|raiting)")
+# the documentation's two wall-clock formats, as strptime patterns
+_TIME_FORMATS = {"": DEFAULT_TIME_FORMAT, "YYYY-MM-DD hh:mm:ss": DEFAULT_TIME_FORMAT, "YYYY-MM-DD": "%Y-%m-%d"}
+
+
+def number_type(name: str) -> pa.DataType:
+    """``float64`` for money/rates, ``int64`` for ids, durations and counts (see the module docstring)."""
+    return pa.float64() if _FLOAT_NAMES.search(name) else pa.int64()
+
+
+def arrow_field(
+    spec: FieldSpec, *, timestamps: TimestampMode = "account", timezone: str = DEFAULT_TIMEZONE
+) -> pa.Field:
+    """The Arrow field for one catalogue field (children included)."""
+    return _field(spec, timestamps, timezone)
+
+
+def _field(spec: FieldSpec, timestamps: TimestampMode, timezone: str) -> pa.Field:
+    metadata: dict[bytes, bytes] = {}
+    if spec.description:
+        metadata[b"description"] = spec.description.encode()
+    kind: pa.DataType
+    if spec.type == "number":
+        kind = number_type(spec.name)
+    elif spec.type == "boolean":
+        kind = pa.bool_()
+    elif spec.type == "iso8601":
+        fmt = _TIME_FORMATS.get(spec.format.strip())
+        if fmt is None:
+            raise ComagicParameterError(f"field {spec.name!r}: unsupported time format {spec.format!r}")
+        metadata[SOURCE_FORMAT] = fmt.encode()
+        if fmt == "%Y-%m-%d":
+            kind = pa.date32()
+        else:
+            metadata[SOURCE_TIMEZONE] = timezone.encode()
+            kind = pa.timestamp(TIMESTAMP_UNIT, tz=timezone if timestamps == "account" else "UTC")
+    elif spec.type == "array":
+        if spec.children:
+            kind = pa.list_(pa.struct([_field(c, timestamps, timezone) for c in spec.children]))
+        else:
+            kind = pa.list_(pa.int64() if spec.name.endswith("_ids") else pa.string())
+    elif spec.type == "object" and spec.children:
+        kind = pa.struct([_field(c, timestamps, timezone) for c in spec.children])
+    else:  # string, enum, childless object, anything new: text never loses a value
+        kind = pa.string()
+    return pa.field(spec.name, kind, nullable=True, metadata=metadata or None)
+
+
+def report_fields(spec: MethodSpec, fields: Sequence[str] | None) -> tuple[FieldSpec, ...]:
+    """The row fields a query returns: ``fields`` in the order given, else the method's default fields."""
+    if fields is None:
+        return tuple(f for f in spec.fields if f.default)
+    spec.validate_fields(fields)
+    return tuple(spec.field(name) for name in dict.fromkeys(fields))
+
+
+def report_schema(
+    method: str,
+    fields: Sequence[str] | None = None,
+    *,
+    timestamps: TimestampMode = "account",
+    timezone: str = DEFAULT_TIMEZONE,
+) -> pa.Schema:
+    """The Arrow schema of ``method`` rows with ``fields`` (default: the fields the API returns by default).
+
+    :param timestamps: ``"account"`` for ``timestamp[us, tz=<account zone>]`` columns, ``"utc"`` for
+        ``timestamp[us, tz=UTC]``; the instants are the same, only the zone attached to the column differs.
+    :param timezone: the account's IANA zone: API wall-clock times are read in it.
+    """
+    if timestamps not in ("account", "utc"):
+        raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {timestamps!r}")
+    spec = get_method(method)
+    arrow_fields = [_field(f, timestamps, timezone) for f in report_fields(spec, fields)]
+    return pa.schema(arrow_fields, metadata={b"method": method.encode(), b"timestamps": timestamps.encode()})

@@ -1,0 +1,113 @@
+"""Where a report task stands, as plain JSON: what a deferred task hands to its own resumption.
+
+A report task lands one or more intervals (the data interval, then its lookback intervals). When the point
+quota runs out mid-interval, a deferrable task stops between two calls and saves a :class:`ReportRun`:
+
+* the intervals of the run and a small summary of each one already committed;
+* for the interval in progress, a checkpoint: the landing writer's state (run token, finished parts: the open
+  part is finished first, so every part stays valid), the paging plan's position, and the API calls/points
+  spent on that interval so far.
+
+The plan's position includes the keys of the rows the current query has emitted, so a query re-read after
+the resume (the data changed meanwhile) skips them exactly. Those keys can number up to 110 000, too many for
+``next_kwargs``; a plan state over :data:`INLINE_PLAN_STATE_BYTES` is therefore stored gzipped as a scratch
+object next to the interval's parts (one PUT, deleted by the commit) and ``next_kwargs`` holds only its key.
+Memory stays bounded by one query's keys, as without deferral, and nothing is fetched twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from airflow_provider_comagic.comagic.errors import ComagicError
+from airflow_provider_comagic.landing.writer import PartitionWriter
+
+__all__ = ["INLINE_PLAN_STATE_BYTES", "ReportRun", "pack_plan_state", "unpack_plan_state"]
+
+INLINE_PLAN_STATE_BYTES = 16 * 1024
+"""Largest plan state (JSON bytes) kept inside ``next_kwargs``; a larger one goes to a scratch object."""
+RUN_STATE_VERSION = 1
+_SCRATCH_NAME = "plan-state.json.gz"
+
+
+def pack_plan_state(state: Mapping[str, Any], writer: PartitionWriter) -> dict[str, Any]:
+    """``{"inline": state}`` when small, else ``{"scratch": key, "sha256": ...}`` with the state stored by
+    ``writer`` (see the module docstring)."""
+    body = orjson.dumps(state)
+    if len(body) <= INLINE_PLAN_STATE_BYTES:
+        return {"inline": dict(state)}
+    key = writer.write_scratch(_SCRATCH_NAME, gzip.compress(body, compresslevel=1, mtime=0))
+    return {"scratch": key, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def unpack_plan_state(packed: Mapping[str, Any], writer: PartitionWriter) -> dict[str, Any]:
+    """The plan state :func:`pack_plan_state` saved (read back through the resumed ``writer``)."""
+    if "inline" in packed:
+        return dict(packed["inline"])
+    body = gzip.decompress(writer.read_scratch(packed["scratch"]))
+    if hashlib.sha256(body).hexdigest() != packed["sha256"]:
+        raise ComagicError(f"the saved paging state {packed['scratch']} is corrupt; rerun the task")
+    return orjson.loads(body)
+
+
+class ReportRun:
+    """The intervals of one report task, those committed so far, and the checkpoint of the one in progress.
+
+    :param intervals: ``[start, end)`` pairs in landing order (the data interval first).
+    :param done: the summary of each committed interval, in the same order.
+    :param current: the checkpoint of the interval in progress (``writer``, ``plan``, ``api``), if suspended.
+    :param deferrals: how many times the task has deferred so far.
+    """
+
+    def __init__(
+        self,
+        intervals: list[tuple[dt.datetime, dt.datetime]],
+        done: list[dict[str, Any]] | None = None,
+        current: dict[str, Any] | None = None,
+        deferrals: int = 0,
+    ):
+        self.intervals = intervals
+        self.done = done or []
+        self.current = current
+        self.deferrals = deferrals
+
+    def next_interval(self) -> tuple[dt.datetime, dt.datetime] | None:
+        """The interval to land next, or None when every one is committed."""
+        return self.intervals[len(self.done)] if len(self.done) < len(self.intervals) else None
+
+    def finish(self, entry: dict[str, Any]) -> None:
+        """Record the summary of the interval just committed."""
+        self.done.append(entry)
+        self.current = None
+
+    def suspend(self, checkpoint: dict[str, Any]) -> None:
+        """Record where the interval in progress stopped (the task is about to defer)."""
+        self.current = checkpoint
+        self.deferrals += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": RUN_STATE_VERSION,
+            "intervals": [[start.isoformat(), end.isoformat()] for start, end in self.intervals],
+            "done": self.done,
+            "current": self.current,
+            "deferrals": self.deferrals,
+        }
+
+    @classmethod
+    def from_json(cls, state: Mapping[str, Any] | None) -> ReportRun:
+        if not state or state.get("version") != RUN_STATE_VERSION:
+            raise ComagicError(f"cannot resume: the saved run state is missing or of another version ({state!r:.200})")
+        parse = dt.datetime.fromisoformat
+        return cls(
+            [(parse(start), parse(end)) for start, end in state["intervals"]],
+            [dict(entry) for entry in state["done"]],
+            dict(state["current"]) if state.get("current") else None,
+            int(state.get("deferrals") or 0),
+        )

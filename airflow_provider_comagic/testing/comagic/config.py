@@ -1,0 +1,60 @@
+"""Configuration of one emulated CoMagic account and its Data API server."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
+
+
+@dataclasses.dataclass
+class EmulatorConfig:
+    """Knobs of the emulator. Every field has a default that suits fast unit tests.
+
+    ``rows_per_day`` overrides the per-method daily row counts otherwise derived from ``calls_per_day``
+    (see :data:`airflow_provider_comagic.testing.comagic.data.ROW_RATIOS`).
+    """
+
+    seed: int = 1
+    timezone: str = DEFAULT_TIMEZONE
+    calls_per_day: int = 1000
+    rows_per_day: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # account
+    app_id: int = 100500
+    account_name: str = "Emulated account"
+    login: str = "emulator"
+    password: str = "emulator-password"
+    access_token: str | None = None  # permanent token; derived from the seed when None
+    session_lifetime: float = 3600.0
+    # quota (points)
+    minute_limit: int = 1000
+    day_limit: int = 100_000
+    # clock: None = real time now; frozen stops it (tests move it with emu.clock.advance)
+    start_time: float | None = None
+    frozen_clock: bool = False
+    # rows stamped after the emulated "now" are not visible yet
+    hide_future_rows: bool = True
+    # upload.calls processing schedule: new -> in_process -> processed/error, seconds per step
+    upload_step_seconds: float = 30.0
+    upload_error_ext_ids: frozenset[str] = frozenset()
+    upload_cancel_ext_ids: frozenset[str] = frozenset()
+    upload_error_rate: float = 0.0
+    # agent account: N customers (get.customers / get.customer_users); calls then need a user_id
+    partner_customers: int = 0
+    # agent mode: customer ids whose report methods answer method_component_disabled (-32008)
+    partner_disabled_customers: frozenset[int] = frozenset()
+    # server
+    host: str = "127.0.0.1"
+    port: int = 0
+    cache_bytes: int = 768 * 2**20  # generated days kept in memory (LRU); evicted days regenerate identically
+    faults: Sequence[Any] = ()  # Fault objects installed at start
+
+    @property
+    def permanent_token(self) -> str:
+        """The account's permanent access token (stable for a seed)."""
+        if self.access_token:
+            return self.access_token
+        return "perm-" + hashlib.sha256(f"comagic-emulator:{self.seed}".encode()).hexdigest()[:32]

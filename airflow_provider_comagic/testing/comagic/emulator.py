@@ -1,0 +1,255 @@
+"""The CoMagic Data API emulator: a real HTTP JSON-RPC server for tests, demos and benchmarks.
+
+Python::
+
+    with ComagicEmulator(EmulatorConfig(seed=1, calls_per_day=5000)) as emu:
+        emu.url, emu.access_token, emu.truth("get.calls_report", "2024-01-01 00:00:00", "2024-01-01 23:59:59")
+
+CLI::
+
+    python -m airflow_provider_comagic.testing.comagic.emulator --port 8765 --seed 1 --calls-per-day 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from airflow_provider_comagic.testing.clock import EmulatorClock
+from airflow_provider_comagic.testing.comagic.api import Dispatcher
+from airflow_provider_comagic.testing.comagic.config import EmulatorConfig
+from airflow_provider_comagic.testing.comagic.data import REMOVED
+from airflow_provider_comagic.testing.comagic.stats import EmulatorStats
+from airflow_provider_comagic.testing.faults import FAULT_KINDS, Fault, FaultInjector
+from airflow_provider_comagic.testing.server import API_PATH, EmulatorServer, ServedEmulator
+from airflow_provider_comagic.utils.time import get_timezone
+
+
+class ComagicEmulator(ServedEmulator):
+    """An emulated CoMagic account behind a local Data API server (``start``/``stop`` or a ``with`` block).
+
+    ``emu.clock`` is the emulated time (``advance``/``freeze``), ``emu.faults`` the fault rules,
+    ``emu.stats`` the counters, ``emu.truth(...)`` the exact rows a query should return.
+    """
+
+    api_path = API_PATH
+
+    def __init__(self, config: EmulatorConfig | None = None, **overrides: Any):
+        config = dataclasses.replace(config or EmulatorConfig(), **overrides)
+        self.config = config
+        self.tz = get_timezone(config.timezone)
+        self.clock = EmulatorClock(config.start_time, frozen=config.frozen_clock)
+        self.faults = FaultInjector(config.seed, list(config.faults))
+        self.dispatcher = Dispatcher(config, self.clock, self.tz)
+        self.server = EmulatorServer(self.dispatcher, self.faults, config.host, config.port)
+
+    # -- credentials (start/stop, port, base_url, url: ServedEmulator) -------------------------------
+    @property
+    def access_token(self) -> str:
+        return self.config.permanent_token
+
+    @property
+    def login(self) -> str:
+        return self.config.login
+
+    @property
+    def password(self) -> str:
+        return self.config.password
+
+    @property
+    def stats(self) -> EmulatorStats:
+        return self.dispatcher.stats
+
+    @property
+    def quota(self):  # -> QuotaLedger
+        """Points ledger: ``limits()``, ``exhaust("minute"|"day")``, ``set_limits(...)``."""
+        return self.dispatcher.quota
+
+    @property
+    def tokens(self):  # -> TokenStore
+        return self.dispatcher.tokens
+
+    @property
+    def uploads(self):  # -> UploadStore
+        """Uploaded calls: ``set_outcome(ext_id, "error", error_code=...)``, ``rows()``."""
+        return self.dispatcher.uploads
+
+    # -- direct calls and truth ----------------------------------------------------------------------
+    def call(self, method: str, params: Mapping[str, Any] | None = None, *, request_id: Any = 1) -> dict[str, Any]:
+        """Execute one JSON-RPC call in-process (no HTTP, no faults); returns the decoded response."""
+        params = dict(params or {})
+        if method != "login.user":
+            params.setdefault("access_token", self.access_token)
+        body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        with self.server.locked():
+            return orjson.loads(self.dispatcher.handle(body).body)
+
+    def truth(
+        self,
+        method: str,
+        date_from: str | None = None,
+        date_till: str | None = None,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        fields: Sequence[str] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """Every row ``method`` returns for these parameters (no paging), evaluated like the server does.
+
+        Raises :class:`~airflow_provider_comagic.testing.comagic.rpc.RpcError` for parameters the API would reject.
+        """
+        params = dict(params)
+        for name, value in (
+            ("date_from", date_from),
+            ("date_till", date_till),
+            ("filter", filter),
+            ("fields", list(fields) if fields is not None else None),
+            ("sort", list(sort) if sort is not None else None),
+        ):
+            if value is not None:
+                params[name] = value
+        with self.server.locked():
+            query = self.dispatcher.parse(method, params)
+            query.offset, query.limit = 0, None
+            page = self.dispatcher.run(query, cache=False, user_id=params.get("user_id"))
+        return [orjson.loads(row) for row in page.rows]
+
+    # -- data mutations ------------------------------------------------------------------------------
+    def add_rows(
+        self,
+        method: str,
+        rows: Sequence[Mapping[str, Any]] = (),
+        *,
+        count: int = 0,
+        date_from: str | None = None,
+        date_till: str | None = None,
+        user_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Add rows to a report (late-arriving data); missing fields are generated. Returns the new rows."""
+        with self.server.locked():
+            store = self.dispatcher.store_for(user_id)
+            return store.add_rows(method, rows, count=count, t_from=date_from, t_till=date_till)
+
+    def update_row(self, method: str, key: Any, changes: Mapping[str, Any], *, day: str | None = None) -> None:
+        """Change fields of an existing row after the fact (e.g. tags set later)."""
+        with self.server.locked():
+            self.dispatcher.store.update_row(method, key, changes, day)
+
+    def set_tags(self, method: str, key: Any, tags: Sequence[Mapping[str, Any]]) -> None:
+        """Replace a row's ``tags`` (the classic late change of a call)."""
+        self.update_row(method, key, {"tags": [dict(t) for t in tags]})
+
+    def remove_row(self, method: str, key: Any, *, day: str | None = None) -> None:
+        with self.server.locked():
+            self.dispatcher.store.update_row(method, key, REMOVED, day)
+
+    # -- auth and quota controls ---------------------------------------------------------------------
+    def issue_token(self, *, expire_at: float | None = None) -> str:
+        """A new permanent token (optionally expiring at ``expire_at`` emulated time)."""
+        return self.tokens.add_permanent(expire_at=expire_at)
+
+    def revoke_token(self, token: str | None = None, mnemonic: str = "access_token_invalid") -> None:
+        """Make ``token`` (default: the permanent one) fail with ``mnemonic`` from now on."""
+        self.tokens.revoke(token or self.access_token, mnemonic)
+
+    def restore_token(self, token: str | None = None) -> None:
+        self.tokens.restore(token or self.access_token)
+
+    def expire_sessions(self) -> int:
+        """Expire every login.user session now; returns how many."""
+        return self.tokens.expire_sessions()
+
+    def now(self) -> dt.datetime:
+        """Emulated now, in the account zone."""
+        return dt.datetime.fromtimestamp(self.clock.now(), self.tz)
+
+
+def _parse_fault(text: str) -> Fault:
+    """``kind[:probability][@method]`` or ``kind#3,5-7`` (call numbers), e.g. ``http_503:0.1``."""
+    method = None
+    if "@" in text:
+        text, method = text.split("@", 1)
+    calls = None
+    probability = 1.0
+    if "#" in text:
+        text, spec = text.split("#", 1)
+        numbers: set[int] = set()
+        for part in spec.split(","):
+            low, _, high = part.partition("-")
+            numbers.update(range(int(low), int(high or low) + 1))
+        calls = numbers
+    elif ":" in text:
+        text, value = text.split(":", 1)
+        probability = float(value)
+    return Fault(text, probability=probability, calls=calls, method=method)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_comagic.testing.comagic.emulator",
+        description="Run the CoMagic Data API emulator until Ctrl-C / SIGTERM.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--calls-per-day", type=int, default=1000)
+    parser.add_argument("--timezone", default="Europe/Moscow")
+    parser.add_argument("--minute-limit", type=int, default=1000)
+    parser.add_argument("--day-limit", type=int, default=100_000)
+    parser.add_argument("--session-lifetime", type=float, default=3600.0)
+    parser.add_argument("--login", default="emulator")
+    parser.add_argument("--password", default="emulator-password")
+    parser.add_argument("--token", default=None, help="permanent access token (default: derived from the seed)")
+    parser.add_argument("--upload-step", type=float, default=30.0, help="seconds per upload status step")
+    parser.add_argument("--upload-error-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="kind[:probability][@method] or kind#3,5-7[@method]; kinds: " + ", ".join(FAULT_KINDS),
+    )
+    args = parser.parse_args(argv)
+    config = EmulatorConfig(
+        seed=args.seed,
+        calls_per_day=args.calls_per_day,
+        timezone=args.timezone,
+        minute_limit=args.minute_limit,
+        day_limit=args.day_limit,
+        session_lifetime=args.session_lifetime,
+        login=args.login,
+        password=args.password,
+        access_token=args.token,
+        host=args.host,
+        port=args.port,
+        upload_step_seconds=args.upload_step,
+        upload_error_rate=args.upload_error_rate,
+        faults=[_parse_fault(f) for f in args.fault],
+    )
+    emulator = ComagicEmulator(config)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    emulator.start()
+    print(f"CoMagic Data API emulator listening on {emulator.url}", flush=True)
+    print(f"access_token: {emulator.access_token}", flush=True)
+    print(f"login: {emulator.login}  password: {emulator.password}  timezone: {config.timezone}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        print("emulator stopped; " + orjson.dumps(emulator.stats.snapshot()).decode(), file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

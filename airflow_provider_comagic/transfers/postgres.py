@@ -1,0 +1,240 @@
+"""Load a landed report partition into PostgreSQL, idempotently per data interval."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
+from airflow_provider_comagic.landing.arrow import rows_to_batch
+from airflow_provider_comagic.landing.writer import (
+    iter_landed_batches,
+    iter_landed_rows,
+    manifest_schema,
+    read_manifest,
+    to_storage_path,
+)
+from airflow_provider_comagic.version_compat import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+INTERVAL_START, INTERVAL_END, LOADED_AT = "_interval_start", "_interval_end", "_loaded_at"
+_BATCH_ROWS = 50_000
+
+
+def postgres_type(arrow_type: pa.DataType) -> str:
+    """The PostgreSQL column type for an Arrow type (nested values become ``jsonb``)."""
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "integer" if arrow_type.bit_width <= 32 else "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double precision"
+    if pa.types.is_decimal(arrow_type):
+        return "numeric"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    if pa.types.is_nested(arrow_type):
+        return "jsonb"
+    raise ComagicParameterError(f"No PostgreSQL type for the Arrow type {arrow_type}")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (``schema.table`` is quoted part by part)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def create_table_sql(table: str, schema: pa.Schema) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` plus ``ADD COLUMN IF NOT EXISTS`` for columns added to the report later."""
+    columns = [(f.name, postgres_type(f.type)) for f in schema]
+    columns += [(INTERVAL_START, "timestamptz"), (INTERVAL_END, "timestamptz"), (LOADED_AT, "timestamptz")]
+    body = ",\n  ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns)
+    statements = [f"CREATE TABLE IF NOT EXISTS {quote_ident(table)} (\n  {body}\n)"]
+    statements += [
+        f"ALTER TABLE {quote_ident(table)} ADD COLUMN IF NOT EXISTS {quote_ident(name)} {sql_type}"
+        for name, sql_type in columns
+    ]
+    index = quote_ident(f"{table.replace('.', '_')}_interval_idx")
+    statements.append(
+        f"CREATE INDEX IF NOT EXISTS {index.split('.')[-1]} ON {quote_ident(table)} ({quote_ident(INTERVAL_START)}, {quote_ident(INTERVAL_END)})"
+    )
+    return statements
+
+
+def _jsonify_nested(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Replace list/struct columns by JSON text, which COPY loads into ``jsonb``."""
+    columns = []
+    for column, field in zip(batch.columns, batch.schema, strict=True):
+        if pa.types.is_nested(field.type):
+            dumps = orjson.dumps
+            column = pa.array(
+                [None if value is None else dumps(value).decode() for value in column.to_pylist()], pa.string()
+            )
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def csv_chunks(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
+    """CSV bytes for ``COPY ... (FORMAT csv)``: nulls unquoted-empty, empty strings quoted."""
+    options = pa_csv.WriteOptions(include_header=False)
+    for batch in batches:
+        buffer = io.BytesIO()
+        pa_csv.write_csv(_jsonify_nested(batch), buffer, options)
+        yield buffer.getvalue()
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file-like view of a byte-chunk iterator, so COPY streams without holding the whole partition."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
+def _copy(cursor: Any, sql: str, chunks: Iterator[bytes]) -> None:
+    """Stream ``chunks`` into ``COPY ... FROM STDIN`` with psycopg 3 or psycopg2, whichever the hook gave."""
+    if hasattr(cursor, "copy_expert"):  # psycopg2
+        cursor.copy_expert(sql, _ChunkReader(chunks), size=1 << 20)
+        return
+    with cursor.copy(sql) as copy:  # psycopg 3
+        for chunk in chunks:
+            copy.write(chunk)
+
+
+class ComagicLandedToPostgresOperator(BaseOperator):
+    """
+    Load one committed partition (as landed by a report operator) into a PostgreSQL table.
+
+    The table is created from the partition's Arrow schema when missing (nested values as ``jsonb``), with three
+    bookkeeping columns: ``_interval_start``, ``_interval_end`` (the data interval of the manifest) and
+    ``_loaded_at``. In one transaction the operator deletes the interval's rows and bulk-loads the partition with
+    ``COPY``, so a rerun or a backfill replaces the interval, never appends. Only files listed in the manifest
+    are read; a partition without a committed manifest fails the task.
+
+    :param partition_path: the partition folder or its ``_manifest.json`` (templated; e.g. the ``partition``
+        of the report operator's XCom).
+    :param table: target table, optionally schema-qualified (templated).
+    :param postgres_conn_id: the Postgres connection.
+    :param storage_conn_id: connection of the object storage holding the partition, if not in the URL.
+    :param check_row_count: after loading, count the interval's rows in the table and fail unless the count
+        equals the manifest's ``rows``.
+    :return: ``{"table", "rows", "deleted", "interval_start", "interval_end"}``.
+    """
+
+    template_fields: Sequence[str] = ("partition_path", "table")
+
+    def __init__(
+        self,
+        *,
+        partition_path: str,
+        table: str,
+        postgres_conn_id: str = "postgres_default",
+        storage_conn_id: str | None = None,
+        check_row_count: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.partition_path = partition_path
+        self.table = table
+        self.postgres_conn_id = postgres_conn_id
+        self.storage_conn_id = storage_conn_id
+        self.check_row_count = check_row_count
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        partition = to_storage_path(self.partition_path, self.storage_conn_id)
+        manifest = read_manifest(partition)
+        if manifest is None:
+            raise ComagicDataIntegrityError(f"{partition} has no committed manifest: nothing to load")
+        schema = manifest_schema(manifest)
+        if schema is None:
+            raise ComagicDataIntegrityError(
+                f"The manifest of {partition} records no schema; cannot create {self.table}"
+            )
+        interval = manifest.get("interval") or {}
+        start, end = interval.get("start"), interval.get("end")
+        if not start or not end:
+            raise ComagicDataIntegrityError(f"The manifest of {partition} records no data interval")
+
+        table = quote_ident(self.table)
+        columns = ", ".join(quote_ident(name) for name in [*schema.names, INTERVAL_START, INTERVAL_END, LOADED_AT])
+        copy_sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        connection = PostgresHook(postgres_conn_id=self.postgres_conn_id).get_conn()
+        try:
+            with connection, connection.cursor() as cursor:  # one transaction: commit on success, else rollback
+                for statement in create_table_sql(self.table, schema):
+                    cursor.execute(statement)
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE {quote_ident(INTERVAL_START)} = %s AND {quote_ident(INTERVAL_END)} = %s",
+                    (start, end),
+                )
+                deleted = cursor.rowcount
+                cursor.execute("SELECT now()")
+                loaded_at = cursor.fetchone()[0].isoformat()
+                batches = self._batches(partition, manifest, schema, start, end, loaded_at)
+                _copy(cursor, copy_sql, csv_chunks(batches))
+                cursor.execute(
+                    f"SELECT count(*) FROM {table} WHERE {quote_ident(INTERVAL_START)} = %s AND {quote_ident(INTERVAL_END)} = %s",
+                    (start, end),
+                )
+                loaded = cursor.fetchone()[0]
+                if self.check_row_count and loaded != manifest["rows"]:
+                    raise ComagicDataIntegrityError(
+                        f"{self.table} holds {loaded} rows for [{start}, {end}) but the manifest lists {manifest['rows']}"
+                    )
+        finally:
+            connection.close()
+        self.log.info("Loaded %d rows into %s for [%s, %s) (replaced %d)", loaded, self.table, start, end, deleted)
+        return {"table": self.table, "rows": loaded, "deleted": deleted, "interval_start": start, "interval_end": end}
+
+    @staticmethod
+    def _batches(
+        partition: Any, manifest: Mapping[str, Any], schema: pa.Schema, start: str, end: str, loaded_at: str
+    ) -> Iterator[pa.RecordBatch]:
+        """The partition's batches with the bookkeeping columns appended."""
+        if manifest["format"] == "parquet":
+            source: Iterator[pa.RecordBatch] = iter_landed_batches(partition, batch_size=_BATCH_ROWS)
+        else:
+            source = _jsonl_batches(iter_landed_rows(partition), schema)
+        for batch in source:
+            n = batch.num_rows
+            extra = [pa.array([start] * n, pa.string()), pa.array([end] * n, pa.string()), pa.array([loaded_at] * n)]
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, *extra], names=[*batch.schema.names, INTERVAL_START, INTERVAL_END, LOADED_AT]
+            )
+
+
+def _jsonl_batches(rows: Iterator[dict[str, Any]], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    page: list[dict[str, Any]] = []
+    for row in rows:
+        page.append(row)
+        if len(page) >= _BATCH_ROWS:
+            yield rows_to_batch(page, schema)
+            page = []
+    if page:
+        yield rows_to_batch(page, schema)
