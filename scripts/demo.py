@@ -45,7 +45,8 @@ def main() -> int:
     parser.add_argument("--output", default=str(ROOT / "output"), help="local folder for the landed files")
     args = parser.parse_args()
 
-    from airflow_provider_comagic.landing.writer import iter_landed_rows, read_manifest
+    from airflow_provider_comagic.landing.manifest import read_manifest
+    from airflow_provider_comagic.landing.reader import iter_landed_rows
     from airflow_provider_comagic.testing import ComagicEmulator, EmulatorConfig
 
     tz = "Europe/Moscow"

@@ -1,25 +1,30 @@
 """Reading a ``comagic`` Airflow connection into a validated, secret-safe configuration.
 
 Shared by the sync hook and the async hook used in triggers, so both understand a connection the same way; the
-parsing helpers (extras, timeout/retries, zone, host URL) are also those of :mod:`~airflow_provider_comagic.mcn.config`.
+parsing helpers (extras, timeout/retries, zone, host URL) are :mod:`~airflow_provider_comagic.utils.connection`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_comagic.comagic.errors import ComagicConnectionConfigError
-from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE, get_timezone
+from airflow_provider_comagic.utils.connection import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    extra_dict,
+    optional_int,
+    retry_extras,
+    split_url,
+    timezone_extra,
+)
+from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
 
 DEFAULT_HOST = "dataapi.comagic.ru"
 KNOWN_HOSTS = ("dataapi.comagic.ru", "dataapi.uiscom.ru")
 DEFAULT_API_VERSION = "v2.0"
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_MAX_RETRIES = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +57,7 @@ class ComagicConnectionConfig:
     @classmethod
     def from_connection(cls, conn: Any) -> ComagicConnectionConfig:
         """Build the configuration from an Airflow ``Connection`` (or anything with the same attributes)."""
-        extra = _extra_dict(conn)
+        extra = extra_dict(conn, error=ComagicConnectionConfigError)
         api_version = str(extra.get("api_version") or DEFAULT_API_VERSION).strip("/")
         endpoint = build_endpoint(
             getattr(conn, "host", None), getattr(conn, "port", None), getattr(conn, "schema", None), api_version
@@ -68,15 +73,15 @@ class ComagicConnectionConfig:
                 f"Connection {getattr(conn, 'conn_id', '?')!r}: give either an access token (password field or "
                 "extra 'access_token') or both login and password"
             )
-        timezone = timezone_extra(extra)
+        timezone = timezone_extra(extra, error=ComagicConnectionConfigError)
         return cls(
             endpoint=endpoint,
             access_token=token,
             login=login if token is None else None,
             password=password if token is None else None,
-            user_id=_optional_int(extra.get("user_id"), "user_id"),
+            user_id=optional_int(extra.get("user_id"), "user_id", error=ComagicConnectionConfigError),
             timezone=timezone,
-            **retry_extras(extra),
+            **retry_extras(extra, error=ComagicConnectionConfigError),
         )
 
 
@@ -84,68 +89,7 @@ def build_endpoint(host: str | None, port: int | None, schema: str | None, api_v
     """``dataapi.uiscom.ru`` -> ``https://dataapi.uiscom.ru/v2.0``; ``http://127.0.0.1:8765`` is kept as given."""
     given = (host or DEFAULT_HOST).strip()
     url = given if "://" in given else f"{schema if schema in ('http', 'https') else 'https'}://{given}"
-    scheme, netloc, path = split_url(url.rstrip("/"), port, shown=given)
+    scheme, netloc, path = split_url(url.rstrip("/"), port, shown=given, error=ComagicConnectionConfigError)
     if not path.rsplit("/", 1)[-1].startswith("v"):
         path = f"{path}/{api_version}"
     return f"{scheme}://{netloc}{path}"
-
-
-def split_url(url: str, port: int | None, *, shown: str | None) -> tuple[str, str, str]:
-    """``scheme://host[:port]/path`` -> scheme, host with ``port`` added (unless the URL has one), path without
-    a trailing slash; ``shown`` is what the error names when there is no host."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ComagicConnectionConfigError(f"Connection host {shown!r} is not a host name or URL")
-    netloc = parts.netloc
-    if port and not parts.port:
-        netloc = f"{netloc}:{int(port)}"
-    return parts.scheme, netloc, parts.path.rstrip("/")
-
-
-def timezone_extra(extra: Mapping[str, Any]) -> str:
-    """The extra ``timezone`` (default Europe/Moscow), checked to be a known zone."""
-    timezone = str(extra.get("timezone") or DEFAULT_TIMEZONE)
-    try:
-        get_timezone(timezone)
-    except ValueError as err:
-        raise ComagicConnectionConfigError(f"Connection extra 'timezone': {err}") from None
-    return timezone
-
-
-def retry_extras(extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The extras ``timeout`` (positive seconds) and ``max_retries`` (0 or more), with their defaults."""
-    return {
-        "timeout": _positive_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
-        "max_retries": int(_positive_float(extra.get("max_retries"), "max_retries", DEFAULT_MAX_RETRIES, zero=True)),
-    }
-
-
-def _extra_dict(conn: Any) -> dict[str, Any]:
-    extra = getattr(conn, "extra_dejson", None)
-    if extra is None:
-        raw = getattr(conn, "extra", None) or "{}"
-        extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    if not isinstance(extra, Mapping):
-        raise ComagicConnectionConfigError("Connection extra must be a JSON object")
-    return dict(extra)
-
-
-def _optional_int(value: Any, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ComagicConnectionConfigError(f"Connection extra {name!r} must be an integer, got {value!r}") from None
-
-
-def _positive_float(value: Any, name: str, default: float, *, zero: bool = False) -> float:
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ComagicConnectionConfigError(f"Connection extra {name!r} must be a number, got {value!r}") from None
-    if number < 0 or (number == 0 and not zero):
-        raise ComagicConnectionConfigError(f"Connection extra {name!r} must be positive, got {value!r}")
-    return number

@@ -1,4 +1,4 @@
-"""The one error taxonomy of the provider.
+"""The error taxonomy of the CoMagic Data API (MCN Telecom has its own, :mod:`~airflow_provider_comagic.mcn.errors`).
 
 Every JSON-RPC error of the Data API becomes an instance of a :class:`ComagicApiError` subclass chosen by its
 ``mnemonic`` (the API's documented, stable error identifier) and, failing that, by its numeric ``code`` group.
@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_provider_comagic.version_compat import AirflowException
+from airflow_provider_comagic.exceptions import (
+    ConnectionConfigError,
+    DataIntegrityError,
+    ParameterError,
+    ProviderError,
+    TransportError,
+)
 
 # mnemonic -> (JSON-RPC code, message as documented in index.txt and the method pages)
 API_ERRORS: dict[str, tuple[int, str]] = {
@@ -80,28 +86,23 @@ _HINTS: dict[str, str] = {
 }
 
 
-class ComagicError(AirflowException):
-    """Base class of every error raised by this provider."""
+class ComagicError(ProviderError):
+    """Base class of every error about the CoMagic Data API and the CoMagic operators."""
 
 
-class ComagicParameterError(ComagicError, ValueError):
+class ComagicParameterError(ComagicError, ParameterError):
     """A parameter given by the user is invalid; raised before any API call, naming the parameter."""
 
 
-class ComagicConnectionConfigError(ComagicParameterError):
+class ComagicConnectionConfigError(ComagicParameterError, ConnectionConfigError):
     """The ``comagic`` connection is incomplete or inconsistent."""
 
 
-class ComagicTransportError(ComagicError):
+class ComagicTransportError(ComagicError, TransportError):
     """HTTP-level failure: connection error, timeout, HTTP 429/5xx, or a malformed response body (transient)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
-
-class ComagicDataIntegrityError(ComagicError):
+class ComagicDataIntegrityError(ComagicError, DataIntegrityError):
     """The API returned an inconsistent set of rows that re-reading could not repair."""
 
 
@@ -213,26 +214,6 @@ class ComagicDayLimitExceededError(ComagicRateLimitError):
             + f". The day quota of {self.limits.get('day_limit', '?')} points resets in "
             + f"{int(self.reset_seconds)} s; rerun the task after that or extend the limits in the account."
         )
-
-
-class McnApiError(ComagicError):
-    """The MCN Telecom REST API refused a request (a non-transient HTTP status or an error body)."""
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.status = status
-
-
-class McnAuthError(McnApiError):
-    """HTTP 401 from the MCN Telecom API: the Bearer token is missing, wrong, expired or revoked."""
-
-
-class McnPermissionError(McnApiError):
-    """HTTP 403 from the MCN Telecom API: the token may not read this account or vPBX."""
-
-
-class McnNotFoundError(McnApiError):
-    """HTTP 404 from the MCN Telecom API: unknown account_id or vpbx_id (or a wrong base URL)."""
 
 
 _BY_MNEMONIC: dict[str, type[ComagicApiError]] = {

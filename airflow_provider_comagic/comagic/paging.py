@@ -164,7 +164,7 @@ class PagePlan:
         if self._dated:
             if start is None or end is None:
                 raise ComagicParameterError(f"{method}: give both date_from and date_till")
-            start, end = validate_interval(start, end)
+            start, end = validate_interval(start, end, error=ComagicParameterError)
             for window in split_windows(ceil_second(start), ceil_second(end), tz, split_months):
                 self._windows.append((*window, set()))
         else:

@@ -9,10 +9,9 @@ from typing import Any
 import msgspec
 import orjson
 
-from airflow_provider_comagic.comagic.errors import ComagicError, ComagicTransportError, error_from_response
+from airflow_provider_comagic.comagic.errors import ComagicTransportError, error_from_response
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8", "Accept": "application/json"}
-TRANSIENT_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def new_request_id() -> str:
@@ -23,23 +22,6 @@ def new_request_id() -> str:
 def build_request(method: str, params: Mapping[str, Any], request_id: str) -> bytes:
     """Serialize one JSON-RPC request body."""
     return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-
-
-def check_http_status(status: int, headers: Mapping[str, str], *, method: str, host: str, api: str = "CoMagic") -> None:
-    """Raise for a non-200 HTTP status: transient ones (429, 5xx) as ComagicTransportError.
-
-    ``api`` names the service in the message (the MCN Telecom hook shares this rule).
-    """
-    if status == 200:
-        return
-    if status in TRANSIENT_HTTP_STATUSES:
-        raise ComagicTransportError(
-            f"{api} {method}: HTTP {status} from {host}",
-            status=status,
-            retry_after=_retry_after(headers),
-        )
-    hint = " Check the connection host and the API version (extra 'api_version')." if status == 404 else ""
-    raise ComagicError(f"{api} {method}: unexpected HTTP {status} from {host}.{hint}")
 
 
 class _RawMessage(msgspec.Struct):
@@ -108,17 +90,4 @@ def _raw_page(body: bytes, request_id: str) -> _RawPage | None:
             return None
         return _decode_raw_page(message.result)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-
-
-def limits_of_error(error: BaseException) -> Mapping[str, Any] | None:
-    """The ``metadata.limits`` an API error carried, if any."""
-    return getattr(error, "limits", None) or None
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
         return None

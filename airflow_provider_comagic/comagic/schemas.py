@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Literal
 
 import pyarrow as pa
 
 from airflow_provider_comagic.comagic.catalogue import FieldSpec, MethodSpec, get_method
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from airflow_provider_comagic.landing.arrow import (
+from airflow_provider_comagic.utils.arrow_fields import (
     DEFAULT_TIME_FORMAT,
     SOURCE_FORMAT,
     SOURCE_TIMEZONE,
-    rows_to_batch,
+    TIMESTAMP_UNIT,
+    TimestampMode,
 )
 from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
 
@@ -46,12 +46,7 @@ __all__ = [
     "number_type",
     "report_fields",
     "report_schema",
-    "rows_to_batch",
 ]
-
-TimestampMode = Literal["account", "utc"]
-TIMESTAMP_UNIT = "us"
-"""Microseconds: what Parquet readers (Spark, BigQuery, DuckDB, PostgreSQL loaders) handle natively."""
 
 _FLOAT_NAMES = re.compile(r"(cost|charge|budget|price|amount|sum|rating|raiting)")
 # the documentation's two wall-clock formats, as strptime patterns

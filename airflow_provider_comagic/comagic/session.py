@@ -1,9 +1,12 @@
-"""What the sync and async hooks share, without I/O: settings, session-token state, the per-call recovery
-decisions, response reading, query planning.
+"""What the sync and async Data API hooks share, without I/O: settings, session-token state, the per-call
+recovery decisions, response reading, query planning.
 
 Both hooks are thin I/O drivers around these pieces (and :mod:`~airflow_provider_comagic.comagic.protocol`,
-:mod:`~airflow_provider_comagic.comagic.quota`, :mod:`~airflow_provider_comagic.comagic.retrying`,
-:mod:`~airflow_provider_comagic.comagic.paging`), so a rule changed here changes for both.
+:mod:`~airflow_provider_comagic.comagic.quota`, :mod:`~airflow_provider_comagic.comagic.paging`, and the
+vendor-neutral retry policy of :mod:`~airflow_provider_comagic.utils.http`), so a rule changed here changes for
+both. Two layers of recovery: tenacity retries *transient* faults (connection errors, timeouts, HTTP 429/5xx,
+malformed JSON, ``internal_error``) with backoff; inside it, :class:`CallAttempt` handles the API-level
+recoveries that are not faults: renewing an expired session token once, and waiting out a spent minute quota.
 """
 
 from __future__ import annotations
@@ -15,18 +18,29 @@ from typing import Any
 
 from airflow_provider_comagic.comagic.catalogue import get_method
 from airflow_provider_comagic.comagic.config import ComagicConnectionConfig
-from airflow_provider_comagic.comagic.errors import ComagicApiError, ComagicAuthError, ComagicError
+from airflow_provider_comagic.comagic.errors import (
+    TRANSIENT_ERRORS,
+    ComagicApiError,
+    ComagicAuthError,
+    ComagicError,
+    ComagicMinuteLimitExceededError,
+    ComagicTokenExpiredError,
+    ComagicTransportError,
+)
 from airflow_provider_comagic.comagic.paging import PagePlan
-from airflow_provider_comagic.comagic.protocol import check_http_status, parse_response
+from airflow_provider_comagic.comagic.protocol import parse_response
 from airflow_provider_comagic.comagic.quota import QuotaTracker
-from airflow_provider_comagic.comagic.retrying import MAX_MINUTE_WAITS, RENEW_TOKEN, CallAttempt, tenacity_kwargs
-from airflow_provider_comagic.utils.time import get_timezone
+from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 
 TOKEN_RENEW_MARGIN = 120.0
 """Seconds before ``expire_at`` at which a session token is renewed proactively."""
 
 AGENT_METHODS = frozenset({"get.customers", "get.customer_users"})
 """Methods of the agent's own account: they take no ``user_id``, so the connection's is not sent with them."""
+
+API_NAME = "CoMagic"
+RENEW_TOKEN = "renew-token"
+MAX_MINUTE_WAITS = 20
 
 DEFAULT_SESSION_SECONDS = 3600.0
 """Lifetime assumed for a ``login.user`` session whose response carries no ``expire_at`` (the documented hour)."""
@@ -116,7 +130,15 @@ def read_response(
 ) -> dict[str, Any]:
     """Check the HTTP status, decode the JSON-RPC response and record ``metadata.limits`` (also from errors);
     return ``result`` or raise the typed error. ``raw_rows``: rows left undecoded, as ``parse_response`` does."""
-    check_http_status(status, headers, method=method, host=host)
+    check_http_status(
+        status,
+        headers,
+        what=f"{API_NAME} {method}",
+        host=host,
+        transport_error=ComagicTransportError,
+        error=ComagicError,
+        hint_404="Check the connection host and the API version (extra 'api_version').",
+    )
     try:
         result, limits = parse_response(body, method=method, request_id=request_id, secrets=secrets, raw_rows=raw_rows)
     except ComagicApiError as error:
@@ -194,33 +216,24 @@ class CallSteps:
         self._quota.charge(self.weight)
 
 
-class ConnectionSettings:
-    """``timezone``, ``timeout`` and ``max_retries`` of a hook (the constructor's value, else the connection's) and
-    its tenacity arguments. The hook sets ``_timeout``, ``_max_retries``, ``_retry_initial_wait`` and
-    ``_retry_max_wait`` and supplies ``config`` and ``log``; shared by the Data API hooks and the MCN hook."""
+class CallAttempt:
+    """Decides, for one logical call, what follows an API error: renew the token, wait, or give up."""
 
-    @property
-    def timezone(self) -> dt.tzinfo:
-        """The connection's time zone: the API's wall-clock times (``date_from`` and the like) are in it."""
-        return get_timezone(self.config.timezone)
+    def __init__(self, *, can_renew_token: bool, max_minute_waits: int = MAX_MINUTE_WAITS):
+        self._can_renew = can_renew_token
+        self._renewed = False
+        self._minute_waits = 0
+        self._max_minute_waits = max_minute_waits
 
-    @property
-    def timeout(self) -> float:
-        return self._timeout if self._timeout is not None else self.config.timeout
-
-    @property
-    def max_retries(self) -> int:
-        return self._max_retries if self._max_retries is not None else self.config.max_retries
-
-    def _retry_kwargs(self, **kwargs: Any) -> dict[str, Any]:
-        """Keyword arguments of the hook's ``Retrying``/``AsyncRetrying`` (transient faults, backoff)."""
-        return tenacity_kwargs(
-            max_retries=self.max_retries,
-            initial_wait=self._retry_initial_wait,
-            max_wait=self._retry_max_wait,
-            logger=self.log,
-            **kwargs,
-        )
+    def after_error(self, error: Exception) -> str | float:
+        """Return :data:`RENEW_TOKEN`, or seconds to sleep before trying again; re-raise ``error`` otherwise."""
+        if isinstance(error, ComagicTokenExpiredError) and self._can_renew and not self._renewed:
+            self._renewed = True
+            return RENEW_TOKEN
+        if isinstance(error, ComagicMinuteLimitExceededError) and self._minute_waits < self._max_minute_waits:
+            self._minute_waits += 1
+            return max(error.reset_seconds, 1.0)
+        raise error
 
 
 class HookSettings(ConnectionSettings):
@@ -228,6 +241,9 @@ class HookSettings(ConnectionSettings):
 
     The hook class supplies ``config`` (sync: fetched on first use; async: loaded by ``async with``) and ``log``.
     """
+
+    api_name = API_NAME
+    transient_errors = TRANSIENT_ERRORS
 
     def __init__(
         self,

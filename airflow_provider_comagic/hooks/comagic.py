@@ -26,12 +26,7 @@ from airflow_provider_comagic.comagic.errors import (
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
-from airflow_provider_comagic.comagic.session import (  # noqa: F401 - TOKEN_RENEW_MARGIN re-exported
-    TOKEN_RENEW_MARGIN,
-    HookSettings,
-    SessionAuth,
-    read_response,
-)
+from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, read_response
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 

@@ -1,4 +1,4 @@
-"""``McnTelecomHook``: the MCN Telecom REST API v2 (virtual PBX call log), with CoMagic's retry and error rules."""
+"""``McnTelecomHook``: the MCN Telecom REST API v2 (virtual PBX call log), with the shared retry rules."""
 
 from __future__ import annotations
 
@@ -13,16 +13,6 @@ import orjson
 import requests
 from tenacity import Retrying
 
-from airflow_provider_comagic.comagic.errors import (
-    ComagicError,
-    ComagicParameterError,
-    ComagicTransportError,
-    McnAuthError,
-    McnNotFoundError,
-    McnPermissionError,
-)
-from airflow_provider_comagic.comagic.protocol import check_http_status
-from airflow_provider_comagic.comagic.session import ConnectionSettings
 from airflow_provider_comagic.mcn.call_log import (
     DEFAULT_CHUNK_DAYS,
     chunk_params,
@@ -32,6 +22,17 @@ from airflow_provider_comagic.mcn.call_log import (
     row_time,
 )
 from airflow_provider_comagic.mcn.config import DEFAULT_BASE_URL, McnConnectionConfig
+from airflow_provider_comagic.mcn.errors import (
+    TRANSIENT_ERRORS,
+    McnApiError,
+    McnAuthError,
+    McnError,
+    McnNotFoundError,
+    McnParameterError,
+    McnPermissionError,
+    McnTransportError,
+)
+from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
@@ -46,7 +47,7 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
     request; the token is masked in logs and never put in URLs or exception texts. Transient faults (connection
     errors, timeouts, HTTP 429/5xx, malformed or truncated JSON) are retried with the same exponential backoff
     as :class:`~airflow_provider_comagic.hooks.comagic.ComagicHook` (``Retry-After`` honoured); HTTP 401, 403
-    and 404 raise :class:`~airflow_provider_comagic.comagic.errors.McnAuthError`, ``McnPermissionError`` and
+    and 404 raise :class:`~airflow_provider_comagic.mcn.errors.McnAuthError`, ``McnPermissionError`` and
     ``McnNotFoundError`` naming what to check.
 
     The base URL is the connection's Host, default ``https://api.mcn.ru/v2/rest`` — an assumption: the API
@@ -62,6 +63,8 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
     :param retry_max_wait: longest backoff in seconds.
     """
 
+    api_name = API_NAME
+    transient_errors = TRANSIENT_ERRORS
     conn_name_attr = "mcn_conn_id"
     default_conn_name = "mcn_telecom_default"
     conn_type = "mcn_telecom"
@@ -116,7 +119,7 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             return str(account_id)
         if self.config.account_id:
             return self.config.account_id
-        raise ComagicParameterError(
+        raise McnParameterError(
             f"No MCN Telecom account_id: pass account_id or set the extra 'account_id' of connection "
             f"{self.mcn_conn_id!r} (the personal account number, лицевой счёт)"
         )
@@ -132,7 +135,7 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
         vpbx_id: str | None = None,
     ) -> Any:
         """GET ``base_url + path`` and return the decoded JSON, retrying transient faults."""
-        retrying = Retrying(sleep=self._sleep, **self._retry_kwargs(api=API_NAME))
+        retrying = Retrying(sleep=self._sleep, **self._retry_kwargs())
         self.stats["calls"] += 1
         return retrying(self._get_once, path, dict(params or {}), what, account_id, vpbx_id)
 
@@ -143,9 +146,9 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             response = self.get_conn().get(config.base_url + path, params=params, timeout=self.timeout)
             content = response.content
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise ComagicTransportError(f"{API_NAME} {what}: {type(error).__name__} talking to {config.host}") from None
+            raise McnTransportError(f"{API_NAME} {what}: {type(error).__name__} talking to {config.host}") from None
         except requests.RequestException as error:  # body cut off mid-stream
-            raise ComagicTransportError(f"{API_NAME} {what}: {type(error).__name__} reading the response") from None
+            raise McnTransportError(f"{API_NAME} {what}: {type(error).__name__} reading the response") from None
         status = response.status_code
         if status == 401:
             raise McnAuthError(
@@ -168,11 +171,18 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
                 f"lists the account's active vPBXs) and the base URL {config.base_url} (default {DEFAULT_BASE_URL}).",
                 status=status,
             )
-        check_http_status(status, response.headers, method=what, host=config.host, api=API_NAME)
+        check_http_status(
+            status,
+            response.headers,
+            what=f"{API_NAME} {what}",
+            host=config.host,
+            transport_error=McnTransportError,
+            error=McnApiError,
+        )
         try:
             return orjson.loads(content)
         except orjson.JSONDecodeError:
-            raise ComagicTransportError(
+            raise McnTransportError(
                 f"{API_NAME} {what}: malformed or truncated JSON response ({len(content)} bytes)"
             ) from None
 
@@ -199,7 +209,7 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
         ``chunk_days`` at a time and each row is kept only when its ``date`` lies in ``[start, end)`` and in its
         chunk: adjacent intervals never share a call. Rows are returned exactly as the API sent them.
         """
-        validate_interval(start, end)
+        validate_interval(start, end, error=McnParameterError)
         account, vpbx = self.account(account_id), str(vpbx_id)
         tz = self.timezone
         path = f"/account/{_segment(account)}/vpbx/{_segment(vpbx)}/call_log"
@@ -225,9 +235,9 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
         """List the account's active vPBXs (one cheap authenticated request)."""
         try:
             vpbxs = self.list_vpbx()
-        except ComagicTransportError as error:
+        except McnTransportError as error:
             return False, f"{error}. Is the base URL ({self.config.base_url}) right and reachable from here?"
-        except ComagicError as error:
+        except McnError as error:
             return False, str(error)
         finally:
             self.close()

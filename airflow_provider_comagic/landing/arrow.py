@@ -37,14 +37,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-SOURCE_FORMAT = b"source_format"
-SOURCE_TIMEZONE = b"source_timezone"
-DEFAULT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+from airflow_provider_comagic.utils.arrow_fields import DEFAULT_TIME_FORMAT, SOURCE_FORMAT, SOURCE_TIMEZONE
 
 __all__ = [
-    "DEFAULT_TIME_FORMAT",
-    "SOURCE_FORMAT",
-    "SOURCE_TIMEZONE",
     "RowConversionError",
     "json_lines_to_batch",
     "rows_to_batch",

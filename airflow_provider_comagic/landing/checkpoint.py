@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from airflow_provider_comagic.comagic.errors import ComagicError
+from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.writer import PartitionWriter
 
 __all__ = ["INLINE_PLAN_STATE_BYTES", "ReportRun", "pack_plan_state", "unpack_plan_state"]
@@ -52,7 +52,7 @@ def unpack_plan_state(packed: Mapping[str, Any], writer: PartitionWriter) -> dic
         return dict(packed["inline"])
     body = gzip.decompress(writer.read_scratch(packed["scratch"]))
     if hashlib.sha256(body).hexdigest() != packed["sha256"]:
-        raise ComagicError(f"the saved paging state {packed['scratch']} is corrupt; rerun the task")
+        raise LandingError(f"the saved paging state {packed['scratch']} is corrupt; rerun the task")
     return orjson.loads(body)
 
 
@@ -103,7 +103,7 @@ class ReportRun:
     @classmethod
     def from_json(cls, state: Mapping[str, Any] | None) -> ReportRun:
         if not state or state.get("version") != RUN_STATE_VERSION:
-            raise ComagicError(f"cannot resume: the saved run state is missing or of another version ({state!r:.200})")
+            raise LandingError(f"cannot resume: the saved run state is missing or of another version ({state!r:.200})")
         parse = dt.datetime.fromisoformat
         return cls(
             [(parse(start), parse(end)) for start, end in state["intervals"]],

@@ -24,195 +24,49 @@ same time are not supported (the later commit removes the other run's parts).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import gzip
 import logging
 import os
 import posixpath
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, BinaryIO, Literal
+from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
-
-try:  # ISA-L's gzip: the same format, 3-4x faster than zlib at levels 1-3
-    from isal import igzip
-except ImportError:  # pragma: no cover - a dependency; stdlib gzip keeps working without it
-    igzip = None
 
 from airflow_provider_comagic import __version__
-from airflow_provider_comagic.landing.arrow import json_lines_to_batch, rows_to_batch
+from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.formats import (
+    DEFAULT_GZIP_LEVEL,
+    DEFAULT_PARQUET_COMPRESSION,
+    TMP_PREFIX,
+    LandingFormat,
+    PartOptions,
+    check_gzip_level,
+    get_format,
+)
 from airflow_provider_comagic.landing.json_lines import JsonLines
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, MANIFEST_VERSION, schema_json
+from airflow_provider_comagic.landing.storage import is_local, to_storage_path
 from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = [
-    "FORMATS",
-    "MANIFEST_NAME",
-    "LandingError",
-    "LandingFormat",
+    "DEFAULT_MAX_BYTES_PER_FILE",
+    "DEFAULT_MAX_ROWS_PER_FILE",
+    "DEFAULT_ROW_GROUP_ROWS",
     "PartitionWriter",
-    "check_gzip_level",
-    "iter_landed_batches",
-    "iter_landed_rows",
     "land_pages",
-    "manifest_schema",
-    "read_manifest",
-    "to_storage_path",
 ]
 
 log = logging.getLogger(__name__)
 
-LandingFormat = Literal["jsonl", "parquet"]
-FORMATS: dict[str, str] = {"jsonl": ".jsonl.gz", "parquet": ".parquet"}
-MANIFEST_NAME = "_manifest.json"
-MANIFEST_VERSION = 1
 PART_PREFIX = "part-"
-TMP_PREFIX = "_tmp-"
-
 DEFAULT_MAX_ROWS_PER_FILE = 1_000_000
 DEFAULT_MAX_BYTES_PER_FILE = 256 * 2**20
 DEFAULT_ROW_GROUP_ROWS = 100_000
 DEFAULT_ROW_GROUP_BYTES = 64 * 2**20  # flush a row group early when rows are wide: bounds the memory a flush needs
-DEFAULT_GZIP_LEVEL = 1  # level 1 vs 6: ~3x faster, ~10-15% larger on report rows (see docs)
-ISAL_GZIP_LEVELS = range(1, 4)
-"""gzip levels written with ISA-L (``isal``) when it is installed; 0 (stored) and 4-9 with zlib."""
-DEFAULT_PARQUET_COMPRESSION = "zstd"
-
-
-class LandingError(ValueError):
-    """Wrong landing arguments or an unreadable landed partition."""
-
-
-def check_gzip_level(level: Any) -> None:
-    """Raise :class:`LandingError` unless ``level`` is a gzip level (an integer 0-9)."""
-    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
-        raise LandingError(f"gzip_level must be an integer from 0 to 9, got {level!r}")
-
-
-def to_storage_path(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
-    """An :class:`ObjectStoragePath` for a URL (``s3://bucket/x``), a local path, or an existing path object."""
-    if isinstance(path, ObjectStoragePath):
-        return path if conn_id is None else ObjectStoragePath(str(path), conn_id=conn_id)
-    text = os.fspath(path)
-    if "://" not in text:
-        text = "file://" + os.path.abspath(text)
-    return ObjectStoragePath(text, conn_id=conn_id)
-
-
-def _is_local(fs: Any) -> bool:
-    from fsspec.implementations.local import LocalFileSystem
-
-    return isinstance(fs, LocalFileSystem)
-
-
-class _Part:
-    """One part file being written: counts rows and bytes; atomic rename on local storage."""
-
-    def __init__(self, fs: Any, directory: str, name: str):
-        self.fs = fs
-        self.name = name
-        self.final = posixpath.join(directory, name)
-        self.local = _is_local(fs)
-        self.target = posixpath.join(directory, TMP_PREFIX + name) if self.local else self.final
-        self.raw: BinaryIO = fs.open(self.target, "wb")
-        self.rows = 0
-        self.bytes = 0
-
-    def written(self) -> int:
-        return self.raw.tell()
-
-    def finish(self) -> dict[str, Any]:
-        self.bytes = self.raw.tell()
-        self.raw.close()
-        if self.local:
-            os.replace(self.target, self.final)  # atomic on POSIX: the final name never shows a partial file
-        return {"path": self.name, "rows": self.rows, "bytes": self.bytes}
-
-    def discard(self) -> None:
-        try:
-            if not self.raw.closed:
-                self.raw.close()
-        except Exception:  # the failure that got us here matters more
-            log.debug("closing %s failed", self.target, exc_info=True)
-        for path in {self.target, self.final}:
-            try:
-                if self.fs.exists(path):
-                    self.fs.rm_file(path)
-            except Exception:
-                log.warning("Could not delete the unfinished part %s; the next run removes it", path)
-
-
-class _JsonlPart(_Part):
-    def __init__(self, fs: Any, directory: str, name: str, level: int):
-        super().__init__(fs, directory, name)
-        # mtime=0: the same rows always compress to the same bytes
-        gzip_file = igzip.IGzipFile if igzip is not None and level in ISAL_GZIP_LEVELS else gzip.GzipFile
-        self.gz = gzip_file(filename="", mode="wb", fileobj=self.raw, compresslevel=level, mtime=0)
-
-    def write(self, rows: Sequence[Mapping[str, Any]] | JsonLines) -> None:
-        if not rows:
-            return
-        if isinstance(rows, JsonLines):
-            data = rows.data  # the rows as the API sent them: nothing to encode
-        else:
-            dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-            data = b"".join([dumps(row, option=option) for row in rows])  # the newline comes with each row
-        # one write per page: a single long compression call releases the GIL for the fetch of the next page
-        self.gz.write(data)
-        self.rows += len(rows)
-
-    def finish(self) -> dict[str, Any]:
-        self.gz.close()  # writes the gzip trailer; leaves raw open
-        return super().finish()
-
-
-class _ParquetPart(_Part):
-    def __init__(
-        self, fs: Any, directory: str, name: str, schema: pa.Schema, compression: str, group_rows: int, group_bytes: int
-    ):
-        super().__init__(fs, directory, name)
-        self.writer = pq.ParquetWriter(self.raw, schema, compression=compression)
-        self.group_rows = group_rows
-        self.group_bytes = group_bytes
-        self.pending: list[pa.RecordBatch] = []
-        self.pending_rows = 0
-        self.pending_bytes = 0
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows:
-            self.pending.append(batch)
-            self.pending_rows += batch.num_rows
-            self.pending_bytes += batch.nbytes
-            self.rows += batch.num_rows
-            if self.pending_rows >= self.group_rows or self.pending_bytes >= self.group_bytes:
-                self.flush()
-
-    def flush(self) -> None:
-        """Write the buffered batches as one row group and forget them."""
-        if self.pending:
-            table = pa.Table.from_batches(self.pending)
-            self.writer.write_table(table, row_group_size=max(1, table.num_rows))
-            self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
-
-    def written(self) -> int:
-        return super().written() + self.pending_bytes  # buffered rows will land here too (upper bound)
-
-    def finish(self) -> dict[str, Any]:
-        self.flush()
-        self.writer.close()  # does not close a file object it did not open
-        return super().finish()
-
-    def discard(self) -> None:
-        self.pending = []
-        try:
-            self.writer.close()  # before the file goes: a writer left open writes its footer at GC time
-        except Exception:
-            log.debug("closing the Parquet writer of %s failed", self.target, exc_info=True)
-        super().discard()
 
 
 class PartitionWriter:
@@ -255,8 +109,7 @@ class PartitionWriter:
         parquet_compression: str = DEFAULT_PARQUET_COMPRESSION,
         token: str | None = None,
     ):
-        if fmt not in FORMATS:
-            raise LandingError(f"output format must be one of {sorted(FORMATS)}, got {fmt!r}")
+        self.output_format = get_format(fmt)
         for name, value in (
             ("max_rows_per_file", max_rows_per_file),
             ("max_bytes_per_file", max_bytes_per_file),
@@ -280,12 +133,12 @@ class PartitionWriter:
         self.token = token or f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         self.files: list[dict[str, Any]] = []
         self.rows = 0
-        self._part: _JsonlPart | _ParquetPart | None = None
-        self._all_parts: list[_Part] = []
+        self._part: Any = None
+        self._all_parts: list[Any] = []
         self._scratch: set[str] = set()
         self._committed = False
         self._suspended = False
-        if _is_local(self.fs):
+        if is_local(self.fs):
             self.fs.makedirs(self.directory, exist_ok=True)
 
     # -- writing --------------------------------------------------------------------------------------------
@@ -297,38 +150,26 @@ class PartitionWriter:
             raise LandingError("this partition is already committed")
         if not rows:
             return
-        if self.format == "parquet":
-            if self.schema is None:
-                dicts = rows.dicts() if isinstance(rows, JsonLines) else list(rows)
-                self.schema = pa.RecordBatch.from_pylist(dicts).schema
-            if isinstance(rows, JsonLines):
-                payload: Any = json_lines_to_batch(rows.data, rows.rows, self.schema)
-            else:
-                payload = rows_to_batch(rows, self.schema)
-        else:
-            payload = rows
+        if self.output_format.needs_schema and self.schema is None:
+            dicts = rows.dicts() if isinstance(rows, JsonLines) else list(rows)
+            self.schema = pa.RecordBatch.from_pylist(dicts).schema  # Arrow's inference, then kept for every page
+        payload = self.output_format.payload(rows, self.schema)
         part = self._part or self._open_part()
         part.write(payload)
         self.rows += len(rows)
         if part.rows >= self.max_rows_per_file or part.written() >= self.max_bytes_per_file:
             self._close_part()
 
-    def _open_part(self) -> _JsonlPart | _ParquetPart:
-        name = f"{PART_PREFIX}{self.token}-{len(self.files):05d}{FORMATS[self.format]}"
-        part: _JsonlPart | _ParquetPart
-        if self.format == "jsonl":
-            part = _JsonlPart(self.fs, self.directory, name, self.gzip_level)
-        else:
-            assert self.schema is not None
-            part = _ParquetPart(
-                self.fs,
-                self.directory,
-                name,
-                self.schema,
-                self.parquet_compression,
-                self.row_group_rows,
-                self.row_group_bytes,
-            )
+    def _open_part(self) -> Any:
+        name = f"{PART_PREFIX}{self.token}-{len(self.files):05d}{self.output_format.suffix}"
+        options = PartOptions(
+            schema=self.schema,
+            gzip_level=self.gzip_level,
+            parquet_compression=self.parquet_compression,
+            row_group_rows=self.row_group_rows,
+            row_group_bytes=self.row_group_bytes,
+        )
+        part = self.output_format.open_part(self.fs, self.directory, name, options)
         self._part = part
         self._all_parts.append(part)
         return part
@@ -344,7 +185,7 @@ class PartitionWriter:
         if self._committed:
             raise LandingError("this partition is already committed")
         self._close_part()
-        if self.format == "parquet" and not self.files and self.schema is not None:
+        if self.output_format.empty_part and not self.files and self.schema is not None:
             self._open_part()  # an empty interval is an explicit empty file carrying the schema
             self._close_part()
         manifest = {
@@ -353,7 +194,7 @@ class PartitionWriter:
             "rows": self.rows,
             "files": self.files,
             "bytes": sum(f["bytes"] for f in self.files),
-            "schema": _schema_json(self.schema),
+            "schema": schema_json(self.schema),
             "run_token": self.token,
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
             "producer": {"package": "airflow-provider-comagic", "version": __version__},
@@ -361,7 +202,7 @@ class PartitionWriter:
         }
         body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
         manifest_path = posixpath.join(self.directory, MANIFEST_NAME)
-        if _is_local(self.fs):
+        if is_local(self.fs):
             tmp = posixpath.join(self.directory, f"{TMP_PREFIX}{self.token}{MANIFEST_NAME}")
             with open(tmp, "wb") as handle:
                 handle.write(body)
@@ -487,78 +328,3 @@ def land_pages(
         for page in pages:
             writer.write(page)
         return writer.commit(extra() if callable(extra) else extra)
-
-
-# -- reading ------------------------------------------------------------------------------------------------
-def _partition_of(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None) -> ObjectStoragePath:
-    path = to_storage_path(path, conn_id)
-    return path.parent if path.name == MANIFEST_NAME else path
-
-
-def read_manifest(
-    path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None
-) -> dict[str, Any] | None:
-    """The committed manifest of a partition (give the folder or the manifest itself); None if uncommitted."""
-    manifest = _partition_of(path, conn_id) / MANIFEST_NAME
-    try:
-        return orjson.loads(manifest.read_bytes())
-    except FileNotFoundError:
-        return None
-
-
-def manifest_schema(manifest: Mapping[str, Any]) -> pa.Schema | None:
-    """The exact Arrow schema recorded in a manifest (None when the rows were landed without one)."""
-    schema = manifest.get("schema") or {}
-    encoded = schema.get("arrow_ipc_base64")
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))) if encoded else None
-
-
-def iter_landed_batches(
-    path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None, *, batch_size: int = 65_536
-) -> Iterator[pa.RecordBatch]:
-    """Record batches of a committed Parquet partition, in manifest order."""
-    partition = _partition_of(path, conn_id)
-    manifest = _require_manifest(partition)
-    if manifest["format"] != "parquet":
-        raise LandingError(f"{partition} holds {manifest['format']}, not parquet")
-    for entry in manifest["files"]:
-        with (partition / entry["path"]).open("rb") as handle:
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_size)
-
-
-def iter_landed_rows(
-    path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None
-) -> Iterator[dict[str, Any]]:
-    """Rows of a committed partition as dicts, reading only the files its manifest lists.
-
-    JSON Lines rows come back exactly as landed; Parquet rows with the schema's Python types (aware
-    datetimes, dates, lists, dicts with every struct key).
-    """
-    partition = _partition_of(path, conn_id)
-    manifest = _require_manifest(partition)
-    if manifest["format"] == "parquet":
-        for batch in iter_landed_batches(partition):
-            yield from batch.to_pylist()
-        return
-    loads = orjson.loads
-    for entry in manifest["files"]:
-        with (partition / entry["path"]).open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as lines:
-            for line in lines:
-                if line.strip():
-                    yield loads(line)
-
-
-def _require_manifest(partition: ObjectStoragePath) -> dict[str, Any]:
-    manifest = read_manifest(partition)
-    if manifest is None:
-        raise LandingError(f"{partition} has no {MANIFEST_NAME}: nothing committed there")
-    return manifest
-
-
-def _schema_json(schema: pa.Schema | None) -> dict[str, Any] | None:
-    if schema is None:
-        return None
-    return {
-        "fields": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
-        "arrow_ipc_base64": base64.b64encode(schema.serialize().to_pybytes()).decode(),
-    }

@@ -22,10 +22,15 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from airflow_provider_comagic.comagic.errors import McnApiError
-from airflow_provider_comagic.comagic.schemas import TIMESTAMP_UNIT, TimestampMode
-from airflow_provider_comagic.landing.arrow import DEFAULT_TIME_FORMAT, SOURCE_FORMAT, SOURCE_TIMEZONE
-from airflow_provider_comagic.utils.intervals import localize
+from airflow_provider_comagic.mcn.errors import McnApiError
+from airflow_provider_comagic.utils.arrow_fields import (
+    DEFAULT_TIME_FORMAT,
+    SOURCE_FORMAT,
+    SOURCE_TIMEZONE,
+    TIMESTAMP_UNIT,
+    TimestampMode,
+)
+from airflow_provider_comagic.utils.time import localize
 
 __all__ = [
     "CALL_LOG_FIELDS",

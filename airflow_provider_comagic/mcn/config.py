@@ -11,15 +11,15 @@ import dataclasses
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_comagic.comagic.config import (
+from airflow_provider_comagic.mcn.errors import McnConnectionConfigError
+from airflow_provider_comagic.utils.connection import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
-    _extra_dict,
+    extra_dict,
     retry_extras,
     split_url,
     timezone_extra,
 )
-from airflow_provider_comagic.comagic.errors import ComagicConnectionConfigError
 from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
 
 DEFAULT_BASE_URL = "https://api.mcn.ru/v2/rest"
@@ -51,22 +51,22 @@ class McnConnectionConfig:
     @classmethod
     def from_connection(cls, conn: Any) -> McnConnectionConfig:
         """Build the configuration from an Airflow ``Connection`` (or anything with the same attributes)."""
-        extra = _extra_dict(conn)
+        extra = extra_dict(conn, error=McnConnectionConfigError)
         conn_id = getattr(conn, "conn_id", "?")
         token = str(extra.get("token") or getattr(conn, "password", None) or "").strip()
         if not token:
-            raise ComagicConnectionConfigError(
+            raise McnConnectionConfigError(
                 f"Connection {conn_id!r}: no MCN Telecom API token; put the token issued in the personal cabinet "
                 "(API section) in the Password field or in the extra 'token'"
             )
-        timezone = timezone_extra(extra)
+        timezone = timezone_extra(extra, error=McnConnectionConfigError)
         account_id = extra.get("account_id")
         return cls(
             base_url=build_base_url(extra.get("base_url") or getattr(conn, "host", None), getattr(conn, "port", None)),
             token=token,
             account_id=None if account_id in (None, "") else str(account_id).strip(),
             timezone=timezone,
-            **retry_extras(extra),
+            **retry_extras(extra, error=McnConnectionConfigError),
         )
 
 
@@ -75,5 +75,5 @@ def build_base_url(host: str | None, port: int | None = None) -> str:
     text = (host or DEFAULT_BASE_URL).strip().rstrip("/")
     if "://" not in text:
         text = "https://" + text
-    scheme, netloc, path = split_url(text, port, shown=host)
+    scheme, netloc, path = split_url(text, port, shown=host, error=McnConnectionConfigError)
     return f"{scheme}://{netloc}{path or DEFAULT_PATH}"

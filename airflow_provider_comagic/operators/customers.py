@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.utils.templating import parse_list
 from airflow_provider_comagic.version_compat import BaseOperator
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class ComagicCustomerUsersOperator(BaseOperator):
         try:
             entries = hook.list_customer_users(
                 active_only=self.active_only,
-                customer_ids=_id_list(self.customer_ids),
+                customer_ids=parse_list(self.customer_ids, "customer_ids", item=int, error=ComagicParameterError),
                 name_pattern=self.name_pattern or None,
                 one_per_customer=self.one_per_customer,
             )
@@ -77,15 +78,3 @@ class ComagicCustomerUsersOperator(BaseOperator):
         if not entries:
             self.log.warning("No client matches the selection: the fan-out will have no tasks")
         return entries
-
-
-def _id_list(value: Any) -> list[int] | None:
-    """Customer ids from a list, or from the string a template renders to (``"[1, 2]"`` or ``"1,2"``)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = value.strip().strip("[]").split(",")
-    try:
-        return [int(str(item).strip()) for item in value if str(item).strip()]
-    except ValueError:
-        raise ComagicParameterError(f"customer_ids must be integers, got {value!r}") from None

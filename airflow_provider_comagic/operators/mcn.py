@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.landing.run_info import run_info
-from airflow_provider_comagic.landing.writer import (
-    DEFAULT_GZIP_LEVEL,
-    DEFAULT_MAX_BYTES_PER_FILE,
-    DEFAULT_MAX_ROWS_PER_FILE,
-    DEFAULT_ROW_GROUP_ROWS,
-    MANIFEST_NAME,
-    land_pages,
-    to_storage_path,
-)
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
+from airflow_provider_comagic.landing.partitions import partition_name
+from airflow_provider_comagic.landing.writer import land_pages
 from airflow_provider_comagic.mcn.call_log import (
     DEFAULT_CHUNK_DAYS,
     call_log_schema,
@@ -28,25 +21,24 @@ from airflow_provider_comagic.mcn.call_log import (
     normalize_row,
     vpbx_ids,
 )
-from airflow_provider_comagic.operators.report import check_output_options, is_templated
-from airflow_provider_comagic.unified.schema import (
-    OUTPUT_SCHEMAS,
-    UNIFIED_SCHEMA,
-    mcn_pages_to_unified,
-    unified_report_name,
-)
-from airflow_provider_comagic.utils.intervals import partition_name, resolve_interval
-from airflow_provider_comagic.version_compat import BaseOperator
+from airflow_provider_comagic.mcn.errors import McnParameterError
+from airflow_provider_comagic.operators.base import BaseLandingOperator
+from airflow_provider_comagic.unified.mcn import mcn_pages_to_unified
+from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, unified_report_name
+from airflow_provider_comagic.utils.templating import is_templated, parse_list
+from airflow_provider_comagic.utils.time import resolve_interval
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = ["MCN_REPORT", "McnCallLogOperator"]
 
 MCN_REPORT = "mcn_call_log"
 
 
-class McnCallLogOperator(BaseOperator):
+class McnCallLogOperator(BaseLandingOperator):
     """
     Land the MCN Telecom vPBX call log of one data interval in object storage, one partition per vPBX.
 
@@ -65,10 +57,14 @@ class McnCallLogOperator(BaseOperator):
     (the requested dates), ``partitions`` (``vpbx_id``, ``partition``, ``manifest``, ``rows`` each), and
     ``partition``/``manifest`` when there is one vPBX.
 
-    :param output_path: base URL or path, e.g. ``s3://bucket/telephony``. (templated)
-    :param output_format: ``"parquet"`` or ``"jsonl"`` (rows exactly as the API returned them). (templated)
+
+
+    The output options (``output_path``, ``output_format``, ``output_conn_id``, part sizes, ``gzip_level``) are
+    those of :class:`~airflow_provider_comagic.operators.base.BaseLandingOperator`; ``timestamps`` applies to the
+    raw Parquet ``date`` column.
+
     :param mcn_conn_id: the ``mcn_telecom`` connection.
-    :param output_conn_id: connection of the object storage (e.g. an ``aws`` connection for ``s3://``).
+
     :param account_id: the personal account (default: the connection's extra ``account_id``). (templated)
     :param vpbx_id: a vPBX id or a list of them; default: every active vPBX of ``list_vpbx()``. (templated)
     :param date_from: start of the interval (inclusive) instead of the data interval: datetime, date or ISO
@@ -79,17 +75,15 @@ class McnCallLogOperator(BaseOperator):
     :param partition_template: :meth:`str.format` template of the partition folder (keys of
         :func:`airflow_provider_comagic.utils.intervals.partition_name`; ``{report}`` is ``mcn_call_log/vpbx_id=<id>``
         and must be in it when several vPBXs are landed). (templated)
-    :param timestamps: raw Parquet ``date`` column in the account's zone (``"account"``) or ``"utc"``.
     :param chunk_days: days per call-log request (1..31).
-    :param max_rows_per_file: start a new part file after this many rows.
-    :param max_bytes_per_file: start a new part file after this many bytes.
-    :param row_group_rows: Parquet row-group size.
-    :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
+
+
+
+
     """
 
     template_fields: Sequence[str] = (
-        "output_path",
-        "output_format",
+        *BaseLandingOperator.template_fields,
         "account_id",
         "vpbx_id",
         "date_from",
@@ -98,147 +92,116 @@ class McnCallLogOperator(BaseOperator):
         "partition_template",
     )
     ui_color = "#fdf1e8"
+    parameter_error = McnParameterError
 
     def __init__(
         self,
         *,
-        output_path: str,
-        output_format: str = "parquet",
         mcn_conn_id: str = McnTelecomHook.default_conn_name,
-        output_conn_id: str | None = None,
         account_id: str | int | None = None,
         vpbx_id: str | int | Sequence[str | int] | None = None,
         date_from: str | dt.datetime | dt.date | None = None,
         date_till: str | dt.datetime | dt.date | None = None,
         output_schema: str = "raw",
         partition_template: str | None = None,
-        timestamps: str = "account",
         chunk_days: int = DEFAULT_CHUNK_DAYS,
-        max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
-        max_bytes_per_file: int = DEFAULT_MAX_BYTES_PER_FILE,
-        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
-        gzip_level: int = DEFAULT_GZIP_LEVEL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.output_path = output_path
-        self.output_format = output_format
         self.mcn_conn_id = mcn_conn_id
-        self.output_conn_id = output_conn_id
         self.account_id = account_id
         self.vpbx_id = vpbx_id
         self.date_from = date_from
         self.date_till = date_till
         self.output_schema = output_schema
         self.partition_template = partition_template
-        self.timestamps = timestamps
         self.chunk_days = chunk_days
-        self.max_rows_per_file = max_rows_per_file
-        self.max_bytes_per_file = max_bytes_per_file
-        self.row_group_rows = row_group_rows
-        self.gzip_level = gzip_level
         self._validate(rendered=False)
 
     def _validate(self, *, rendered: bool) -> None:
         """Literal values are checked at parse time, templated ones once rendered."""
-        check_output_options(self.output_format, self.timestamps, self.gzip_level, rendered=rendered)
+        self.check_output_options(rendered=rendered)
         if (rendered or not is_templated(self.output_schema)) and self.output_schema not in OUTPUT_SCHEMAS:
-            raise ComagicParameterError(f"output_schema must be 'raw' or 'unified', got {self.output_schema!r}")
+            raise McnParameterError(f"output_schema must be 'raw' or 'unified', got {self.output_schema!r}")
         days = self.chunk_days
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 31:
-            raise ComagicParameterError(f"chunk_days must be an integer from 1 to 31, got {days!r}")
+            raise McnParameterError(f"chunk_days must be an integer from 1 to 31, got {days!r}")
 
     def get_hook(self) -> McnTelecomHook:
         """The hook talking to the MCN Telecom API (one per task run: it reuses the HTTP session)."""
         return McnTelecomHook(self.mcn_conn_id)
 
     def _vpbx_list(self, hook: McnTelecomHook, account: str) -> list[str]:
-        value = self.vpbx_id
-        if isinstance(value, str):
-            value = [part.strip() for part in value.strip("[] ").replace('"', "").split(",") if part.strip()]
-        if value in (None, []):
+        ids = parse_list(self.vpbx_id, "vpbx_id", item=str, error=McnParameterError)
+        if ids is None:
             ids = vpbx_ids(hook.list_vpbx(account))
             self.log.info("Active vPBXs of account %s: %s", account, ", ".join(ids) or "none")
             return ids
-        if isinstance(value, int):
-            return [str(value)]
-        return list(dict.fromkeys(str(v) for v in value))  # type: ignore[union-attr]
+        return list(dict.fromkeys(ids))
 
     def execute(self, context: Context) -> dict[str, Any]:
         self._validate(rendered=True)
-        unified = self.output_schema == "unified"
         hook = self.get_hook()
         try:
             tz = hook.timezone
-            start, end = resolve_interval(self.date_from, self.date_till, context, tz)
+            start, end = resolve_interval(self.date_from, self.date_till, context, tz, error=McnParameterError)
             account = hook.account(self.account_id)
             ids = self._vpbx_list(hook, account)
             if len(ids) > 1 and self.partition_template and "{report}" not in self.partition_template:
-                raise ComagicParameterError(
+                raise McnParameterError(
                     "partition_template must contain {report} (it holds the vpbx_id) when several vPBXs are landed"
                 )
-            chunks = covering_chunks(start, end, tz, self.chunk_days)
-            dates = {"date_from": chunks[0][0].isoformat(), "date_to": chunks[-1][1].isoformat()}
-            base = to_storage_path(self.output_path, self.output_conn_id)
-            if unified:
-                schema = UNIFIED_SCHEMA
-            else:
-                schema = call_log_schema(hook.config.timezone, self.timestamps)  # type: ignore[arg-type]
-            landed = []
-            for vpbx in ids:
-                key = unified_report_name("mcn", vpbx) if unified else f"{MCN_REPORT}/vpbx_id={vpbx}"
-                partition = base / partition_name(key, start, end, tz, self.partition_template)
-                self.log.info(
-                    "Landing the MCN call log of account %s vPBX %s, [%s, %s) as %s (%s) into %s",
-                    account,
-                    vpbx,
-                    start.isoformat(),
-                    end.isoformat(),
-                    self.output_format,
-                    self.output_schema,
-                    partition,
-                )
-                before = dict(hook.stats)
-                pages = self._pages(hook, account, vpbx, start, end, tz, schema)
-
-                def manifest_extra(vpbx: str = vpbx, before: Mapping[str, int] = before) -> dict[str, Any]:
-                    api = {name: hook.stats[name] - before.get(name, 0) for name in hook.stats}
-                    return {
-                        "report": MCN_REPORT,
-                        "vendor": "mcn",
-                        "account_id": account,
-                        "vpbx_id": vpbx,
-                        "interval": {
-                            "start": start.isoformat(),
-                            "end": end.isoformat(),
-                            "timezone": hook.config.timezone,
-                        },
-                        "api": {
-                            **dates,
-                            "chunk_days": self.chunk_days,
-                            "chunks": [chunk_params(c) for c in chunks],
-                            **api,
-                        },
-                        "output_schema": self.output_schema,
-                        "timestamps": self.timestamps,
-                        "airflow": run_info(context),
-                    }
-
-                manifest = land_pages(
-                    pages,
-                    partition,
-                    self.output_format,  # type: ignore[arg-type]
-                    schema,
-                    extra=manifest_extra,
-                    max_rows_per_file=self.max_rows_per_file,
-                    max_bytes_per_file=self.max_bytes_per_file,
-                    row_group_rows=self.row_group_rows,
-                    gzip_level=self.gzip_level,
-                )
-                landed.append((vpbx, partition, manifest))
+            window = _CallLogWindow(start, end, tz, covering_chunks(start, end, tz, self.chunk_days))
+            landed = [self._land_vpbx(context, hook, account, vpbx, window) for vpbx in ids]
         finally:
             hook.close()
-        return self._summary(landed, dates)
+        return self._summary(landed, window.dates())
+
+    def _schema(self, hook: McnTelecomHook) -> pa.Schema:
+        if self.output_schema == "unified":
+            return UNIFIED_SCHEMA
+        return call_log_schema(hook.config.timezone, self.timestamps)  # type: ignore[arg-type]
+
+    def _land_vpbx(
+        self, context: Context, hook: McnTelecomHook, account: str, vpbx: str, window: _CallLogWindow
+    ) -> tuple[str, ObjectStoragePath, dict[str, Any]]:
+        """Land and commit the partition of one vPBX; return ``(vpbx, partition, manifest)``."""
+        start, end, tz = window.start, window.end, window.tz
+        key = unified_report_name("mcn", vpbx) if self.output_schema == "unified" else f"{MCN_REPORT}/vpbx_id={vpbx}"
+        partition = self.output_base() / partition_name(
+            key, start, end, tz, self.partition_template, error=McnParameterError
+        )
+        self.log.info(
+            "Landing the MCN call log of account %s vPBX %s, [%s, %s) as %s (%s) into %s",
+            account,
+            vpbx,
+            start.isoformat(),
+            end.isoformat(),
+            self.output_format,
+            self.output_schema,
+            partition,
+        )
+        before = dict(hook.stats)
+        schema = self._schema(hook)
+
+        def manifest_extra() -> dict[str, Any]:
+            api = {name: hook.stats[name] - before.get(name, 0) for name in hook.stats}
+            return {
+                "report": MCN_REPORT,
+                "vendor": "mcn",
+                "account_id": account,
+                "vpbx_id": vpbx,
+                "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
+                "api": {**window.dates(), "chunk_days": self.chunk_days, "chunks": window.chunk_params(), **api},
+                "output_schema": self.output_schema,
+                "timestamps": self.timestamps,
+                "airflow": self.airflow_run_info(context),
+            }
+
+        pages = self._pages(hook, account, vpbx, start, end, tz, schema)
+        fmt: Any = self.output_format
+        manifest = land_pages(pages, partition, fmt, schema, extra=manifest_extra, **self.writer_options())
+        return vpbx, partition, manifest
 
     def _pages(
         self,
@@ -282,6 +245,23 @@ class McnCallLogOperator(BaseOperator):
             summary["api_calls"],
         )
         return summary
+
+
+@dataclasses.dataclass(frozen=True)
+class _CallLogWindow:
+    """The interval of a run and the whole-date chunks that cover it."""
+
+    start: dt.datetime
+    end: dt.datetime
+    tz: dt.tzinfo
+    chunks: list[tuple[dt.date, dt.date]]
+
+    def dates(self) -> dict[str, str]:
+        """The requested dates (``date_from``/``date_to``, both inclusive)."""
+        return {"date_from": self.chunks[0][0].isoformat(), "date_to": self.chunks[-1][1].isoformat()}
+
+    def chunk_params(self) -> list[dict[str, str]]:
+        return [chunk_params(chunk) for chunk in self.chunks]
 
 
 def _normalized(pages: Iterable[list[dict[str, Any]]], tz: dt.tzinfo) -> Iterator[list[dict[str, Any]]]:

@@ -1,13 +1,19 @@
-"""Report operators: every row of a CoMagic report for a data interval, landed in object storage."""
+"""Report operators: every row of a CoMagic report for a data interval, landed in object storage.
+
+The pieces of one run, each with one job: :class:`ReportQuery` (the query options, parsed once),
+:class:`ReportClient` (the agency client acted as), :meth:`ComagicReportOperator._land_interval` (one interval:
+plan, schema, partition, writer, pages, manifest) and :class:`~airflow_provider_comagic.landing.checkpoint.ReportRun`
+(where a deferred task stands).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_comagic.comagic.catalogue import get_method
+from airflow_provider_comagic.comagic.catalogue import MethodSpec, get_method
 from airflow_provider_comagic.comagic.errors import (
     ComagicApiError,
     ComagicComponentDisabledError,
@@ -18,39 +24,34 @@ from airflow_provider_comagic.comagic.errors import (
     ComagicPermissionError,
     ComagicRateLimitError,
 )
-from airflow_provider_comagic.comagic.paging import MAX_LIMIT
+from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.schemas import report_schema
 from airflow_provider_comagic.hooks.comagic import ComagicHook
 from airflow_provider_comagic.landing.checkpoint import ReportRun, pack_plan_state, unpack_plan_state
-from airflow_provider_comagic.landing.run_info import run_info as _run_info
-from airflow_provider_comagic.landing.writer import (
-    DEFAULT_GZIP_LEVEL,
-    DEFAULT_MAX_BYTES_PER_FILE,
-    DEFAULT_MAX_ROWS_PER_FILE,
-    DEFAULT_ROW_GROUP_ROWS,
-    FORMATS,
-    MANIFEST_NAME,
-    LandingError,
-    PartitionWriter,
-    check_gzip_level,
-    to_storage_path,
-)
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
+from airflow_provider_comagic.landing.partitions import partition_name, report_name
+from airflow_provider_comagic.landing.writer import PartitionWriter
+from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
-from airflow_provider_comagic.unified.schema import (
-    COMAGIC_SOURCE_FIELDS,
-    OUTPUT_SCHEMAS,
-    UNIFIED_SCHEMA,
-    comagic_pages_to_unified,
-    unified_report_name,
+from airflow_provider_comagic.unified.comagic import COMAGIC_SOURCE_FIELDS, comagic_pages_to_unified
+from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, unified_report_name
+from airflow_provider_comagic.utils.templating import (
+    is_templated,
+    parse_list,
+    parse_optional_int,
+    parse_structure,
 )
-from airflow_provider_comagic.utils.intervals import lookback_intervals, partition_name, report_name, resolve_interval
-from airflow_provider_comagic.utils.time import interval_to_api
-from airflow_provider_comagic.version_compat import AirflowSkipException, BaseOperator, conf
+from airflow_provider_comagic.utils.time import interval_to_api, lookback_intervals, resolve_interval
+from airflow_provider_comagic.version_compat import AirflowSkipException, conf
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from airflow.sdk import Context
 
+    from airflow_provider_comagic.version_compat import ObjectStoragePath
+
 __all__ = [
+    "REPORT_OPERATORS",
     "ComagicCallLegsReportOperator",
     "ComagicCallsReportOperator",
     "ComagicCampaignDailyStatOperator",
@@ -62,62 +63,109 @@ __all__ = [
     "ComagicOfflineMessagesReportOperator",
     "ComagicReportOperator",
     "ComagicVisitorSessionsReportOperator",
+    "ReportClient",
+    "ReportQuery",
 ]
 
-_JINJA_MARKERS = ("{{", "{%", "{#")
 # request parameters the operator or the hook set themselves
 _RESERVED_PARAMS = frozenset(
     {"access_token", "user_id", "date_from", "date_till", "limit", "offset", "fields", "filter", "sort"}
 )
 QUOTA_RESET_MARGIN = 2.0
 """Seconds added to the API's ``minute_reset``/``day_reset`` before a deferred task resumes."""
+_ERROR = ComagicParameterError
 
 
-def check_output_options(output_format: Any, timestamps: Any, gzip_level: Any, *, rendered: bool) -> None:
-    """Check the landing options every landing operator shares (a templated format is checked once rendered)."""
-    if (rendered or not is_templated(output_format)) and output_format not in FORMATS:
-        raise ComagicParameterError(f"output_format must be one of {', '.join(sorted(FORMATS))}, got {output_format!r}")
-    if timestamps not in ("account", "utc"):
-        raise ComagicParameterError(f"timestamps must be 'account' or 'utc', got {timestamps!r}")
-    try:
-        check_gzip_level(gzip_level)
-    except LandingError as error:
-        raise ComagicParameterError(str(error)) from None
+@dataclasses.dataclass(frozen=True)
+class ReportQuery:
+    """The query options of a report task, parsed once from the (rendered) operator arguments.
+
+    :param fields: the row fields to request (``None``: the method's default fields).
+    :param filter: the Data API filter, or None.
+    :param sort: the Data API sort list, or None.
+    :param api_params: method-specific parameters passed through.
+    :param user_id: the client user every call acts as (agency fan-out), or None.
+    :param customer_id: the client's customer id (partition folder), or None.
+    """
+
+    fields: list[str] | None
+    filter: dict[str, Any] | None
+    sort: list[dict[str, Any]] | None
+    api_params: dict[str, Any]
+    user_id: int | None
+    customer_id: int | None
+
+    @classmethod
+    def parse(cls, op: ComagicReportOperator, spec: MethodSpec) -> ReportQuery:
+        """Read the operator's query arguments (lists, JSON or Python-literal strings once rendered) and check
+        each against the catalogue as it is read (before any call)."""
+        fields = parse_list(op.fields, "fields", item=str, error=_ERROR)
+        if fields is not None:
+            spec.validate_fields(fields)
+        filter_ = parse_structure(op.filter, "filter", error=_ERROR)
+        if filter_:
+            spec.validate_filter(filter_)
+        sort = parse_structure(op.sort, "sort", kinds=(list,), error=_ERROR)
+        if sort:
+            spec.validate_sort(sort)
+        api_params = dict(parse_structure(op.api_params, "api_params", error=_ERROR) or {})
+        check_api_params(spec, api_params)
+        return cls(
+            fields=fields,
+            filter=filter_,
+            sort=sort,
+            api_params=api_params,
+            user_id=parse_optional_int(op.user_id, "user_id", error=_ERROR),
+            customer_id=parse_optional_int(op.customer_id, "customer_id", error=_ERROR),
+        )
+
+    def call_params(self) -> dict[str, Any]:
+        """``api_params`` plus the client's ``user_id`` (sent in every call, overriding the connection's)."""
+        params = dict(self.api_params)
+        if self.user_id is not None:
+            params["user_id"] = self.user_id
+        return params
 
 
-def is_templated(value: Any, *, skip_keys: frozenset[str] = frozenset()) -> bool:
-    """True when a string inside ``value`` (lists and dicts walked, ``skip_keys`` ignored) is a Jinja template."""
-    if isinstance(value, str):
-        return any(marker in value for marker in _JINJA_MARKERS)
-    if isinstance(value, Mapping):
-        return any(is_templated(v, skip_keys=skip_keys) for k, v in value.items() if k not in skip_keys)
-    if isinstance(value, list | tuple):
-        return any(is_templated(v, skip_keys=skip_keys) for v in value)
-    return False
+def check_api_params(spec: MethodSpec, params: Mapping[str, Any]) -> None:
+    """Required method parameters present, no unknown or reserved ones."""
+    required = [p.name for p in spec.params.values() if p.required and p.name not in _RESERVED_PARAMS]
+    missing = [name for name in required if name not in params]
+    if missing:
+        raise _ERROR(f"{spec.name} requires {', '.join(missing)}: pass api_params={{{missing[0]!r}: ...}}")
+    unknown = set(params) - (set(spec.params) - _RESERVED_PARAMS)
+    if unknown:
+        allowed = sorted(set(spec.params) - _RESERVED_PARAMS)
+        raise _ERROR(
+            f"{spec.name}: invalid 'api_params' {sorted(unknown)}; allowed: {', '.join(allowed) or '(none)'}"
+            " (date range, fields, filter, sort and paging have their own arguments)"
+        )
 
 
-def _json_value(value: Any, name: str) -> Any:
-    """A rendered template is a string: read JSON back (``'["id", "start_time"]'``)."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        raise ComagicParameterError(f"{name} rendered to {value!r}, which is not JSON") from None
+@dataclasses.dataclass(frozen=True)
+class ReportClient:
+    """The agency client a report task acts as (all None for the connection's own account)."""
+
+    customer_id: int | None = None
+    customer_name: str | None = None
+    user_id: int | None = None
+    user_login: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The set fields, for the manifest."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "")}
+
+    def label(self) -> str:
+        """How the logs name the client."""
+        client = self.as_dict()
+        if not client:
+            return "the connection's account"
+        name = f"{client['customer_name']!r} " if "customer_name" in client else ""
+        ids = ", ".join(f"{k} {v}" for k, v in client.items() if k in ("customer_id", "user_id"))
+        return f"customer {name}({ids})"
 
 
-def _field_list(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return _json_value(text, "fields")
-        return [name.strip() for name in text.split(",") if name.strip()]
-    return list(value)
-
-
-class ComagicReportOperator(BaseOperator):
+class ComagicReportOperator(BaseLandingOperator):
     """
     Land every row of a CoMagic / UIS report for one data interval in object storage.
 
@@ -157,12 +205,14 @@ class ComagicReportOperator(BaseOperator):
         For more information on how to use this operator, take a look at the guide:
         :ref:`howto/operator:ComagicReportOperator`
 
+    The output options (``output_path``, ``output_format``, ``output_conn_id``, ``timestamps``, part sizes,
+    ``gzip_level``) are those of :class:`~airflow_provider_comagic.operators.base.BaseLandingOperator`.
+
     :param method: report method, e.g. ``get.calls_report`` (see ``report_methods()``).
-    :param output_path: base URL or path, e.g. ``s3://bucket/comagic`` or ``file:///data/comagic``. (templated)
-    :param output_format: ``"parquet"`` (typed schema from the catalogue) or ``"jsonl"`` (gzip JSON Lines, rows
-        exactly as the API returned them). (templated)
+
+
     :param comagic_conn_id: the ``comagic`` connection.
-    :param output_conn_id: connection of the object storage (e.g. an ``aws`` connection for ``s3://``).
+
     :param date_from: start of the interval (inclusive) instead of the data interval: a datetime, a date or an
         ISO string. Naive values are wall-clock times in the account's zone (the connection's ``timezone``).
         (templated)
@@ -178,13 +228,13 @@ class ComagicReportOperator(BaseOperator):
         (``params`` is taken by Airflow). (templated)
     :param partition_template: :meth:`str.format` template of the partition folder, e.g.
         ``"{report}/year={year}/month={month}/day={day}"``; keys are listed in
-        :func:`airflow_provider_comagic.utils.intervals.partition_name`. (templated)
-    :param timestamps: Parquet timestamp columns in the account's zone (``"account"``) or in ``"utc"``.
+        :func:`airflow_provider_comagic.landing.partitions.partition_name`. (templated)
+
     :param page_size: rows per API call, 1..10 000. Keep 10 000: smaller pages cost more points.
-    :param max_rows_per_file: start a new part file after this many rows.
-    :param max_bytes_per_file: start a new part file after this many bytes.
-    :param row_group_rows: Parquet row-group size (also the most rows held in memory).
-    :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
+
+
+
+
     :param output_schema: ``"raw"`` (the API's rows) or, for ``get.calls_report`` only, ``"unified"``: rows
         of :data:`airflow_provider_comagic.unified.schema.UNIFIED_SCHEMA` (the call table shared with MCN Telecom)
         under ``<output_path>/unified_calls/comagic/...``; ``fields`` is then fixed and must not be given.
@@ -203,8 +253,7 @@ class ComagicReportOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "output_path",
-        "output_format",
+        *BaseLandingOperator.template_fields,
         "date_from",
         "date_till",
         "fields",
@@ -219,15 +268,13 @@ class ComagicReportOperator(BaseOperator):
     )
     template_fields_renderers = {"filter": "json", "sort": "json", "api_params": "json", "fields": "json"}
     ui_color = "#e8f4fd"
+    parameter_error = ComagicParameterError
 
     def __init__(
         self,
         *,
         method: str,
-        output_path: str,
-        output_format: str = "parquet",
         comagic_conn_id: str = ComagicHook.default_conn_name,
-        output_conn_id: str | None = None,
         date_from: str | dt.datetime | dt.date | None = None,
         date_till: str | dt.datetime | dt.date | None = None,
         fields: Sequence[str] | str | None = None,
@@ -235,12 +282,7 @@ class ComagicReportOperator(BaseOperator):
         sort: Sequence[Mapping[str, Any]] | str | None = None,
         api_params: Mapping[str, Any] | None = None,
         partition_template: str | None = None,
-        timestamps: str = "account",
         page_size: int = MAX_LIMIT,
-        max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
-        max_bytes_per_file: int = DEFAULT_MAX_BYTES_PER_FILE,
-        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
-        gzip_level: int = DEFAULT_GZIP_LEVEL,
         output_schema: str = "raw",
         user_id: int | str | None = None,
         customer_id: int | str | None = None,
@@ -253,18 +295,7 @@ class ComagicReportOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.method = method
-        self.user_id = user_id
-        self.customer_id = customer_id
-        self.customer_name = customer_name
-        self.user_login = user_login
-        self.skip_on_missing_access = skip_on_missing_access
-        self.lookback = lookback
-        self.deferrable = deferrable
-        self.output_schema = output_schema
-        self.output_path = output_path
-        self.output_format = output_format
         self.comagic_conn_id = comagic_conn_id
-        self.output_conn_id = output_conn_id
         self.date_from = date_from
         self.date_till = date_till
         self.fields = fields
@@ -272,19 +303,38 @@ class ComagicReportOperator(BaseOperator):
         self.sort = sort
         self.api_params = api_params
         self.partition_template = partition_template
-        self.timestamps = timestamps
         self.page_size = page_size
-        self.max_rows_per_file = max_rows_per_file
-        self.max_bytes_per_file = max_bytes_per_file
-        self.row_group_rows = row_group_rows
-        self.gzip_level = gzip_level
+        self.output_schema = output_schema
+        self.user_id = user_id
+        self.customer_id = customer_id
+        self.customer_name = customer_name
+        self.user_login = user_login
+        self.skip_on_missing_access = skip_on_missing_access
+        self.lookback = lookback
+        self.deferrable = deferrable
         self._validate(rendered=False)
 
     # -- validation (parse time for literal values, execute time for templated ones) ----------------------------
-    def _validate(self, *, rendered: bool) -> None:
+    def _validate(self, *, rendered: bool) -> ReportQuery | None:
+        """Check every option; once rendered, return the parsed :class:`ReportQuery`."""
         spec = get_method(self.method)  # unknown method: lists the known ones
         if not spec.date_range:
             raise ComagicParameterError(f"{self.method} is not a report method (it takes no date range)")
+        self._check_output_schema()
+        self.check_output_options(rendered=rendered)
+        if self.lookback is not None and (
+            not isinstance(self.lookback, dt.timedelta) or self.lookback < dt.timedelta(0)
+        ):
+            raise ComagicParameterError(f"lookback must be a non-negative timedelta, got {self.lookback!r}")
+        page_size = self.page_size
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_LIMIT:
+            raise ComagicParameterError(f"page_size must be an integer from 1 to {MAX_LIMIT}, got {page_size!r}")
+        if rendered:
+            return ReportQuery.parse(self, spec)
+        self._check_literal_query(spec)
+        return None
+
+    def _check_output_schema(self) -> None:
         if self.output_schema not in OUTPUT_SCHEMAS:
             raise ComagicParameterError(f"output_schema must be 'raw' or 'unified', got {self.output_schema!r}")
         if self.output_schema == "unified":
@@ -294,43 +344,22 @@ class ComagicReportOperator(BaseOperator):
                 )
             if self.fields is not None:
                 raise ComagicParameterError("output_schema='unified' requests its own fields; do not pass fields")
-        check_output_options(self.output_format, self.timestamps, self.gzip_level, rendered=rendered)
-        if self.lookback is not None and (
-            not isinstance(self.lookback, dt.timedelta) or self.lookback < dt.timedelta(0)
-        ):
-            raise ComagicParameterError(f"lookback must be a non-negative timedelta, got {self.lookback!r}")
+
+    def _check_literal_query(self, spec: MethodSpec) -> None:
+        """At parse time, check the query arguments that are not templates."""
         for name in ("user_id", "customer_id"):
-            if rendered or not is_templated(getattr(self, name)):
-                _optional_id(getattr(self, name), name)
-        page_size = self.page_size
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_LIMIT:
-            raise ComagicParameterError(f"page_size must be an integer from 1 to {MAX_LIMIT}, got {page_size!r}")
-        if rendered or not is_templated(self.fields):
-            fields = _field_list(self.fields)
+            if not is_templated(getattr(self, name)):
+                parse_optional_int(getattr(self, name), name, error=_ERROR)
+        if not is_templated(self.fields):
+            fields = parse_list(self.fields, "fields", item=str, error=_ERROR)
             if fields is not None:
                 spec.validate_fields(fields)
-        if self.filter and (rendered or not is_templated(self.filter, skip_keys=frozenset({"value"}))):
-            spec.validate_filter(_json_value(self.filter, "filter"))
-        if self.sort and (rendered or not is_templated(self.sort)):
-            spec.validate_sort(_json_value(self.sort, "sort"))
-        if rendered or not is_templated(self.api_params):
-            params = _json_value(self.api_params, "api_params") or {}
-            if not isinstance(params, Mapping):
-                raise ComagicParameterError(f"api_params must be a mapping, got {params!r}")
-            required = [p.name for p in spec.params.values() if p.required and p.name not in _RESERVED_PARAMS]
-            missing = [name for name in required if name not in params]
-            if missing:
-                raise ComagicParameterError(
-                    f"{self.method} requires {', '.join(missing)}: pass api_params={{{missing[0]!r}: ...}}"
-                )
-            reserved = _RESERVED_PARAMS
-            unknown = set(params) - (set(spec.params) - reserved)
-            if unknown:
-                allowed = sorted(set(spec.params) - reserved)
-                raise ComagicParameterError(
-                    f"{self.method}: invalid 'api_params' {sorted(unknown)}; allowed: {', '.join(allowed) or '(none)'}"
-                    " (date range, fields, filter, sort and paging have their own arguments)"
-                )
+        if self.filter and not is_templated(self.filter, skip_keys=frozenset({"value"})):
+            spec.validate_filter(parse_structure(self.filter, "filter", error=_ERROR))
+        if self.sort and not is_templated(self.sort):
+            spec.validate_sort(parse_structure(self.sort, "sort", kinds=(list,), error=_ERROR))
+        if not is_templated(self.api_params):
+            check_api_params(spec, parse_structure(self.api_params, "api_params", error=_ERROR) or {})
 
     # -- execution ----------------------------------------------------------------------------------------------
     def get_hook(self) -> ComagicHook:
@@ -340,12 +369,12 @@ class ComagicReportOperator(BaseOperator):
         return ComagicHook(self.comagic_conn_id, wait_for_quota=not self.deferrable)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self._validate(rendered=True)
+        query = self._rendered_query()
         hook = self.get_hook()
         try:
             tz = hook.timezone
-            start, end = resolve_interval(self.date_from, self.date_till, context, tz)
-            intervals = [(start, end), *lookback_intervals(start, end, tz, self.lookback)]
+            start, end = resolve_interval(self.date_from, self.date_till, context, tz, error=_ERROR)
+            intervals = [(start, end), *lookback_intervals(start, end, tz, self.lookback, error=_ERROR)]
             if len(intervals) > 1:
                 self.log.info(
                     "lookback %s: re-landing %d earlier interval(s) too, %s .. %s",
@@ -354,7 +383,7 @@ class ComagicReportOperator(BaseOperator):
                     intervals[-1][0].isoformat(),
                     start.isoformat(),
                 )
-            return self._run(context, hook, ReportRun(intervals))
+            return self._run(context, hook, query, ReportRun(intervals))
         finally:
             hook.close()
 
@@ -370,7 +399,7 @@ class ComagicReportOperator(BaseOperator):
             # (apache/airflow#69942). Starting over is exact (the commit replaces), only slower.
             self.log.warning("The saved position did not come back with the trigger event; landing from the start")
             return self.execute(context)
-        self._validate(rendered=True)
+        query = self._rendered_query()
         state = ReportRun.from_json(run)
         self.log.info(
             "The CoMagic %s quota has reset; resuming %s (%d of %d interval(s) committed)",
@@ -381,153 +410,205 @@ class ComagicReportOperator(BaseOperator):
         )
         hook = self.get_hook()
         try:
-            return self._run(context, hook, state)
+            return self._run(context, hook, query, state)
         finally:
             hook.close()
 
+    def _rendered_query(self) -> ReportQuery:
+        query = self._validate(rendered=True)
+        assert query is not None
+        return query
+
+    def client(self, query: ReportQuery) -> ReportClient:
+        """The agency client this task acts as."""
+        return ReportClient(query.customer_id, self.customer_name or None, query.user_id, self.user_login or None)
+
     # -- one run: every interval, deferring on a spent quota -------------------------------------------------------
-    def _run(self, context: Context, hook: ComagicHook, run: ReportRun) -> dict[str, Any]:
+    def _run(self, context: Context, hook: ComagicHook, query: ReportQuery, run: ReportRun) -> dict[str, Any]:
         try:
             while (interval := run.next_interval()) is not None:
-                run.finish(self._land_interval(context, hook, run, *interval))
+                run.finish(self._land_interval(context, hook, query, run, *interval))
         except ComagicRateLimitError as error:
             if not self.deferrable:
                 raise
             self._defer_until_reset(error, run)
         except (ComagicComponentDisabledError, ComagicPermissionError) as error:
             if self.skip_on_missing_access and _is_missing_access(error):
+                label = self.client(query).label()
                 self.log.warning(
                     "Skipping %s for %s: %s (%d interval(s) committed before)",
                     self.method,
-                    self._client_label(),
+                    label,
                     error,
                     len(run.done),
                 )
-                raise AirflowSkipException(f"{self._client_label()} has no access to {self.method}: {error}") from None
+                raise AirflowSkipException(f"{label} has no access to {self.method}: {error}") from None
             raise
-        return self._summary(run)
+        return self._summary(query, run)
 
     def _land_interval(
-        self, context: Context, hook: ComagicHook, run: ReportRun, start: dt.datetime, end: dt.datetime
+        self,
+        context: Context,
+        hook: ComagicHook,
+        query: ReportQuery,
+        run: ReportRun,
+        start: dt.datetime,
+        end: dt.datetime,
     ) -> dict[str, Any]:
         """Land (or continue landing) one interval's partition and commit it; return its summary entry."""
-        spec = get_method(self.method)
-        tz = hook.timezone
-        # always name the fields: some methods' default fields lack the key or the time field, which the
-        # paging engine needs to read exactly (it adds them to an explicit list)
-        unified = self.output_schema == "unified"
-        fields = list(COMAGIC_SOURCE_FIELDS) if unified else _field_list(self.fields) or list(spec.default_fields)
-        filter_ = _json_value(self.filter, "filter") or None
-        sort = _json_value(self.sort, "sort") or None
-        api_params = dict(_json_value(self.api_params, "api_params") or {})
-        call_params = dict(api_params)
-        user_id = _optional_id(self.user_id, "user_id")
-        if user_id is not None:
-            call_params["user_id"] = user_id  # sent in every call, overriding the connection's
-        plan = hook.plan(
+        plan = self._plan(hook, query, start, end)
+        schema = self._schema(hook, plan)
+        partition = self._partition(hook, query, start, end)
+        api_dates = interval_to_api(start, end, hook.timezone, error=_ERROR)
+        writer, spent = self._open_writer(run.current, partition, schema, plan, hook, query, api_dates)
+        meter = _ApiMeter(hook, spent)
+        with writer:
+            self._write_pages(writer, hook, plan, run, meter)
+            manifest = writer.commit(self._manifest_extra(context, hook, query, plan, start, end, api_dates, meter))
+        return self._interval_entry(partition, manifest, api_dates)
+
+    def _plan(self, hook: ComagicHook, query: ReportQuery, start: dt.datetime, end: dt.datetime) -> PagePlan:
+        """The paging plan of one interval. Fields are always named: some methods' default fields lack the key
+        or the time field, which the engine needs to read exactly (it adds them to an explicit list)."""
+        if self.output_schema == "unified":
+            fields = list(COMAGIC_SOURCE_FIELDS)
+        else:
+            fields = query.fields or list(get_method(self.method).default_fields)
+        return hook.plan(
             self.method,
             start,
             end,
             fields=fields,
-            filter=filter_,
-            sort=sort,
+            filter=query.filter,
+            sort=query.sort,
             page_size=self.page_size,
-            params=call_params,
+            params=query.call_params(),
         )
-        if unified:
-            schema = UNIFIED_SCHEMA
-        else:
-            schema = report_schema(self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone)
-        api_from, api_till = interval_to_api(start, end, tz)
-        partition = to_storage_path(self.output_path, self.output_conn_id) / partition_name(
-            unified_report_name("comagic") if unified else self.method,
+
+    def _schema(self, hook: ComagicHook, plan: PagePlan) -> pa.Schema:
+        """The Arrow schema of the landed rows: the unified table, or the report's fields from the catalogue."""
+        if self.output_schema == "unified":
+            return UNIFIED_SCHEMA
+        return report_schema(self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone)
+
+    def _partition(
+        self, hook: ComagicHook, query: ReportQuery, start: dt.datetime, end: dt.datetime
+    ) -> ObjectStoragePath:
+        """The partition folder of ``[start, end)`` under the output path."""
+        report = unified_report_name("comagic") if self.output_schema == "unified" else self.method
+        name = partition_name(
+            report,
             start,
             end,
-            tz,
+            hook.timezone,
             self.partition_template,
-            customer_id=_optional_id(self.customer_id, "customer_id"),
-            user_id=user_id,
+            customer_id=query.customer_id,
+            user_id=query.user_id,
+            error=_ERROR,
         )
-        options = {
-            "max_rows_per_file": self.max_rows_per_file,
-            "max_bytes_per_file": self.max_bytes_per_file,
-            "row_group_rows": self.row_group_rows,
-            "gzip_level": self.gzip_level,
-        }
+        return self.output_base() / name
+
+    def _open_writer(
+        self,
+        checkpoint: Mapping[str, Any] | None,
+        partition: ObjectStoragePath,
+        schema: pa.Schema,
+        plan: PagePlan,
+        hook: ComagicHook,
+        query: ReportQuery,
+        api_dates: tuple[str, str],
+    ) -> tuple[PartitionWriter, dict[str, int]]:
+        """A new writer, or the suspended one of a deferred task (its plan restored); the API use so far."""
         fmt: Any = self.output_format
-        checkpoint = run.current
+        options = self.writer_options()
         if checkpoint is None:
-            writer = PartitionWriter(partition, fmt, schema, **options)
-            spent = {"requests": 0, "calls": 0, "points": 0}
             self.log.info(
                 "Landing %s [%s, %s] (account zone %s) as %s into %s%s",
                 self.method,
-                api_from,
-                api_till,
+                *api_dates,
                 hook.config.timezone,
                 self.output_format,
                 partition,
-                f" for {self._client_label()}" if user_id is not None else "",
+                f" for {self.client(query).label()}" if query.user_id is not None else "",
             )
-        else:
-            writer = PartitionWriter.resume(checkpoint["writer"], partition, fmt, schema, **options)
-            plan.restore(unpack_plan_state(checkpoint["plan"], writer))
-            spent = dict(checkpoint["api"])
-            self.log.info(
-                "Continuing %s [%s, %s] into %s after %d row(s) in %d part(s): %s",
-                self.method,
-                api_from,
-                api_till,
-                partition,
-                writer.rows,
-                len(writer.files),
-                _position(plan.state()),
-            )
-        quota = hook.quota
-        base = {"requests": quota.requests, "calls": quota.calls, "points": quota.points}
+            return PartitionWriter(partition, fmt, schema, **options), {"requests": 0, "calls": 0, "points": 0}
+        writer = PartitionWriter.resume(checkpoint["writer"], partition, fmt, schema, **options)
+        plan.restore(unpack_plan_state(checkpoint["plan"], writer))
+        self.log.info(
+            "Continuing %s [%s, %s] into %s after %d row(s) in %d part(s): %s",
+            self.method,
+            *api_dates,
+            partition,
+            writer.rows,
+            len(writer.files),
+            _position(plan.state()),
+        )
+        return writer, dict(checkpoint["api"])
 
-        def api_spent() -> dict[str, int]:
-            current = {"requests": quota.requests, "calls": quota.calls, "points": quota.points}
-            return {k: spent[k] + current[k] - base[k] for k in spent}
+    def _write_pages(
+        self, writer: PartitionWriter, hook: ComagicHook, plan: PagePlan, run: ReportRun, meter: _ApiMeter
+    ) -> None:
+        """Feed every page of the plan to the writer; on a spent quota, save the position for a deferral."""
+        unified = self.output_schema == "unified"
+        # report rows are landed as the API sent them (JSON Lines bytes, never decoded to dicts), except for the
+        # unified schema, which maps each row in Python
+        pages = hook.iter_pages(self.method, plan=plan, as_json_lines=not unified)
+        try:
+            for page in comagic_pages_to_unified(pages, hook.timezone) if unified else pages:
+                writer.write(page)
+        except ComagicRateLimitError:
+            if self.deferrable:
+                # the failed call changed nothing: the plan still points at it, every fed page is written
+                run.suspend(
+                    {
+                        "writer": writer.suspend(),
+                        "plan": pack_plan_state(plan.state(), writer),
+                        "api": meter.spent(),
+                    }
+                )
+            raise
 
-        with writer:
-            # report rows are landed as the API sent them (JSON Lines bytes, never decoded to dicts), except for
-            # the unified schema, which maps each row in Python
-            pages = hook.iter_pages(self.method, plan=plan, as_json_lines=not unified)
-            try:
-                for page in comagic_pages_to_unified(pages, tz) if unified else pages:
-                    writer.write(page)
-            except ComagicRateLimitError:
-                if self.deferrable:
-                    # the failed call changed nothing: the plan still points at it, every fed page is written
-                    run.suspend(
-                        {
-                            "writer": writer.suspend(),
-                            "plan": pack_plan_state(plan.state(), writer),
-                            "api": api_spent(),
-                        }
-                    )
-                raise
-            manifest = writer.commit(
-                {
-                    "method": self.method,
-                    "report": report_name(self.method),
-                    "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
-                    "api": {"date_from": api_from, "date_till": api_till, **api_spent(), "limits": quota.limits},
-                    "query": {
-                        "fields": plan.fields,
-                        "filter": filter_,
-                        "sort": sort,
-                        "params": api_params,
-                        "page_size": self.page_size,
-                    },
-                    "plan": plan.stats.as_dict(),
-                    "timestamps": self.timestamps,
-                    "output_schema": self.output_schema,
-                    **({"client": self._client()} if user_id is not None else {}),
-                    "airflow": _run_info(context),
-                }
-            )
+    def _manifest_extra(
+        self,
+        context: Context,
+        hook: ComagicHook,
+        query: ReportQuery,
+        plan: PagePlan,
+        start: dt.datetime,
+        end: dt.datetime,
+        api_dates: tuple[str, str],
+        meter: _ApiMeter,
+    ) -> dict[str, Any]:
+        """What the manifest records besides the files: the interval, the API use, the query and the run."""
+        client = self.client(query)
+        return {
+            "method": self.method,
+            "report": report_name(self.method),
+            "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
+            "api": {
+                "date_from": api_dates[0],
+                "date_till": api_dates[1],
+                **meter.spent(),
+                "limits": hook.quota.limits,
+            },
+            "query": {
+                "fields": plan.fields,
+                "filter": query.filter,
+                "sort": query.sort,
+                "params": query.api_params,
+                "page_size": self.page_size,
+            },
+            "plan": plan.stats.as_dict(),
+            "timestamps": self.timestamps,
+            "output_schema": self.output_schema,
+            **({"client": client.as_dict()} if query.user_id is not None else {}),
+            "airflow": self.airflow_run_info(context),
+        }
+
+    def _interval_entry(
+        self, partition: ObjectStoragePath, manifest: Mapping[str, Any], api_dates: tuple[str, str]
+    ) -> dict[str, Any]:
+        """The summary of one committed interval (an item of the XCom)."""
         entry = {
             "manifest": str(partition / MANIFEST_NAME),
             "partition": str(partition),
@@ -536,15 +617,14 @@ class ComagicReportOperator(BaseOperator):
             "bytes": manifest["bytes"],
             "api_calls": manifest["api"]["calls"],
             "points": manifest["api"]["points"],
-            "date_from": api_from,
-            "date_till": api_till,
+            "date_from": api_dates[0],
+            "date_till": api_dates[1],
         }
         self.log.info(
             "Landed %d rows of %s [%s, %s] in %d file(s), %d bytes; %d API calls, %d points",
             entry["rows"],
             self.method,
-            api_from,
-            api_till,
+            *api_dates,
             entry["files"],
             entry["bytes"],
             entry["api_calls"],
@@ -577,36 +657,35 @@ class ComagicReportOperator(BaseOperator):
             kwargs={"run": state},
         )
 
-    def _summary(self, run: ReportRun) -> dict[str, Any]:
+    def _summary(self, query: ReportQuery, run: ReportRun) -> dict[str, Any]:
         summary = dict(run.done[0])
         summary["api_calls"] = sum(entry["api_calls"] for entry in run.done)
         summary["points"] = sum(entry["points"] for entry in run.done)
         if len(run.intervals) > 1:
             summary["intervals"] = run.done
         for name in ("user_id", "customer_id"):
-            value = _optional_id(getattr(self, name), name)
+            value = getattr(query, name)
             if value is not None:
                 summary[name] = value
         if run.deferrals:
             summary["deferrals"] = run.deferrals
         return summary
 
-    def _client(self) -> dict[str, Any]:
-        client = {
-            "customer_id": _optional_id(self.customer_id, "customer_id"),
-            "customer_name": self.customer_name,
-            "user_id": _optional_id(self.user_id, "user_id"),
-            "user_login": self.user_login,
-        }
-        return {k: v for k, v in client.items() if v not in (None, "")}
 
-    def _client_label(self) -> str:
-        client = self._client()
-        if not client:
-            return "the connection's account"
-        name = f"{client['customer_name']!r} " if "customer_name" in client else ""
-        ids = ", ".join(f"{k} {v}" for k, v in client.items() if k in ("customer_id", "user_id"))
-        return f"customer {name}({ids})"
+class _ApiMeter:
+    """API requests, calls and points one interval has spent: before a resume (``spent``) plus this hook's."""
+
+    def __init__(self, hook: ComagicHook, spent: Mapping[str, int]):
+        self._quota = hook.quota
+        self._before = dict(spent)
+        self._base = self._now()
+
+    def _now(self) -> dict[str, int]:
+        return {"requests": self._quota.requests, "calls": self._quota.calls, "points": self._quota.points}
+
+    def spent(self) -> dict[str, int]:
+        current = self._now()
+        return {k: self._before[k] + current[k] - self._base[k] for k in self._before}
 
 
 def _is_missing_access(error: ComagicApiError) -> bool:
@@ -614,18 +693,6 @@ def _is_missing_access(error: ComagicApiError) -> bool:
     if isinstance(error, ComagicIpNotWhitelistedError):
         return False
     return isinstance(error, ComagicComponentDisabledError) or error.mnemonic in (None, "forbidden")
-
-
-def _optional_id(value: Any, name: str) -> int | None:
-    """An id given as an int or as the string a template renders to; None when unset."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ComagicParameterError(f"{name} must be an integer id, got {value!r}")
-    try:
-        return int(str(value).strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise ComagicParameterError(f"{name} must be an integer id, got {value!r}") from None
 
 
 def _position(plan_state: dict[str, Any] | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from airflow_provider_comagic.comagic.uploads.rules import (
     validate_calls,
 )
 from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.utils.templating import parse_structure
 from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
 
 if TYPE_CHECKING:
@@ -95,15 +95,9 @@ class ComagicUploadCallsOperator(BaseOperator):
             calls = read_calls(path, self.calls_format, max_reported=self.max_errors_reported)
             self.log.info("Read %d calls from %s", len(calls), path)
             return calls
-        calls: Any = self.calls
-        if isinstance(calls, str):  # a rendered template without native rendering
-            try:
-                calls = json.loads(calls)
-            except json.JSONDecodeError as error:
-                raise ComagicParameterError(f"calls is a string but not JSON: {error}") from None
-        if not isinstance(calls, Sequence) or isinstance(calls, str | bytes):
-            raise ComagicParameterError(f"calls must be a list of call objects, got {type(calls).__name__}")
-        return list(calls)
+        # a rendered template without native rendering is a string: JSON, or the repr of an XCom list
+        calls = parse_structure(self.calls, "calls", kinds=(list, tuple), error=ComagicParameterError)
+        return list(calls or [])
 
     def execute(self, context: Context) -> dict[str, Any]:
         calls = self._load_calls()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,7 @@ from airflow_provider_comagic.comagic.uploads.status import (
 )
 from airflow_provider_comagic.hooks.comagic import ComagicHook
 from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+from airflow_provider_comagic.utils.templating import parse_list
 from airflow_provider_comagic.version_compat import (
     AirflowException,
     AirflowFailException,
@@ -35,27 +34,6 @@ if TYPE_CHECKING:
 
 UPLOAD_LOOKAHEAD = dt.timedelta(days=1)
 """How far past "now" an id-based selection searches ``upload_time`` (absorbs clock differences)."""
-
-
-def _as_list(value: Any, name: str) -> list[str] | None:
-    """A list of ids from a list, a single id, or a rendered list (``"['a', 'b']"`` / JSON)."""
-    if value is None or value == "" or value == []:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                try:
-                    value = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    raise ComagicParameterError(f"{name}: cannot read a list from {value!r}") from None
-        else:
-            return [text]
-    if not isinstance(value, Iterable):
-        raise ComagicParameterError(f"{name} must be a list of strings, got {type(value).__name__}")
-    return [str(v) for v in value] or None
 
 
 def _as_datetime(value: Any, name: str) -> dt.datetime:
@@ -130,7 +108,10 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
 
     # -- selection ------------------------------------------------------------------------------------------
     def _selection(self) -> tuple[list[str] | None, list[str] | None]:
-        return _as_list(self.ext_request_ids, "ext_request_ids"), _as_list(self.ext_ids, "ext_ids")
+        return (
+            parse_list(self.ext_request_ids, "ext_request_ids", item=str, error=ComagicParameterError),
+            parse_list(self.ext_ids, "ext_ids", item=str, error=ComagicParameterError),
+        )
 
     def _window(self, context: Context) -> tuple[dt.datetime, dt.datetime]:
         """The ``upload_time`` window ``[start, end)`` to search."""

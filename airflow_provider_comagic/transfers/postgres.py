@@ -12,13 +12,9 @@ import pyarrow.csv as pa_csv
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.landing.arrow import rows_to_batch
-from airflow_provider_comagic.landing.writer import (
-    iter_landed_batches,
-    iter_landed_rows,
-    manifest_schema,
-    read_manifest,
-    to_storage_path,
-)
+from airflow_provider_comagic.landing.manifest import manifest_schema, read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_batches, iter_landed_rows
+from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.version_compat import BaseOperator
 
 if TYPE_CHECKING:

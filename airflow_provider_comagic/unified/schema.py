@@ -30,42 +30,27 @@ The keys of a call across vendors are ``(vendor, account_id, pbx_id, call_id)``.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from airflow_provider_comagic.comagic.schemas import TIMESTAMP_UNIT
-from airflow_provider_comagic.landing.arrow import SOURCE_FORMAT, SOURCE_TIMEZONE, rows_to_batch
-from airflow_provider_comagic.mcn.call_log import row_time, to_int
-from airflow_provider_comagic.utils.intervals import localize
+from airflow_provider_comagic.landing.arrow import rows_to_batch
+from airflow_provider_comagic.utils.arrow_fields import SOURCE_FORMAT, SOURCE_TIMEZONE, TIMESTAMP_UNIT
 
 __all__ = [
-    "COMAGIC_BUSY_REASONS",
-    "COMAGIC_FAILED_REASONS",
-    "COMAGIC_SOURCE_FIELDS",
     "DIRECTIONS",
-    "MCN_DIRECTIONS",
-    "MCN_OUTCOMES",
     "OUTCOMES",
     "OUTPUT_SCHEMAS",
     "UNIFIED_REPORT",
     "UNIFIED_SCHEMA",
     "UNIFIED_TIME_FORMAT",
     "VENDORS",
-    "comagic_outcome",
-    "comagic_pages_to_unified",
-    "comagic_to_unified",
-    "mcn_direction",
-    "mcn_outcome",
-    "mcn_pages_to_unified",
-    "mcn_to_unified",
+    "text_or_none",
     "unified_report_name",
     "unified_table",
+    "utc_text",
 ]
-
-log = logging.getLogger(__name__)
 
 OUTPUT_SCHEMAS = ("raw", "unified")
 """``output_schema`` values of the operators: the vendor's own rows, or :data:`UNIFIED_SCHEMA` rows."""
@@ -75,88 +60,6 @@ VENDORS = ("comagic", "mcn")
 DIRECTIONS = ("in", "out", "internal", "unknown")
 OUTCOMES = ("answered", "busy", "no_answer", "lost", "failed", "unknown")
 UNIFIED_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-# -- MCN: the seed's values -> unified ------------------------------------------------------------------------
-MCN_DIRECTIONS: dict[str, str] = {"Out": "out", "Inb": "in", "Int": "internal"}
-MCN_OUTCOMES: dict[str, str] = {
-    "ANSWERED": "answered",
-    "BUSY": "busy",
-    "LOST": "lost",  # no queue operator answered
-    "FAILED": "failed",  # the callee was unreachable
-    "NO ANSWER": "no_answer",  # a direct call the callee did not pick up
-}
-
-# -- CoMagic: finish_reason groups (values of the catalogue's enum) --------------------------------------------
-COMAGIC_BUSY_REASONS = frozenset({"subscriber_busy", "operator_busy", "employee_busy", "operator_channels_busy"})
-COMAGIC_FAILED_REASONS = frozenset(
-    {
-        # the call could not be set up: configuration, account, money, numbers, network
-        "numb_not_exists",
-        "incorrect_input",
-        "numb_is_inactive",
-        "sitephone_is_not_configured",
-        "app_is_inactive",
-        "numa_in_black_list",
-        "no_active_scenario",
-        "simple_forwarding_is_not_configured",
-        "site_not_exists",
-        "call_generator_is_not_configured",
-        "api_permission_denied",
-        "api_ip_now_allowed",
-        "component_is_inactive",
-        "employee_not_exists",
-        "not_enough_money",
-        "platform_not_found",
-        "internal_error",
-        "incorrect_config",
-        "communication_unavailable",
-        "scenario_not_found",
-        "no_resources",
-        "subscriber_number_problems",
-        "operator_number_problems",
-        "locked_numb",
-        "call_not_allowed_on_tp",
-        "account_not_found",
-        "contract_not_found",
-        "locked_phone",
-        "net_lock",
-        "fmc_is_disabled",
-        "fmc_is_locked",
-        "processing_method_not_found",
-        "employee_without_phones",
-        "group_without_phones",
-        "sip_trunk_is_locked",
-        "numa_in_spam_list",
-        "limit_exceeded",
-        "no_money",
-        "in_call_not_allowed",
-        "out_call_not_allowed",
-        "out_call_not_allowed_by_status",
-        "external_call_not_allowed",
-        "external_call_not_allowed_by_status",
-        "internal_call_not_allowed",
-        "internal_call_not_allowed_by_status",
-        "auto_out_calls_not_allowed_by_status",
-        "phone_protocol_not_allowed_by_status",
-        "max_out_call_reached",
-        "max_transition_count_exceeded",
-    }
-)
-COMAGIC_SOURCE_FIELDS = (
-    "id",
-    "start_time",
-    "finish_time",
-    "direction",
-    "contact_phone_number",
-    "virtual_phone_number",
-    "wait_duration",
-    "talk_duration",
-    "finish_reason",
-    "is_lost",
-    "call_records",
-    "wav_call_records",
-)
-"""The ``get.calls_report`` fields the CoMagic mapping reads (what a unified run requests)."""
 
 
 def unified_report_name(vendor: str, pbx_id: Any = None) -> str:
@@ -203,132 +106,12 @@ UNIFIED_SCHEMA = pa.schema(
 """The unified call table (see the module docstring)."""
 
 
-def _utc_text(moment: dt.datetime | None) -> str | None:
+def utc_text(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(dt.timezone.utc).strftime(UNIFIED_TIME_FORMAT)
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
-
-
-# -- CoMagic ----------------------------------------------------------------------------------------------------
-def comagic_outcome(row: Mapping[str, Any]) -> str:
-    """The unified outcome of a ``get.calls_report`` row (rules in ``docs/unified_calls.rst``)."""
-    if (row.get("talk_duration") or 0) > 0:
-        return "answered"  # a conversation took place
-    reason = row.get("finish_reason")
-    if reason in COMAGIC_FAILED_REASONS:
-        return "failed"
-    direction = row.get("direction")
-    if direction == "in":
-        # CoMagic's own verdict on a missed inbound call; one it does not count as lost was served (IVR...)
-        return "answered" if row.get("is_lost") is False else "lost"
-    if direction == "out":
-        return "busy" if reason in COMAGIC_BUSY_REASONS else "no_answer"
-    return "unknown"
-
-
-def _comagic_time(value: Any, tz: dt.tzinfo) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    return localize(dt.datetime.fromisoformat(str(value)), tz)
-
-
-def comagic_to_unified(rows: Iterable[Mapping[str, Any]], tz: dt.tzinfo) -> list[dict[str, Any]]:
-    """Map ``get.calls_report`` rows (with :data:`COMAGIC_SOURCE_FIELDS`; times in the account zone ``tz``)."""
-    out = []
-    for row in rows:
-        direction = row.get("direction")
-        contact, virtual = _text(row.get("contact_phone_number")), _text(row.get("virtual_phone_number"))
-        caller, callee = (virtual, contact) if direction == "out" else (contact, virtual)
-        out.append(
-            {
-                "vendor": "comagic",
-                "account_id": None,
-                "pbx_id": None,
-                "call_id": _text(row.get("id")),
-                "direction": direction if direction in ("in", "out") else "unknown",
-                "start_time_utc": _utc_text(_comagic_time(row.get("start_time"), tz)),
-                "finish_time_utc": _utc_text(_comagic_time(row.get("finish_time"), tz)),
-                "caller": caller,
-                "callee": callee,
-                "did": virtual,
-                "wait_seconds": row.get("wait_duration"),
-                "talk_seconds": row.get("talk_duration"),
-                "outcome": comagic_outcome(row),
-                "vendor_status": _text(row.get("finish_reason")),
-                "has_recording": bool(row.get("call_records") or row.get("wav_call_records")),
-            }
-        )
-    return out
-
-
-def comagic_pages_to_unified(
-    pages: Iterable[Sequence[Mapping[str, Any]]], tz: dt.tzinfo
-) -> Iterator[list[dict[str, Any]]]:
-    """Map every page of a ``get.calls_report`` reader lazily (one page in memory)."""
-    for page in pages:
-        yield comagic_to_unified(page, tz)
-
-
-# -- MCN ----------------------------------------------------------------------------------------------------------
-def mcn_direction(value: Any) -> str:
-    """``Out``/``Inb``/``Int`` -> ``out``/``in``/``internal``; any other value -> ``unknown`` (logged)."""
-    direction = MCN_DIRECTIONS.get(str(value).strip().capitalize()) if value is not None else None
-    if direction is None:
-        log.warning("MCN call type %r is not documented; mapped to direction 'unknown'", value)
-        return "unknown"
-    return direction
-
-
-def mcn_outcome(value: Any) -> str:
-    """``ANSWERED``/``BUSY``/``LOST``/``FAILED``/``NO ANSWER`` -> unified; any other value -> ``unknown``."""
-    key = " ".join(str(value).replace("_", " ").upper().split()) if value is not None else ""
-    outcome = MCN_OUTCOMES.get(key)
-    if outcome is None:
-        log.warning("MCN call status %r is not documented; mapped to outcome 'unknown'", value)
-        return "unknown"
-    return outcome
-
-
-def mcn_to_unified(
-    rows: Iterable[Mapping[str, Any]], tz: dt.tzinfo, *, account_id: Any, vpbx_id: Any
-) -> list[dict[str, Any]]:
-    """Map MCN call-log rows of one vPBX (``date`` in the account zone ``tz``)."""
-    out = []
-    for row in rows:
-        start = row_time(row, tz)
-        wait, talk = to_int(row.get("waittime"), "waittime"), to_int(row.get("talktime"), "talktime")
-        # the log has no end time: the call rang for waittime, then talked for talktime
-        finish = start + dt.timedelta(seconds=(wait or 0) + (talk or 0))
-        out.append(
-            {
-                "vendor": "mcn",
-                "account_id": _text(account_id),
-                "pbx_id": _text(vpbx_id),
-                "call_id": _text(row.get("callid")),
-                "direction": mcn_direction(row.get("type")),
-                "start_time_utc": _utc_text(start),
-                "finish_time_utc": _utc_text(finish),
-                "caller": _text(row.get("src_num")),
-                "callee": _text(row.get("dst_num")),
-                "did": _text(row.get("did")),
-                "wait_seconds": wait,
-                "talk_seconds": talk,
-                "outcome": mcn_outcome(row.get("status")),
-                "vendor_status": _text(row.get("status")),
-                "has_recording": bool(to_int(row.get("has_record"), "has_record")),
-            }
-        )
-    return out
-
-
-def mcn_pages_to_unified(
-    pages: Iterable[Sequence[Mapping[str, Any]]], tz: dt.tzinfo, *, account_id: Any, vpbx_id: Any
-) -> Iterator[list[dict[str, Any]]]:
-    """Map every page of an MCN call-log reader lazily."""
-    for page in pages:
-        yield mcn_to_unified(page, tz, account_id=account_id, vpbx_id=vpbx_id)
 
 
 def unified_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:

@@ -15,7 +15,8 @@ import pendulum
 import psycopg2
 import pytest
 
-from airflow_provider_comagic.landing.writer import iter_landed_rows, read_manifest
+from airflow_provider_comagic.landing.manifest import read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from tests.fixtures.postgres import postgres_dsn  # noqa: F401 - fixture
 

@@ -18,16 +18,25 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.comagic.errors import ComagicError, ComagicParameterError, McnAuthError
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.landing.writer import MANIFEST_NAME, iter_landed_rows, manifest_schema, read_manifest
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, manifest_schema, read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.mcn.call_log import CALL_LOG_FIELDS, CALL_TYPES, STATUSES
+from airflow_provider_comagic.mcn.errors import (
+    McnApiError,
+    McnAuthError,
+    McnNotFoundError,
+    McnParameterError,
+    McnPermissionError,
+    McnTransportError,
+)
 from airflow_provider_comagic.operators.mcn import McnCallLogOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing import ComagicEmulator
 from airflow_provider_comagic.testing.mcn.emulator import McnEmulator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json, mcn_connection_json
-from airflow_provider_comagic.unified.schema import UNIFIED_SCHEMA, mcn_to_unified
+from airflow_provider_comagic.unified.mcn import mcn_to_unified
+from airflow_provider_comagic.unified.schema import UNIFIED_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +123,7 @@ def test_long_interval_is_read_in_date_chunks(emu, tmp_path):
 def test_chunks_longer_than_the_api_allows_fail_clearly(mcn_emulator_factory, monkeypatch, tmp_path):
     emulator = mcn_emulator_factory(max_days=5)
     monkeypatch.setenv("AIRFLOW_CONN_MCN_TELECOM_DEFAULT", mcn_connection_json(emulator))
-    with pytest.raises(ComagicError, match="unexpected HTTP 400"):
+    with pytest.raises(McnApiError, match="unexpected HTTP 400"):
         land(DAY, DAY + dt.timedelta(days=10), output_path=str(tmp_path), chunk_days=7)
     assert (
         read_manifest(tmp_path / "mcn_call_log" / "vpbx_id=7001" / "interval=20240301T000000_20240311T000000") is None
@@ -155,7 +164,7 @@ def test_explicit_dates_instead_of_the_data_interval(emu, tmp_path):
 
 
 def test_missing_interval_is_a_clear_error(emu, tmp_path):
-    with pytest.raises(ComagicParameterError, match="no data interval"):
+    with pytest.raises(McnParameterError, match="no data interval"):
         FastMcnCallLogOperator(task_id="mcn", output_path=str(tmp_path)).execute({})
 
 
@@ -202,7 +211,7 @@ def test_vpbx_list_from_a_rendered_template(emu, tmp_path):
 
 
 def test_partition_template_must_separate_vpbxs(emu, tmp_path):
-    with pytest.raises(ComagicParameterError, match=r"\{report\}"):
+    with pytest.raises(McnParameterError, match=r"\{report\}"):
         land(DAY, NEXT, output_path=str(tmp_path), vpbx_id=None, partition_template="calls/{date}")
     summary = land(
         DAY, NEXT, output_path=str(tmp_path), vpbx_id=None, partition_template="{report}/d={year}{month}{day}"
@@ -211,7 +220,7 @@ def test_partition_template_must_separate_vpbxs(emu, tmp_path):
 
 
 def test_unknown_vpbx_names_the_ids(emu, tmp_path):
-    with pytest.raises(ComagicError, match=r"HTTP 404.*vpbx_id='9999'"):
+    with pytest.raises(McnNotFoundError, match=r"HTTP 404.*vpbx_id='9999'"):
         land(DAY, NEXT, output_path=str(tmp_path), vpbx_id="9999")
 
 
@@ -237,7 +246,7 @@ def test_faults_beyond_the_retry_budget_fail_without_a_manifest(emu, tmp_path, m
         mcn_connection_json(emu).replace('"timezone"', '"max_retries": 1, "timezone"'),
     )
     emu.faults.add("http_503", method="call_log")
-    with pytest.raises(ComagicError, match="HTTP 503"):
+    with pytest.raises(McnTransportError, match="HTTP 503"):
         land(DAY, NEXT, output_path=str(tmp_path))
     assert read_manifest(tmp_path / "mcn_call_log" / "vpbx_id=7001" / "date=2024-03-01") is None
     assert emu.stats["fault_http_503"] == 2
@@ -255,7 +264,7 @@ def test_revoked_token_is_a_clear_error_and_keeps_the_previous_copy(emu, tmp_pat
 
 
 def test_wrong_account_is_forbidden(emu, tmp_path):
-    with pytest.raises(ComagicError, match=r"HTTP 403.*account 42"):
+    with pytest.raises(McnPermissionError, match=r"HTTP 403.*account 42"):
         land(DAY, NEXT, output_path=str(tmp_path), account_id=42)
 
 

@@ -11,9 +11,10 @@ import os
 
 import pytest
 
-from airflow_provider_comagic.landing import checkpoint as resume
 from airflow_provider_comagic.comagic.errors import ComagicDayLimitExceededError
-from airflow_provider_comagic.landing.writer import MANIFEST_NAME, iter_landed_rows, read_manifest
+from airflow_provider_comagic.landing import checkpoint as resume
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.triggers import quota as quota_trigger
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger

@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicComponentDisabledError, ComagicPermissionError
-from airflow_provider_comagic.landing.writer import iter_landed_rows, read_manifest
+from airflow_provider_comagic.landing.manifest import read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json

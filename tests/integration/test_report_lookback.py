@@ -9,7 +9,8 @@ import os
 import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from airflow_provider_comagic.landing.writer import MANIFEST_NAME, iter_landed_rows, read_manifest
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from tests.integration.test_report_operators import DAY, api_range, canonical, context, emu  # noqa: F401
 

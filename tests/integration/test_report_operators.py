@@ -19,12 +19,13 @@ import pytest
 
 from airflow_provider_comagic.comagic.catalogue import get_method, report_methods
 from airflow_provider_comagic.comagic.errors import ComagicError, ComagicParameterError
-from airflow_provider_comagic.landing.arrow import SOURCE_FORMAT, SOURCE_TIMEZONE
-from airflow_provider_comagic.landing.writer import MANIFEST_NAME, iter_landed_rows, manifest_schema, read_manifest
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, manifest_schema, read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator, ComagicReportOperator
 from airflow_provider_comagic.testing import ComagicEmulator
 from airflow_provider_comagic.testing.faults import Fault
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from airflow_provider_comagic.utils.arrow_fields import SOURCE_FORMAT, SOURCE_TIMEZONE
 
 pytestmark = pytest.mark.integration
 

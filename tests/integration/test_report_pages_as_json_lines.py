@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pendulum
 import pytest
 
-from airflow_provider_comagic.landing import arrow as rows_to_arrow
 from airflow_provider_comagic.comagic.catalogue import get_method, report_methods
 from airflow_provider_comagic.comagic.schemas import report_schema
 from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.landing import arrow as rows_to_arrow
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.testing import ComagicEmulator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json

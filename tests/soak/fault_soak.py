@@ -32,7 +32,9 @@ import pendulum
 from airflow_provider_comagic.comagic.errors import ComagicError
 from airflow_provider_comagic.comagic.schemas import report_schema
 from airflow_provider_comagic.hooks.comagic import ComagicHook
-from airflow_provider_comagic.landing.writer import MANIFEST_NAME, PartitionWriter, iter_landed_rows, land_pages
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
+from airflow_provider_comagic.landing.reader import iter_landed_rows
+from airflow_provider_comagic.landing.writer import PartitionWriter, land_pages
 from airflow_provider_comagic.testing import ComagicEmulator, EmulatorConfig
 from airflow_provider_comagic.testing.faults import Fault
 

@@ -8,8 +8,9 @@ import itertools
 import pendulum
 import pytest
 
-from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from airflow_provider_comagic.utils.intervals import lookback_intervals, partition_name
+from airflow_provider_comagic.exceptions import ParameterError
+from airflow_provider_comagic.landing.partitions import partition_name
+from airflow_provider_comagic.utils.time import lookback_intervals
 
 MSK = pendulum.timezone("Europe/Moscow")
 BERLIN = pendulum.timezone("Europe/Berlin")
@@ -32,7 +33,7 @@ def test_no_or_zero_lookback():
     start = dt.datetime(2024, 3, 8, tzinfo=MSK)
     assert lookback_intervals(start, start + dt.timedelta(days=1), MSK, None) == []
     assert lookback_intervals(start, start + dt.timedelta(days=1), MSK, dt.timedelta(0)) == []
-    with pytest.raises(ComagicParameterError, match="negative"):
+    with pytest.raises(ParameterError, match="negative"):
         lookback_intervals(start, start + dt.timedelta(days=1), MSK, dt.timedelta(days=-1))
 
 
@@ -72,5 +73,5 @@ def test_client_partitions():
     assert hours == "calls_report/customer_id=9/interval=20240301T000000_20240301T010000"
     templated = partition_name("get.calls_report", day, end, MSK, "{customer_id}/{report}/{date}", customer_id=9)
     assert templated == "9/calls_report/2024-03-01"
-    with pytest.raises(ComagicParameterError, match="customer_id"):
+    with pytest.raises(ParameterError, match="customer_id"):
         partition_name("get.calls_report", day, end, MSK, "{customer_id}/{date}")

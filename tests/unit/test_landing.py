@@ -11,16 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing import formats
 from airflow_provider_comagic.landing import writer as landing
-from airflow_provider_comagic.landing.writer import (
-    MANIFEST_NAME,
-    LandingError,
-    PartitionWriter,
-    iter_landed_rows,
-    land_pages,
-    manifest_schema,
-    read_manifest,
-)
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, manifest_schema, read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
+from airflow_provider_comagic.landing.writer import PartitionWriter, land_pages
 
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("tags", pa.list_(pa.string()))])
 
@@ -148,13 +144,13 @@ def test_rollover_by_rows_and_bytes(tmp_path):
 
 def test_parquet_row_groups_and_bounded_buffer(tmp_path, monkeypatch):
     seen: list[int] = []
-    original = landing._ParquetPart.write
+    original = formats._ParquetPart.write
 
     def spy(self, batch):
         original(self, batch)
         seen.append(self.pending_rows)
 
-    monkeypatch.setattr(landing._ParquetPart, "write", spy)
+    monkeypatch.setattr(formats._ParquetPart, "write", spy)
     manifest = land_pages(pages(25, size=100), tmp_path, "parquet", SCHEMA, row_group_rows=400)
     assert max(seen) < 400  # never more than one row group of rows held in memory
     metadata = pq.ParquetFile(tmp_path / manifest["files"][0]["path"]).metadata

@@ -6,13 +6,10 @@ import json
 
 import pytest
 
-from airflow_provider_comagic.landing.writer import (
-    MANIFEST_NAME,
-    LandingError,
-    PartitionWriter,
-    iter_landed_rows,
-    read_manifest,
-)
+from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, read_manifest
+from airflow_provider_comagic.landing.reader import iter_landed_rows
+from airflow_provider_comagic.landing.writer import PartitionWriter
 from tests.unit.test_landing import SCHEMA, Boom, all_rows, land_pages, listing, pages
 
 

@@ -10,7 +10,6 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.comagic.errors import McnApiError
 from airflow_provider_comagic.landing.arrow import rows_to_batch
 from airflow_provider_comagic.mcn.call_log import (
     CALL_LOG_FIELDS,
@@ -25,6 +24,7 @@ from airflow_provider_comagic.mcn.call_log import (
     to_int,
     vpbx_ids,
 )
+from airflow_provider_comagic.mcn.errors import McnApiError
 
 MSK = pendulum.timezone("Europe/Moscow")
 UTC = dt.timezone.utc

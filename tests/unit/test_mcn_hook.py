@@ -12,19 +12,21 @@ import pendulum
 import pytest
 from werkzeug import Response
 
-from airflow_provider_comagic.comagic.errors import (
-    ComagicConnectionConfigError,
-    ComagicError,
-    ComagicParameterError,
-    ComagicTransportError,
-    McnApiError,
-    McnAuthError,
-    McnNotFoundError,
-    McnPermissionError,
-)
+from airflow_provider_comagic.comagic.errors import ComagicError
+from airflow_provider_comagic.exceptions import ParameterError
 from airflow_provider_comagic.get_provider_info import get_provider_info
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
 from airflow_provider_comagic.mcn.config import DEFAULT_BASE_URL, McnConnectionConfig, build_base_url
+from airflow_provider_comagic.mcn.errors import (
+    McnApiError,
+    McnAuthError,
+    McnConnectionConfigError,
+    McnError,
+    McnNotFoundError,
+    McnParameterError,
+    McnPermissionError,
+    McnTransportError,
+)
 
 TOKEN = "mcn-SECRET-token-0123456789"
 MSK = pendulum.timezone("Europe/Moscow")
@@ -141,13 +143,13 @@ def test_list_envelope_is_accepted(hook, api):
 
 
 def test_naive_interval_is_rejected_before_any_request(hook, api):
-    with pytest.raises(ComagicParameterError, match="time-zone aware"):
+    with pytest.raises(McnParameterError, match="time-zone aware"):
         list(hook.iter_call_log(None, "7001", dt.datetime(2024, 3, 1), dt.datetime(2024, 3, 2)))
     assert api.requests == []
 
 
 def test_ids_are_quoted_as_one_path_segment(hook, api, httpserver):
-    with pytest.raises(ComagicError):
+    with pytest.raises(McnError):
         list(hook.iter_call_log(None, "../../x?y=1", *day("2024-03-01", "2024-03-02")))
     environ = httpserver.log[-1][0].environ
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
@@ -156,7 +158,7 @@ def test_ids_are_quoted_as_one_path_segment(hook, api, httpserver):
 
 def test_account_id_is_required(api, httpserver, monkeypatch):
     set_conn(monkeypatch, httpserver, extra={"account_id": None})
-    with pytest.raises(ComagicParameterError, match="account_id"):
+    with pytest.raises(McnParameterError, match="account_id"):
         McnTelecomHook().list_vpbx()
     assert McnTelecomHook().account("42") == "42"
 
@@ -183,7 +185,7 @@ def test_404_names_the_ids_and_the_base_url(hook, api):
 
 def test_other_4xx_fail_fast(hook, api):
     api.queue.append(Response("bad", 400))
-    with pytest.raises(ComagicError, match="MCN Telecom vpbx list: unexpected HTTP 400"):
+    with pytest.raises(McnApiError, match="MCN Telecom vpbx list: unexpected HTTP 400"):
         hook.list_vpbx()
     assert len(api.requests) == 1
 
@@ -218,7 +220,7 @@ def test_retries_are_bounded(api, httpserver, monkeypatch):
     set_conn(monkeypatch, httpserver, extra={"max_retries": 2})
     api.queue.extend([Response("busy", 503)] * 5)
     hook = McnTelecomHook(sleep=lambda s: None)
-    with pytest.raises(ComagicTransportError, match="HTTP 503"):
+    with pytest.raises(McnTransportError, match="HTTP 503"):
         hook.list_vpbx()
     assert len(api.requests) == 3
 
@@ -235,7 +237,7 @@ def test_connection_refused_is_transient_and_bounded(monkeypatch):
     conn = {"conn_type": "mcn_telecom", "host": "http://127.0.0.1:9", "password": TOKEN, "extra": {"account_id": "1"}}
     monkeypatch.setenv("AIRFLOW_CONN_MCN_TELECOM_DEFAULT", json.dumps(conn))
     hook = McnTelecomHook(sleep=lambda s: None, max_retries=1, timeout=2)
-    with pytest.raises(ComagicTransportError, match=r"ConnectionError talking to 127\.0\.0\.1:9"):
+    with pytest.raises(McnTransportError, match=r"ConnectionError talking to 127\.0\.0\.1:9"):
         hook.list_vpbx()
     assert hook.stats["requests"] == 2
 
@@ -300,7 +302,7 @@ def test_config_errors(conn, message):
     fields = {"conn_id": "c", "port": None, "host": None, "password": None, "extra_dejson": {}, **conn}
     if "extra" in fields:
         fields["extra_dejson"] = json.loads(fields.pop("extra"))
-    with pytest.raises(ComagicConnectionConfigError, match=message):
+    with pytest.raises(McnConnectionConfigError, match=message):
         McnConnectionConfig.from_connection(mock.Mock(**fields))
 
 
@@ -330,3 +332,10 @@ def test_airflow_providers_manager_knows_the_hook():
 
     hook = ProvidersManager().hooks["mcn_telecom"]
     assert hook.hook_class_name == "airflow_provider_comagic.hooks.mcn.McnTelecomHook"
+
+
+def test_mcn_errors_are_their_own_classes_not_comagic_ones():
+    """An MCN failure is never caught by ``except ComagicError`` (the vendors have separate taxonomies)."""
+    for cls in (McnError, McnApiError, McnAuthError, McnTransportError, McnParameterError, McnConnectionConfigError):
+        assert not issubclass(cls, ComagicError), cls
+    assert issubclass(McnParameterError, ParameterError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.mcn.errors import McnParameterError
 from airflow_provider_comagic.operators.mcn import McnCallLogOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator, ComagicReportOperator
 
@@ -21,7 +22,7 @@ from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
     ],
 )
 def test_mcn_operator_rejects_bad_arguments_at_parse_time(kwargs, message):
-    with pytest.raises(ComagicParameterError, match=message):
+    with pytest.raises(McnParameterError, match=message):
         McnCallLogOperator(task_id="t", output_path="/tmp/x", **kwargs)
 
 
@@ -31,7 +32,7 @@ def test_mcn_operator_defers_templated_values_and_templates_its_ids():
     )
     assert {"vpbx_id", "account_id", "date_from", "date_till", "output_schema"} <= set(op.template_fields)
     op.output_format = "xml"
-    with pytest.raises(ComagicParameterError, match="output_format"):
+    with pytest.raises(McnParameterError, match="output_format"):
         op._validate(rendered=True)
 
 

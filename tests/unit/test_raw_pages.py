@@ -15,7 +15,8 @@ from airflow_provider_comagic.comagic.errors import ComagicAuthError, ComagicDat
 from airflow_provider_comagic.comagic.paging import PagePlan
 from airflow_provider_comagic.comagic.protocol import parse_response
 from airflow_provider_comagic.landing.json_lines import JsonLines
-from airflow_provider_comagic.landing.writer import iter_landed_rows, land_pages
+from airflow_provider_comagic.landing.reader import iter_landed_rows
+from airflow_provider_comagic.landing.writer import land_pages
 
 MSK = pendulum.timezone("Europe/Moscow")
 LIMITS = {"day_remaining": 10, "minute_remaining": 5}

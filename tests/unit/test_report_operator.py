@@ -10,6 +10,8 @@ import pytest
 
 from airflow_provider_comagic.comagic.catalogue import report_methods
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.exceptions import ParameterError
+from airflow_provider_comagic.landing.partitions import partition_name
 from airflow_provider_comagic.operators import report
 from airflow_provider_comagic.operators.report import (
     REPORT_OPERATORS,
@@ -17,7 +19,7 @@ from airflow_provider_comagic.operators.report import (
     ComagicCampaignDailyStatOperator,
     ComagicReportOperator,
 )
-from airflow_provider_comagic.utils.intervals import parse_user_time, partition_name, resolve_interval
+from airflow_provider_comagic.utils.time import parse_user_time, resolve_interval
 
 MSK = pendulum.timezone("Europe/Moscow")
 
@@ -136,14 +138,14 @@ def test_interval_from_the_context():
 
 def test_zero_length_interval_says_which_timetable_to_use():
     moment = pendulum.datetime(2024, 3, 1, tz="UTC")
-    with pytest.raises(ComagicParameterError, match=r"CronTriggerTimetable.*CronDataIntervalTimetable.*date_from"):
+    with pytest.raises(ParameterError, match=r"CronTriggerTimetable.*CronDataIntervalTimetable.*date_from"):
         resolve_interval(None, None, {"data_interval_start": moment, "data_interval_end": moment}, MSK)
 
 
 def test_missing_interval_asks_for_date_from_and_date_till():
-    with pytest.raises(ComagicParameterError, match=r"no data interval.*date_from and date_till"):
+    with pytest.raises(ParameterError, match=r"no data interval.*date_from and date_till"):
         resolve_interval(None, None, {}, MSK)
-    with pytest.raises(ComagicParameterError, match="both date_from and date_till"):
+    with pytest.raises(ParameterError, match="both date_from and date_till"):
         resolve_interval("2024-03-01", None, {}, MSK)
 
 
@@ -157,9 +159,9 @@ def test_explicit_dates_naive_means_account_wall_clock():
     # explicit dates win over the data interval
     ctx = {"data_interval_start": pendulum.datetime(2020, 1, 1), "data_interval_end": pendulum.datetime(2020, 1, 2)}
     assert resolve_interval("2024-03-01", "2024-03-02", ctx, MSK)[0].year == 2024
-    with pytest.raises(ComagicParameterError, match="must be after"):
+    with pytest.raises(ParameterError, match="must be after"):
         resolve_interval("2024-03-02", "2024-03-01", {}, MSK)
-    with pytest.raises(ComagicParameterError, match="not an ISO 8601"):
+    with pytest.raises(ParameterError, match="not an ISO 8601"):
         parse_user_time("yesterday", MSK, "date_from")
 
 
@@ -193,5 +195,5 @@ def test_partition_template():
         "get.calls_report", day, day + dt.timedelta(days=1), MSK, "{report}/y={year}/m={month}/d={day}"
     )
     assert name == "calls_report/y=2024/m=03/d=01"
-    with pytest.raises(ComagicParameterError, match=r"partition_template.*keys: date, day, end"):
+    with pytest.raises(ParameterError, match=r"partition_template.*keys: date, day, end"):
         partition_name("get.calls_report", day, day, MSK, "{nope}")

@@ -15,8 +15,9 @@ from airflow_provider_comagic.comagic.errors import (
 )
 from airflow_provider_comagic.landing.checkpoint import ReportRun
 from airflow_provider_comagic.operators import report
-from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator, _id_list
+from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator
 from airflow_provider_comagic.operators.report import ComagicReportOperator
+from airflow_provider_comagic.utils.templating import parse_list, parse_optional_int
 
 
 def make(**kwargs):
@@ -30,7 +31,7 @@ def test_client_fields_are_templated_and_validated_once_rendered():
         make(user_id="abc")
     with pytest.raises(ComagicParameterError, match="customer_id must be an integer id"):
         make(customer_id=True)
-    assert report._optional_id(" 5000011 ", "user_id") == 5000011 and report._optional_id("", "user_id") is None
+    assert parse_optional_int(" 5000011 ", "user_id") == 5000011 and parse_optional_int("", "user_id") is None
 
 
 @pytest.mark.parametrize("value", [7, "7 days", dt.timedelta(days=-1)])
@@ -77,11 +78,11 @@ def test_run_state_round_trips_as_json():
     ("value", "expected"), [(None, None), ("", None), ("[1, 2]", [1, 2]), ("3,4", [3, 4]), ([5, "6"], [5, 6])]
 )
 def test_customer_ids_from_lists_and_rendered_templates(value, expected):
-    assert _id_list(value) == expected
+    assert parse_list(value, "customer_ids", item=int, error=ComagicParameterError) == expected
 
 
 def test_customer_users_operator_template_fields():
     op = ComagicCustomerUsersOperator(task_id="u", customer_ids="{{ params.ids }}", name_pattern="Acme*")
     assert set(op.template_fields) == {"customer_ids", "name_pattern"} and op.one_per_customer is True
     with pytest.raises(ComagicParameterError, match="customer_ids must be integers"):
-        _id_list("a,b")
+        parse_list("a,b", "customer_ids", item=int, error=ComagicParameterError)

@@ -11,18 +11,18 @@ import pytest
 
 from airflow_provider_comagic.comagic.catalogue import get_method
 from airflow_provider_comagic.mcn.call_log import CALL_TYPES, STATUSES
-from airflow_provider_comagic.unified.schema import (
+from airflow_provider_comagic.unified.comagic import (
     COMAGIC_BUSY_REASONS,
     COMAGIC_FAILED_REASONS,
     COMAGIC_SOURCE_FIELDS,
+    comagic_outcome,
+    comagic_to_unified,
+)
+from airflow_provider_comagic.unified.mcn import mcn_direction, mcn_outcome, mcn_to_unified
+from airflow_provider_comagic.unified.schema import (
     DIRECTIONS,
     OUTCOMES,
     UNIFIED_SCHEMA,
-    comagic_outcome,
-    comagic_to_unified,
-    mcn_direction,
-    mcn_outcome,
-    mcn_to_unified,
     unified_report_name,
     unified_table,
 )

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor, _as_list
+from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor
 from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+from airflow_provider_comagic.utils.templating import parse_list
 
 UTC = dt.timezone.utc
 
@@ -27,12 +28,12 @@ UTC = dt.timezone.utc
     ],
 )
 def test_id_lists_accept_rendered_templates(value, expected):
-    assert _as_list(value, "ext_ids") == expected
+    assert parse_list(value, "ext_ids", item=str, error=ComagicParameterError) == expected
 
 
 def test_unreadable_list_is_rejected():
     with pytest.raises(ComagicParameterError, match="ext_ids"):
-        _as_list("[a, b", "ext_ids")
+        parse_list("[a, b", "ext_ids", item=str, error=ComagicParameterError)
 
 
 def test_defaults_and_template_fields():

@@ -16,8 +16,7 @@ import random
 from typing import Any
 
 from airflow_provider_comagic.mcn.call_log import CALL_TYPES, STATUSES
-from airflow_provider_comagic.utils.intervals import localize
-from airflow_provider_comagic.utils.time import API_TIME_FORMAT, get_timezone
+from airflow_provider_comagic.utils.time import API_TIME_FORMAT, get_timezone, localize
 
 __all__ = ["McnEmulatorConfig", "day_rows"]
 

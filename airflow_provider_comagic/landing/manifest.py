@@ -1,0 +1,62 @@
+"""``_manifest.json``: the commit point of a landed partition, and how to read it back."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.storage import to_storage_path
+from airflow_provider_comagic.version_compat import ObjectStoragePath
+
+__all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "manifest_schema", "read_manifest", "require_manifest", "schema_json"]
+
+MANIFEST_NAME = "_manifest.json"
+MANIFEST_VERSION = 1
+
+
+def partition_of(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
+    """The partition folder of a path that is either the folder or its manifest."""
+    path = to_storage_path(path, conn_id)
+    return path.parent if path.name == MANIFEST_NAME else path
+
+
+def read_manifest(
+    path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None
+) -> dict[str, Any] | None:
+    """The committed manifest of a partition (give the folder or the manifest itself); None if uncommitted."""
+    manifest = partition_of(path, conn_id) / MANIFEST_NAME
+    try:
+        return orjson.loads(manifest.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def require_manifest(partition: ObjectStoragePath) -> dict[str, Any]:
+    """The committed manifest of ``partition``; :class:`LandingError` when there is none."""
+    manifest = read_manifest(partition)
+    if manifest is None:
+        raise LandingError(f"{partition} has no {MANIFEST_NAME}: nothing committed there")
+    return manifest
+
+
+def manifest_schema(manifest: Mapping[str, Any]) -> pa.Schema | None:
+    """The exact Arrow schema recorded in a manifest (None when the rows were landed without one)."""
+    schema = manifest.get("schema") or {}
+    encoded = schema.get("arrow_ipc_base64")
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))) if encoded else None
+
+
+def schema_json(schema: pa.Schema | None) -> dict[str, Any] | None:
+    """How a manifest records a schema: readable fields plus the exact Arrow IPC bytes."""
+    if schema is None:
+        return None
+    return {
+        "fields": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
+        "arrow_ipc_base64": base64.b64encode(schema.serialize().to_pybytes()).decode(),
+    }

@@ -1,0 +1,109 @@
+"""What every landing operator shares: the output options, declared, templated, validated and documented once.
+
+A landing operator (the CoMagic report operators, the MCN call-log operator) reads rows from an API and lands
+them as partitions through :mod:`~airflow_provider_comagic.landing`. Its output options are those of
+:class:`BaseLandingOperator`; the vendor's operator adds its source arguments and sets :attr:`parameter_error`
+to its vendor's error class, so bad input names the vendor it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from airflow_provider_comagic.exceptions import LandingError, ParameterError
+from airflow_provider_comagic.landing.formats import DEFAULT_GZIP_LEVEL, FORMATS, check_gzip_level
+from airflow_provider_comagic.landing.run_info import run_info
+from airflow_provider_comagic.landing.storage import to_storage_path
+from airflow_provider_comagic.landing.writer import (
+    DEFAULT_MAX_BYTES_PER_FILE,
+    DEFAULT_MAX_ROWS_PER_FILE,
+    DEFAULT_ROW_GROUP_ROWS,
+)
+from airflow_provider_comagic.utils.templating import is_templated
+from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
+
+__all__ = ["TIMESTAMP_MODES", "BaseLandingOperator"]
+
+TIMESTAMP_MODES = ("account", "utc")
+
+
+class BaseLandingOperator(BaseOperator):
+    """
+    Base of the operators that land API rows as partitions (gzip JSON Lines or Parquet parts committed by a
+    ``_manifest.json``): the output options below, with their checks (literal values at DAG parse time,
+    templated ones once rendered).
+
+    :param output_path: base URL or path of the lake, e.g. ``s3://bucket/comagic`` or ``file:///data/comagic``.
+        (templated)
+    :param output_format: ``"parquet"`` (typed columns) or ``"jsonl"`` (gzip JSON Lines, rows exactly as the
+        API returned them). (templated)
+    :param output_conn_id: connection of the object storage (e.g. an ``aws`` connection for ``s3://``).
+    :param timestamps: Parquet timestamp columns in the account's zone (``"account"``) or in ``"utc"``.
+    :param max_rows_per_file: start a new part file after this many rows.
+    :param max_bytes_per_file: start a new part file after this many bytes.
+    :param row_group_rows: Parquet row-group size (also the most rows held in memory).
+    :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
+    """
+
+    template_fields: Sequence[str] = ("output_path", "output_format")
+    parameter_error: ClassVar[type[ParameterError]] = ParameterError
+    """The error class of bad input (each vendor's operator sets its own)."""
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        output_format: str = "parquet",
+        output_conn_id: str | None = None,
+        timestamps: str = "account",
+        max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
+        max_bytes_per_file: int = DEFAULT_MAX_BYTES_PER_FILE,
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        gzip_level: int = DEFAULT_GZIP_LEVEL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.output_format = output_format
+        self.output_conn_id = output_conn_id
+        self.timestamps = timestamps
+        self.max_rows_per_file = max_rows_per_file
+        self.max_bytes_per_file = max_bytes_per_file
+        self.row_group_rows = row_group_rows
+        self.gzip_level = gzip_level
+
+    def check_output_options(self, *, rendered: bool) -> None:
+        """Raise :attr:`parameter_error` for a bad output option (a templated one is checked once rendered)."""
+        error = self.parameter_error
+        fmt = self.output_format
+        if (rendered or not is_templated(fmt)) and fmt not in FORMATS:
+            raise error(f"output_format must be one of {', '.join(sorted(FORMATS))}, got {fmt!r}")
+        if self.timestamps not in TIMESTAMP_MODES:
+            raise error(f"timestamps must be 'account' or 'utc', got {self.timestamps!r}")
+        try:
+            check_gzip_level(self.gzip_level)
+        except LandingError as bad:
+            raise error(str(bad)) from None
+        for name in ("max_rows_per_file", "max_bytes_per_file", "row_group_rows"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise error(f"{name} must be a positive integer, got {value!r}")
+
+    def writer_options(self) -> dict[str, Any]:
+        """The :class:`~airflow_provider_comagic.landing.writer.PartitionWriter` options of this task."""
+        return {
+            "max_rows_per_file": self.max_rows_per_file,
+            "max_bytes_per_file": self.max_bytes_per_file,
+            "row_group_rows": self.row_group_rows,
+            "gzip_level": self.gzip_level,
+        }
+
+    def output_base(self) -> ObjectStoragePath:
+        """The rendered ``output_path`` as a storage path (with ``output_conn_id``)."""
+        return to_storage_path(self.output_path, self.output_conn_id)
+
+    @staticmethod
+    def airflow_run_info(context: Mapping[str, Any]) -> dict[str, Any]:
+        """What the manifest records about the Airflow run (dag, task, run id, try)."""
+        return run_info(context)

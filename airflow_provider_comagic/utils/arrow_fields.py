@@ -1,0 +1,27 @@
+"""What the vendors' Arrow schemas tell the landing converter, without importing either: the field metadata
+keys of a timestamp column, the timestamp unit and the timestamp modes.
+
+A vendor's schema module (:mod:`~airflow_provider_comagic.comagic.schemas`,
+:mod:`~airflow_provider_comagic.mcn.call_log`, :mod:`~airflow_provider_comagic.unified.schema`) puts
+``source_format``/``source_timezone`` on a timestamp field; :mod:`~airflow_provider_comagic.landing.arrow`
+reads them to parse the API's wall-clock strings exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from airflow_provider_comagic.utils.time import API_TIME_FORMAT
+
+__all__ = ["DEFAULT_TIME_FORMAT", "SOURCE_FORMAT", "SOURCE_TIMEZONE", "TIMESTAMP_UNIT", "TimestampMode"]
+
+SOURCE_FORMAT = b"source_format"
+"""Field metadata: the strptime pattern of the strings a timestamp column is read from."""
+SOURCE_TIMEZONE = b"source_timezone"
+"""Field metadata: the zone of those wall-clock strings."""
+DEFAULT_TIME_FORMAT = API_TIME_FORMAT
+"""The pattern used when a timestamp field names none (the APIs' ``YYYY-MM-DD hh:mm:ss``)."""
+
+TimestampMode = Literal["account", "utc"]
+TIMESTAMP_UNIT = "us"
+"""Microseconds: what Parquet readers (Spark, BigQuery, DuckDB, PostgreSQL loaders) handle natively."""

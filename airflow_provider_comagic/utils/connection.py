@@ -1,0 +1,88 @@
+"""Reading the parts of an Airflow connection every vendor's connection shares: extras, host URLs, the time
+zone and the timeout/retry extras. Each vendor's ``config`` module passes its own
+:class:`~airflow_provider_comagic.exceptions.ConnectionConfigError` subclass as ``error``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_comagic.exceptions import ConnectionConfigError
+from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE, get_timezone
+
+__all__ = ["DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "extra_dict", "retry_extras", "split_url", "timezone_extra"]
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 5
+ErrorClass = type[ConnectionConfigError]
+
+
+def extra_dict(conn: Any, *, error: ErrorClass = ConnectionConfigError) -> dict[str, Any]:
+    """The connection's extras as a dict (``extra_dejson``, or the JSON text of ``extra``)."""
+    extra = getattr(conn, "extra_dejson", None)
+    if extra is None:
+        raw = getattr(conn, "extra", None) or "{}"
+        extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    if not isinstance(extra, Mapping):
+        raise error("Connection extra must be a JSON object")
+    return dict(extra)
+
+
+def split_url(
+    url: str, port: int | None, *, shown: str | None, error: ErrorClass = ConnectionConfigError
+) -> tuple[str, str, str]:
+    """``scheme://host[:port]/path`` -> scheme, host with ``port`` added (unless the URL has one), path without
+    a trailing slash; ``shown`` is what the error names when there is no host."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise error(f"Connection host {shown!r} is not a host name or URL")
+    netloc = parts.netloc
+    if port and not parts.port:
+        netloc = f"{netloc}:{int(port)}"
+    return parts.scheme, netloc, parts.path.rstrip("/")
+
+
+def timezone_extra(extra: Mapping[str, Any], *, error: ErrorClass = ConnectionConfigError) -> str:
+    """The extra ``timezone`` (default Europe/Moscow), checked to be a known zone."""
+    timezone = str(extra.get("timezone") or DEFAULT_TIMEZONE)
+    try:
+        get_timezone(timezone)
+    except ValueError as err:
+        raise error(f"Connection extra 'timezone': {err}") from None
+    return timezone
+
+
+def retry_extras(extra: Mapping[str, Any], *, error: ErrorClass = ConnectionConfigError) -> dict[str, Any]:
+    """The extras ``timeout`` (positive seconds) and ``max_retries`` (0 or more), with their defaults."""
+    max_retries = positive_number(extra.get("max_retries"), "max_retries", DEFAULT_MAX_RETRIES, zero=True, error=error)
+    return {
+        "timeout": positive_number(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT, error=error),
+        "max_retries": int(max_retries),
+    }
+
+
+def optional_int(value: Any, name: str, *, error: ErrorClass = ConnectionConfigError) -> int | None:
+    """An integer extra, None when unset."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise error(f"Connection extra {name!r} must be an integer, got {value!r}") from None
+
+
+def positive_number(
+    value: Any, name: str, default: float, *, zero: bool = False, error: ErrorClass = ConnectionConfigError
+) -> float:
+    """A positive (or, with ``zero``, non-negative) number extra, ``default`` when unset."""
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise error(f"Connection extra {name!r} must be a number, got {value!r}") from None
+    if number < 0 or (number == 0 and not zero):
+        raise error(f"Connection extra {name!r} must be positive, got {value!r}")
+    return number
