@@ -142,6 +142,13 @@ def get_provider_info() -> dict[str, Any]:
             },
             {"integration-name": "MCN Telecom", "python-modules": ["airflow_provider_comagic.operators.mcn"]},
         ],
+        "transfers": [
+            {
+                "source-integration-name": "CoMagic",
+                "target-integration-name": "PostgreSQL",
+                "python-module": "airflow_provider_comagic.transfers.postgres",
+            },
+        ],
         "sensors": [
             {"integration-name": "CoMagic", "python-modules": ["airflow_provider_comagic.sensors.uploaded_calls"]},
         ],

@@ -47,8 +47,6 @@ DEFAULT_GZIP_LEVEL = 1  # level 1 vs 6: ~3x faster, ~10-15% larger on report row
 ISAL_GZIP_LEVELS = range(1, 4)
 """gzip levels written with ISA-L (``isal``) when it is installed; 0 (stored) and 4-9 with zlib."""
 DEFAULT_PARQUET_COMPRESSION = "zstd"
-JSONL_BATCH_ROWS = 50_000
-"""Rows per Arrow batch when a JSON Lines partition is read as batches."""
 
 LandingFormat = Literal["jsonl", "parquet"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from airflow_provider_comagic.landing.formats import JSONL_BATCH_ROWS, get_format
+from airflow_provider_comagic.landing.formats import get_format
 from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, require_manifest
 from airflow_provider_comagic.version_compat import ObjectStoragePath
 
@@ -26,7 +26,7 @@ def iter_landed_batches(
     schema = manifest_schema(manifest)
     for entry in manifest["files"]:
         with (partition / entry["path"]).open("rb") as handle:
-            yield from fmt.batches(handle, schema, batch_size if fmt.name == "parquet" else JSONL_BATCH_ROWS)
+            yield from fmt.batches(handle, schema, batch_size)
 
 
 def iter_landed_rows(

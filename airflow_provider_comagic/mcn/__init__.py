@@ -1,0 +1,1 @@
+"""The MCN Telecom vPBX API, without Airflow tasks: connection config, call-log rules, its own error taxonomy."""

@@ -1,1 +1,1 @@
-
+"""Airflow sensors: waiting for uploaded calls to be processed."""

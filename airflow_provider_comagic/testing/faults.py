@@ -103,3 +103,24 @@ class FaultInjector:
                     fault.hits += 1
                     fired.append(fault)
         return fired
+
+
+def parse_fault(text: str) -> Fault:
+    """A fault given on an emulator's command line (both emulators): ``kind[:probability][@method]`` or
+    ``kind#3,5-7`` (call numbers), e.g. ``http_503:0.1``."""
+    method = None
+    if "@" in text:
+        text, method = text.split("@", 1)
+    calls = None
+    probability = 1.0
+    if "#" in text:
+        text, spec = text.split("#", 1)
+        numbers: set[int] = set()
+        for part in spec.split(","):
+            low, _, high = part.partition("-")
+            numbers.update(range(int(low), int(high or low) + 1))
+        calls = numbers
+    elif ":" in text:
+        text, value = text.split(":", 1)
+        probability = float(value)
+    return Fault(text, probability=probability, calls=calls, method=method)

@@ -1,4 +1,4 @@
-"""Load a landed report partition into PostgreSQL, idempotently per data interval."""
+"""Load a landed partition into PostgreSQL, idempotently per data interval (reading it through the manifest)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
-from airflow_provider_comagic.landing.arrow import rows_to_batch
 from airflow_provider_comagic.landing.manifest import manifest_schema, read_manifest
-from airflow_provider_comagic.landing.reader import iter_landed_batches, iter_landed_rows
+from airflow_provider_comagic.landing.reader import iter_landed_batches
 from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.version_compat import BaseOperator
 
@@ -212,25 +211,10 @@ class ComagicLandedToPostgresOperator(BaseOperator):
     def _batches(
         partition: Any, manifest: Mapping[str, Any], schema: pa.Schema, start: str, end: str, loaded_at: str
     ) -> Iterator[pa.RecordBatch]:
-        """The partition's batches with the bookkeeping columns appended."""
-        if manifest["format"] == "parquet":
-            source: Iterator[pa.RecordBatch] = iter_landed_batches(partition, batch_size=_BATCH_ROWS)
-        else:
-            source = _jsonl_batches(iter_landed_rows(partition), schema)
-        for batch in source:
+        """The partition's batches (any format, read through the manifest) with the bookkeeping columns appended."""
+        for batch in iter_landed_batches(partition, batch_size=_BATCH_ROWS):
             n = batch.num_rows
             extra = [pa.array([start] * n, pa.string()), pa.array([end] * n, pa.string()), pa.array([loaded_at] * n)]
             yield pa.RecordBatch.from_arrays(
                 [*batch.columns, *extra], names=[*batch.schema.names, INTERVAL_START, INTERVAL_END, LOADED_AT]
             )
-
-
-def _jsonl_batches(rows: Iterator[dict[str, Any]], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    page: list[dict[str, Any]] = []
-    for row in rows:
-        page.append(row)
-        if len(page) >= _BATCH_ROWS:
-            yield rows_to_batch(page, schema)
-            page = []
-    if page:
-        yield rows_to_batch(page, schema)

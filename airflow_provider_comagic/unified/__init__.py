@@ -1,0 +1,1 @@
+"""One call table for every vendor: the schema, and one mapping module per vendor."""

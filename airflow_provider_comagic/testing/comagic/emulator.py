@@ -28,7 +28,7 @@ from airflow_provider_comagic.testing.comagic.api import Dispatcher
 from airflow_provider_comagic.testing.comagic.config import EmulatorConfig
 from airflow_provider_comagic.testing.comagic.data import REMOVED
 from airflow_provider_comagic.testing.comagic.stats import EmulatorStats
-from airflow_provider_comagic.testing.faults import FAULT_KINDS, Fault, FaultInjector
+from airflow_provider_comagic.testing.faults import FAULT_KINDS, FaultInjector, parse_fault
 from airflow_provider_comagic.testing.server import API_PATH, EmulatorServer, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
 
@@ -173,26 +173,6 @@ class ComagicEmulator(ServedEmulator):
         return dt.datetime.fromtimestamp(self.clock.now(), self.tz)
 
 
-def _parse_fault(text: str) -> Fault:
-    """``kind[:probability][@method]`` or ``kind#3,5-7`` (call numbers), e.g. ``http_503:0.1``."""
-    method = None
-    if "@" in text:
-        text, method = text.split("@", 1)
-    calls = None
-    probability = 1.0
-    if "#" in text:
-        text, spec = text.split("#", 1)
-        numbers: set[int] = set()
-        for part in spec.split(","):
-            low, _, high = part.partition("-")
-            numbers.update(range(int(low), int(high or low) + 1))
-        calls = numbers
-    elif ":" in text:
-        text, value = text.split(":", 1)
-        probability = float(value)
-    return Fault(text, probability=probability, calls=calls, method=method)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_comagic.testing.comagic.emulator",
@@ -232,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         upload_step_seconds=args.upload_step,
         upload_error_rate=args.upload_error_rate,
-        faults=[_parse_fault(f) for f in args.fault],
+        faults=[parse_fault(f) for f in args.fault],
     )
     emulator = ComagicEmulator(config)
     stop = threading.Event()

@@ -1,0 +1,1 @@
+"""The MCN Telecom REST API emulator and its seeded call logs."""

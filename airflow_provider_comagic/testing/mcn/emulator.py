@@ -42,7 +42,7 @@ import orjson
 from aiohttp import web
 
 from airflow_provider_comagic.mcn.call_log import row_time
-from airflow_provider_comagic.testing.faults import FaultInjector
+from airflow_provider_comagic.testing.faults import FAULT_KINDS, FaultInjector, parse_fault
 from airflow_provider_comagic.testing.mcn.data import McnEmulatorConfig, day_rows
 from airflow_provider_comagic.testing.server import _HTTP_FAULTS, EmulatorServer, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
@@ -219,8 +219,6 @@ class McnEmulator(ServedEmulator):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from airflow_provider_comagic.testing.comagic.emulator import FAULT_KINDS, _parse_fault
-
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_comagic.testing.mcn.emulator",
         description="Run the MCN Telecom REST API emulator until Ctrl-C / SIGTERM.",
@@ -251,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     emulator = McnEmulator(config)
     for text in args.fault:
-        emulator.faults.add(_parse_fault(text))
+        emulator.faults.add(parse_fault(text))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
