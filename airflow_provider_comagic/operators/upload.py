@@ -9,7 +9,7 @@ from airflow_provider_comagic.comagic.errors import ComagicError, ComagicParamet
 from airflow_provider_comagic.comagic.uploads.files import read_calls
 from airflow_provider_comagic.comagic.uploads.rules import (
     MAX_CALLS_PER_REQUEST,
-    METHOD,
+    UPLOAD_METHOD,
     batch_calls,
     batch_request_id,
     validate_calls,
@@ -108,10 +108,10 @@ class ComagicUploadCallsOperator(BaseOperator):
         try:
             for number, batch in enumerate(batches, start=1):
                 request_id = batch_request_id(batch, self.request_id_prefix)
-                result = hook.call(METHOD, {"calls": list(batch)}, request_id=request_id)
+                result = hook.call(UPLOAD_METHOD, {"calls": list(batch)}, request_id=request_id)
                 data = result.get("data")
                 if isinstance(data, Mapping) and data.get("success") in (False, "false"):
-                    raise ComagicError(f"{METHOD} request {request_id} was not accepted: {data}")
+                    raise ComagicError(f"{UPLOAD_METHOD} request {request_id} was not accepted: {data}")
                 ext_request_ids.append(request_id)
                 self.log.info(
                     "Uploaded batch %d of %d: %d calls, ext_request_id %s", number, len(batches), len(batch), request_id

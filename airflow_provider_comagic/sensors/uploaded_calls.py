@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.comagic.uploads.status import (
     DEFAULT_SUCCESS_STATUSES,
-    METHOD,
+    STATUS_METHOD,
     UploadStatusTally,
     failure_message,
     normalize_statuses,
@@ -148,7 +148,7 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         )
         hook = ComagicHook(self.comagic_conn_id)
         try:
-            for rows in hook.iter_pages(METHOD, start, end, **query_kwargs(ext_request_ids, ext_ids)):
+            for rows in hook.iter_pages(STATUS_METHOD, start, end, **query_kwargs(ext_request_ids, ext_ids)):
                 tally.add(rows)
         finally:
             hook.close()

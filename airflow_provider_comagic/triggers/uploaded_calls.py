@@ -15,7 +15,7 @@ from airflow_provider_comagic.comagic.errors import (
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT
 from airflow_provider_comagic.comagic.uploads.status import (
     DEFAULT_SUCCESS_STATUSES,
-    METHOD,
+    STATUS_METHOD,
     UploadStatusTally,
     failure_message,
     normalize_statuses,
@@ -124,7 +124,7 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
                         if failed_polls > MAX_FAILED_POLLS:
                             raise
                         self.log.warning(
-                            "Polling %s failed (%d in a row), retrying later: %s", METHOD, failed_polls, error
+                            "Polling %s failed (%d in a row), retrying later: %s", STATUS_METHOD, failed_polls, error
                         )
                         await self._sleep(self.poll_interval)
                         continue
@@ -146,7 +146,7 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
         )
         start, end = dt.datetime.fromisoformat(self.date_from), dt.datetime.fromisoformat(self.date_till)
         query = query_kwargs(self.ext_request_ids, self.ext_ids, page_size=self.page_size)
-        async for rows in hook.iter_pages(METHOD, start, end, **query):
+        async for rows in hook.iter_pages(STATUS_METHOD, start, end, **query):
             tally.add(rows)
         return tally.summary()
 

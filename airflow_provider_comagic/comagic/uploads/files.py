@@ -18,7 +18,7 @@ from typing import IO, Any
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.comagic.uploads.rules import UploadValidationError, call_spec
 
-FORMATS = ("jsonl", "csv")
+CALL_FILE_FORMATS = ("jsonl", "csv")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 _TRUE, _FALSE = {"true", "1", "yes", "t", "y"}, {"false", "0", "no", "f", "n"}
 
@@ -35,8 +35,8 @@ def detect_format(name: str) -> str:
 def read_calls(path: Any, calls_format: str | None = None, *, max_reported: int = 20) -> list[dict[str, Any]]:
     """Read every call of a file (``ObjectStoragePath`` or anything with ``.name`` and ``.open('rb')``)."""
     fmt = calls_format or detect_format(str(getattr(path, "name", path)))
-    if fmt not in FORMATS:
-        raise ComagicParameterError(f"calls_format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt not in CALL_FILE_FORMATS:
+        raise ComagicParameterError(f"calls_format must be one of {', '.join(CALL_FILE_FORMATS)}, got {fmt!r}")
     with path.open("rb") as raw:
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if str(path).lower().endswith(".gz") else raw
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")  # -sig: CSV exported with a BOM

@@ -23,7 +23,7 @@ from airflow_provider_comagic.comagic.catalogue import ParamSpec, get_method
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.version_compat import AirflowFailException
 
-METHOD = "upload.calls"
+UPLOAD_METHOD = "upload.calls"
 MAX_CALLS_PER_REQUEST = 50
 MAX_REQUEST_BYTES = 512 * 1024
 ENVELOPE_BYTES = 1024
@@ -52,7 +52,7 @@ class UploadValidationError(ComagicParameterError, AirflowFailException):
 @functools.cache
 def call_spec() -> Mapping[str, ParamSpec]:
     """The documented fields of one call (``upload.calls`` -> ``calls`` -> children), by name."""
-    return MappingProxyType({child.name: child for child in get_method(METHOD).params["calls"].children})
+    return MappingProxyType({child.name: child for child in get_method(UPLOAD_METHOD).params["calls"].children})
 
 
 def _label(index: int, call: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT
 
-METHOD = "get.uploaded_calls"
+STATUS_METHOD = "get.uploaded_calls"
 PENDING_STATUSES: tuple[str, ...] = ("new", "in_process")
 FINAL_STATUSES: tuple[str, ...] = ("processed", "error", "cancelled")
 STATUSES: tuple[str, ...] = (*PENDING_STATUSES, *FINAL_STATUSES)
@@ -88,7 +88,7 @@ def query_kwargs(
     *,
     page_size: int = MAX_LIMIT,
 ) -> dict[str, Any]:
-    """Keyword arguments of ``iter_pages(METHOD, date_from, date_till, **kwargs)`` for one status poll."""
+    """Keyword arguments of ``iter_pages(STATUS_METHOD, date_from, date_till, **kwargs)`` for one status poll."""
     return {
         "filter": selection_filter(ext_request_ids, ext_ids),
         "fields": list(FIELDS),
