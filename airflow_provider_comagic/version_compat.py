@@ -23,9 +23,9 @@ else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
         AirflowException,
         AirflowFailException,
         AirflowSkipException,
-        TaskDeferralTimeout,
         TaskDeferred,
     )
+    from airflow.exceptions import TaskDeferralError as TaskDeferralTimeout  # 2.10 fails a timed-out deferral so
     from airflow.hooks.base import BaseHook
     from airflow.io.path import ObjectStoragePath
     from airflow.models import BaseOperator

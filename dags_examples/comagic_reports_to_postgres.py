@@ -19,7 +19,11 @@ import os
 
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLValueCheckOperator
-from airflow.sdk import DAG
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_comagic.operators.report import ComagicCallLegsReportOperator, ComagicCallsReportOperator

@@ -18,7 +18,11 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import DAG
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator

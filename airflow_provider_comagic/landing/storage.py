@@ -17,7 +17,8 @@ def to_storage_path(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: s
     text = os.fspath(path)
     if "://" not in text:
         text = "file://" + os.path.abspath(text)
-    return ObjectStoragePath(text, conn_id=conn_id)
+    # no conn_id=None: on Airflow 2.10 an explicit None overrides the connection named in the URL (s3://conn@bucket)
+    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
 
 
 def is_local(fs: Any) -> bool:

@@ -15,6 +15,7 @@ from airflow_provider_comagic.comagic.uploads.rules import (
     validate_calls,
 )
 from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.utils.templating import parse_structure
 from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
 
@@ -89,9 +90,7 @@ class ComagicUploadCallsOperator(BaseOperator):
 
     def _load_calls(self) -> list[Any]:
         if self.calls_path is not None:
-            path = self.calls_path
-            if not isinstance(path, ObjectStoragePath):
-                path = ObjectStoragePath(path, conn_id=self.calls_conn_id)
+            path = to_storage_path(self.calls_path, self.calls_conn_id)
             calls = read_calls(path, self.calls_format, max_reported=self.max_errors_reported)
             self.log.info("Read %d calls from %s", len(calls), path)
             return calls

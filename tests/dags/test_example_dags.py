@@ -59,8 +59,11 @@ def run_dag(env: dict[str, str], dag_id: str, logical_date: str, log_dir: Path, 
         )
     output = log.read_text()
     assert result.returncode == 0 and "state=success" in output, output[-6000:]
-    assert "new_state=success" in output, "the run succeeded without running a task"
-    assert "new_state=failed" not in output, output[-6000:]
+    # Airflow 3 logs "new_state=success" per task, Airflow 2.10 "Marking task as SUCCESS"
+    assert "new_state=success" in output or "Marking task as SUCCESS" in output, (
+        "the run succeeded without running a task"
+    )
+    assert "new_state=failed" not in output and "Marking task as FAILED" not in output, output[-6000:]
     return output
 
 
@@ -76,9 +79,11 @@ def truth_ids(emu, method: str) -> list[int]:
 
 
 def test_dagbag_imports_every_example_without_errors_or_api_calls(emu):
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.fixtures.airflow_compat import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS))  # examples of Airflow itself are off (AIRFLOW__CORE__LOAD_EXAMPLES)
+    bag = DagBag(
+        dag_folder=str(DAGS), include_examples=False
+    )  # examples of Airflow itself are off (AIRFLOW__CORE__LOAD_EXAMPLES)
     assert bag.import_errors == {}
     expected = {"comagic_calls_to_object_storage", "comagic_reports_to_postgres", "comagic_upload_and_wait"}
     assert expected <= set(bag.dag_ids)
@@ -162,7 +167,8 @@ def test_upload_and_wait_with_deferrable_sensor(emu, airflow_home, tmp_path):
         "COMAGIC_UPLOAD_POKE_INTERVAL": "1",
     }
     output = run_dag(env, "comagic_upload_and_wait", "2024-03-01T08:00:00+00:00", tmp_path)
-    assert "deferred" in output.lower()
+    # Airflow 3: the task's state "deferred"; Airflow 2.10's `dags test` runs the trigger in line
+    assert "deferred" in output.lower() or "[DAG TEST] running trigger in line" in output
     now = pendulum.now(MSK)
     uploaded = emu.truth(
         "get.uploaded_calls",
