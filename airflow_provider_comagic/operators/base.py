@@ -28,6 +28,21 @@ __all__ = ["TIMESTAMP_MODES", "BaseLandingOperator"]
 TIMESTAMP_MODES = ("account", "utc")
 
 
+def check_output_path(path: Any, error: type[ParameterError] = ParameterError) -> None:
+    """A lake path must say where it is: a URL with a scheme, or an absolute local path. A relative path would
+    land on the worker's local disk under whatever its current directory is."""
+    if isinstance(path, ObjectStoragePath):
+        return
+    text = str(path or "").strip()
+    if not text:
+        raise error("output_path is empty: give a URL such as file:///abs/path or s3://conn_id@bucket/prefix")
+    if "://" not in text and not text.startswith("/"):
+        raise error(
+            f"output_path {text!r} has no scheme and is not absolute (it would land under the worker's current "
+            "directory): give a URL such as file:///abs/path or s3://conn_id@bucket/prefix"
+        )
+
+
 class BaseLandingOperator(BaseOperator):
     """
     Base of the operators that land API rows as partitions (gzip JSON Lines or Parquet parts committed by a
@@ -76,6 +91,8 @@ class BaseLandingOperator(BaseOperator):
     def check_output_options(self, *, rendered: bool) -> None:
         """Raise :attr:`parameter_error` for a bad output option (a templated one is checked once rendered)."""
         error = self.parameter_error
+        if rendered or not is_templated(self.output_path):
+            check_output_path(self.output_path, error)
         fmt = self.output_format
         if (rendered or not is_templated(fmt)) and fmt not in FORMATS:
             raise error(f"output_format must be one of {', '.join(sorted(FORMATS))}, got {fmt!r}")

@@ -26,7 +26,7 @@ from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.unified.mcn import mcn_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, unified_report_name
 from airflow_provider_comagic.utils.templating import is_templated, parse_list
-from airflow_provider_comagic.utils.time import resolve_interval
+from airflow_provider_comagic.utils.time import check_literal_interval, resolve_interval
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -117,6 +117,8 @@ class McnCallLogOperator(BaseLandingOperator):
         self.partition_template = partition_template
         self.chunk_days = chunk_days
         self._validate(rendered=False)
+        if not (is_templated(date_from) or is_templated(date_till)):
+            check_literal_interval(date_from, date_till, error=McnParameterError)
 
     def _validate(self, *, rendered: bool) -> None:
         """Literal values are checked at parse time, templated ones once rendered."""

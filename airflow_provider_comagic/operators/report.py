@@ -41,7 +41,12 @@ from airflow_provider_comagic.utils.templating import (
     parse_optional_int,
     parse_structure,
 )
-from airflow_provider_comagic.utils.time import interval_to_api, lookback_intervals, resolve_interval
+from airflow_provider_comagic.utils.time import (
+    check_literal_interval,
+    interval_to_api,
+    lookback_intervals,
+    resolve_interval,
+)
 from airflow_provider_comagic.version_compat import AirflowSkipException, conf
 
 if TYPE_CHECKING:
@@ -313,6 +318,8 @@ class ComagicReportOperator(BaseLandingOperator):
         self.lookback = lookback
         self.deferrable = deferrable
         self._validate(rendered=False)
+        if not (is_templated(date_from) or is_templated(date_till)):
+            check_literal_interval(date_from, date_till, error=ComagicParameterError)
 
     # -- validation (parse time for literal values, execute time for templated ones) ----------------------------
     def _validate(self, *, rendered: bool) -> ReportQuery | None:

@@ -212,3 +212,38 @@ def _whole_months(start: dt.datetime, end: dt.datetime) -> int:
     if start.day != 1 or end.day != 1 or start.time() != first or end.time() != first:
         return 0
     return (end.year - start.year) * 12 + end.month - start.month
+
+
+def check_literal_interval(date_from: Any, date_till: Any, *, error: ErrorClass = ParameterError) -> None:
+    """At DAG parse time: reject a literal ``[date_from, date_till)`` that is empty or reversed.
+
+    Without the connection (never read at parse time) the account's zone is unknown, so only values whose order
+    needs no zone are compared: both naive (the same wall clock) or both aware. Templated or missing values are
+    checked when the task runs (:func:`resolve_interval`)."""
+    if date_from in (None, "") or date_till in (None, ""):
+        return
+    start = parse_user_time(date_from, dt.timezone.utc, "date_from", error=error)
+    end = parse_user_time(date_till, dt.timezone.utc, "date_till", error=error)
+    naive = [_is_naive(value) for value in (date_from, date_till)]
+    if naive[0] != naive[1]:
+        return  # one is a wall-clock time of the unknown account zone
+    if end <= start:
+        raise error(
+            f"date_till ({date_till}) must be after date_from ({date_from}): the interval is half-open "
+            "[date_from, date_till) and must not be empty"
+        )
+
+
+def _is_naive(value: Any) -> bool:
+    if isinstance(value, dt.datetime):
+        return value.tzinfo is None or value.utcoffset() is None
+    if isinstance(value, dt.date):
+        return True
+    text = str(value).strip()
+    if text.endswith("Z"):
+        return False
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return True
+    return parsed.tzinfo is None

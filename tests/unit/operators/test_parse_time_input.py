@@ -1,0 +1,63 @@
+"""Bad literal input is rejected when the DAG file is parsed (the operator's constructor), before any API call."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.mcn.errors import McnParameterError
+from airflow_provider_comagic.operators.mcn import McnCallLogOperator
+from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
+
+CASES = [
+    # (kwargs, message): reversed or empty literal intervals
+    ({"date_from": "2026-11-26", "date_till": "2026-11-25"}, r"date_till \(2026-11-25\) must be after date_from"),
+    ({"date_from": "2026-11-26", "date_till": "2026-11-26"}, "must be after date_from"),
+    ({"date_from": dt.date(2026, 11, 26), "date_till": dt.datetime(2026, 11, 25, 12)}, "must be after"),
+    ({"date_from": "2026-11-26T00:00:00+03:00", "date_till": "2026-11-25T20:00:00Z"}, "must be after"),
+    ({"date_from": "yesterday", "date_till": "2026-11-25"}, "not an ISO 8601"),
+    # a relative output path would land under the worker's current directory
+    ({"output_path": "landing/comagic"}, r"output_path 'landing/comagic' has no scheme.*file:///abs/path.*s3://"),
+    ({"output_path": ""}, "output_path is empty"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), CASES)
+@pytest.mark.parametrize(
+    ("operator", "error"),
+    [(ComagicCallsReportOperator, ComagicParameterError), (McnCallLogOperator, McnParameterError)],
+)
+def test_bad_literal_input_fails_at_parse_time(comagic_emulator, mcn_emulator, operator, error, kwargs, message):
+    arguments = {"task_id": "t", "output_path": "file:///tmp/lake", **kwargs}
+    with pytest.raises(error, match=message):
+        operator(**arguments)
+    assert comagic_emulator.stats.requests == 0 and mcn_emulator.stats["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"date_from": "2026-11-25", "date_till": "2026-11-26"},
+        {"date_from": "{{ ds }}", "date_till": "2026-11-01"},  # templated: checked once rendered
+        {
+            "date_from": "2026-11-26 10:00:00",
+            "date_till": "2026-11-26T07:30:00+00:00",
+        },  # naive vs aware: needs the zone
+        {"output_path": "/data/lake"},  # an absolute local path is unambiguous
+        {"output_path": "s3://aws_lake@bucket/comagic"},
+        {"output_path": "{{ var.value.lake }}"},
+    ],
+)
+def test_good_or_templated_input_is_accepted(kwargs):
+    arguments = {"task_id": "t", "output_path": "file:///tmp/lake", **kwargs}
+    ComagicCallsReportOperator(**arguments)
+    McnCallLogOperator(**arguments)
+
+
+def test_a_relative_rendered_output_path_fails_at_run_time():
+    op = ComagicCallsReportOperator(task_id="t", output_path="{{ var.value.lake }}")
+    op.output_path = "landing/comagic"  # what the template rendered to
+    with pytest.raises(ComagicParameterError, match="has no scheme"):
+        op._validate(rendered=True)
