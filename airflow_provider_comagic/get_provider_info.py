@@ -23,12 +23,9 @@ def _http_fields(transient: str) -> dict[str, Any]:
     }
 
 
+# One place for each secret: the Password field. Connections made before this form may still carry the secret in
+# the extra "access_token" (CoMagic) or "token" (MCN): the hooks keep accepting it, the form no longer offers it.
 _CONNECTION_FIELDS: dict[str, Any] = {
-    "access_token": {
-        "label": "Access token",
-        "description": "Permanent API key (alternatively put it in the Password field and leave Login empty).",
-        "schema": {"type": ["string", "null"], "format": "password"},
-    },
     "user_id": {
         "label": "User ID (agents)",
         "description": "Client user id to act as; required for agent (partner) accounts, sent in every call.",
@@ -52,17 +49,12 @@ _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "relabeling": {"host": "API host or URL", "login": "Login (optional)", "password": "Password or access token"},
     "placeholders": {
         "host": "dataapi.comagic.ru  |  dataapi.uiscom.ru  |  http://127.0.0.1:8765",
-        "login": "leave empty when using an access token",
-        "password": "account password, or a permanent access token",
+        "login": "leave empty when the Password field holds an access token",
+        "password": "a permanent access token (Login empty), or the account password (with Login)",
     },
 }
 
 _MCN_CONNECTION_FIELDS: dict[str, Any] = {
-    "token": {
-        "label": "API token",
-        "description": "Bearer token from the personal cabinet's API section (or put it in the Password field).",
-        "schema": {"type": ["string", "null"], "format": "password"},
-    },
     "account_id": {
         "label": "Account ID",
         "description": "Personal account number (лицевой счёт) whose vPBXs are read.",
@@ -81,9 +73,53 @@ _MCN_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "relabeling": {"host": "API base URL", "password": "API token"},
     "placeholders": {
         "host": "https://api.mcn.ru/v2/rest  |  http://127.0.0.1:8766",
-        "password": "token from the personal cabinet, API section",
+        "password": "Bearer token from the personal cabinet, API section",
     },
 }
+
+
+def legacy_ui_field_behaviour(behaviour: dict[str, Any]) -> dict[str, Any]:
+    """The same form for Airflow 2.10-3.1, whose ``get_ui_field_behaviour`` uses snake_case keys and shows the
+    extras as widgets (so the raw Extra field stays hidden there too)."""
+    return {key.replace("-", "_"): value for key, value in behaviour.items()}
+
+
+def legacy_form_widgets(fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``conn-fields`` of a connection type as Airflow 2.10-3.1 form widgets (Flask-AppBuilder, imported here
+    only: the legacy UI is the one caller)."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import IntegerField, StringField
+
+    kinds = {"integer": IntegerField}  # Airflow 2.10 accepts Integer/String/Password/Boolean fields only
+    widgets = {}
+    for name, field in fields.items():
+        types = field["schema"]["type"]
+        kind = next((kinds[t] for t in (types if isinstance(types, list) else [types]) if t in kinds), StringField)
+        widgets[name] = kind(
+            lazy_gettext(field["label"]), description=field.get("description"), widget=BS3TextFieldWidget()
+        )
+    return widgets
+
+
+def comagic_form_widgets() -> dict[str, Any]:
+    """The CoMagic connection form's extra fields (Airflow 2.10-3.1 form)."""
+    return legacy_form_widgets(_CONNECTION_FIELDS)
+
+
+def mcn_form_widgets() -> dict[str, Any]:
+    """The MCN Telecom connection form's extra fields (Airflow 2.10-3.1 form)."""
+    return legacy_form_widgets(_MCN_CONNECTION_FIELDS)
+
+
+def comagic_ui_field_behaviour() -> dict[str, Any]:
+    """The CoMagic connection form's field behaviour (Airflow 2.10-3.1 form)."""
+    return legacy_ui_field_behaviour(_UI_FIELD_BEHAVIOUR)
+
+
+def mcn_ui_field_behaviour() -> dict[str, Any]:
+    """The MCN Telecom connection form's field behaviour (Airflow 2.10-3.1 form)."""
+    return legacy_ui_field_behaviour(_MCN_UI_FIELD_BEHAVIOUR)
 
 
 def get_provider_info() -> dict[str, Any]:

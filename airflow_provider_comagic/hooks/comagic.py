@@ -28,6 +28,7 @@ from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
 from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, read_response
 from airflow_provider_comagic.landing.json_lines import JsonLines
+from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 T = TypeVar("T")
@@ -349,8 +350,16 @@ class ComagicHook(HookSettings, BaseHook):
 
     # -- UI -------------------------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap call (``get.account``) and report the account, its zone and the remaining points."""
+        """Make one cheap call (``get.account``) and report the account, its zone and the remaining points.
+
+        Answers within about 10 s whatever happens (the UI's Test button waits for it): one attempt, no retries,
+        a short timeout, no quota waits. Messages say "this connection", never the temporary id the UI tests an
+        unsaved connection under."""
+        conn_id = self.comagic_conn_id
         try:
+            self._timeout = min(self.timeout, TEST_CONNECTION_TIMEOUT)
+            self._max_retries = 0
+            self.wait_for_quota = False
             result = self.call("get.account")
         except ComagicIpNotWhitelistedError as error:
             return False, str(error)
@@ -362,7 +371,7 @@ class ComagicHook(HookSettings, BaseHook):
         except ComagicTransportError as error:
             return False, f"{error}. Is the host right ({', '.join(KNOWN_HOSTS)}) and reachable from here?"
         except ComagicError as error:
-            return False, str(error)
+            return False, for_this_connection(str(error), conn_id)
         finally:
             self.close()
         account = (result.get("data") or [{}])[0] if isinstance(result.get("data"), list) else result.get("data") or {}
@@ -379,28 +388,15 @@ class ComagicHook(HookSettings, BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Form behaviour for Airflow 2.10-3.1 (3.2+ reads ``conn-fields`` from get_provider_info)."""
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "API host or URL", "login": "Login (optional)", "password": "Password or token"},
-            "placeholders": {
-                "host": "dataapi.comagic.ru | dataapi.uiscom.ru | http://127.0.0.1:8765",
-                "login": "leave empty when the password field holds an access token",
-                "password": "account password, or a permanent access token",
-                "extra": '{"timezone": "Europe/Moscow", "user_id": null, "timeout": 120, "max_retries": 5}',
-            },
-        }
+        """Form behaviour for Airflow 2.10-3.1 (3.2+ reads ``ui-field-behaviour`` from get_provider_info: the same
+        definition)."""
+        from airflow_provider_comagic.get_provider_info import comagic_ui_field_behaviour
+
+        return comagic_ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form for Airflow 2.10-3.1."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, StringField
+        """Extra fields of the connection form for Airflow 2.10-3.1, built from the ``conn-fields`` of 3.2+."""
+        from airflow_provider_comagic.get_provider_info import comagic_form_widgets
 
-        return {
-            "access_token": PasswordField(lazy_gettext("Access token"), widget=BS3PasswordFieldWidget()),
-            "user_id": IntegerField(lazy_gettext("User ID (agents)"), widget=BS3TextFieldWidget()),
-            "timezone": StringField(lazy_gettext("Account time zone"), widget=BS3TextFieldWidget()),
-            "api_version": StringField(lazy_gettext("API version"), widget=BS3TextFieldWidget()),
-        }
+        return comagic_form_widgets()

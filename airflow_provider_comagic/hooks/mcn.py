@@ -32,6 +32,7 @@ from airflow_provider_comagic.mcn.errors import (
     McnPermissionError,
     McnTransportError,
 )
+from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
@@ -232,13 +233,17 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
 
     # -- UI -------------------------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
-        """List the account's active vPBXs (one cheap authenticated request)."""
+        """List the account's active vPBXs (one cheap authenticated request), answering within about 10 s: one
+        attempt, a short timeout; messages say "this connection", not the UI's temporary connection id."""
+        conn_id = self.mcn_conn_id
         try:
+            self._timeout = min(self.timeout, TEST_CONNECTION_TIMEOUT)
+            self._max_retries = 0
             vpbxs = self.list_vpbx()
         except McnTransportError as error:
             return False, f"{error}. Is the base URL ({self.config.base_url}) right and reachable from here?"
         except McnError as error:
-            return False, str(error)
+            return False, for_this_connection(str(error), conn_id)
         finally:
             self.close()
         ids = ", ".join(str(v.get("vpbx_id", v.get("id"))) for v in vpbxs) or "none"
@@ -246,28 +251,18 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Form behaviour for Airflow 2.10-3.1 (3.2+ reads ``conn-fields`` from get_provider_info)."""
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {"host": "API base URL", "password": "API token"},
-            "placeholders": {
-                "host": DEFAULT_BASE_URL + "  |  http://127.0.0.1:8766",
-                "password": "token from the personal cabinet, API section",
-                "extra": '{"account_id": "12345", "timezone": "Europe/Moscow", "timeout": 120, "max_retries": 5}',
-            },
-        }
+        """Form behaviour for Airflow 2.10-3.1 (3.2+ reads ``ui-field-behaviour`` from get_provider_info: the same
+        definition)."""
+        from airflow_provider_comagic.get_provider_info import mcn_ui_field_behaviour
+
+        return mcn_ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form for Airflow 2.10-3.1."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
+        """Extra fields of the connection form for Airflow 2.10-3.1, built from the ``conn-fields`` of 3.2+."""
+        from airflow_provider_comagic.get_provider_info import mcn_form_widgets
 
-        return {
-            "account_id": StringField(lazy_gettext("Account ID"), widget=BS3TextFieldWidget()),
-            "timezone": StringField(lazy_gettext("Time zone of call times"), widget=BS3TextFieldWidget()),
-        }
+        return mcn_form_widgets()
 
 
 def _segment(value: str) -> str:

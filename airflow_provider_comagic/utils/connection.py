@@ -12,10 +12,21 @@ from urllib.parse import urlsplit
 from airflow_provider_comagic.exceptions import ConnectionConfigError
 from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE, get_timezone
 
-__all__ = ["DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "extra_dict", "retry_extras", "split_url", "timezone_extra"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "TEST_CONNECTION_TIMEOUT",
+    "extra_dict",
+    "for_this_connection",
+    "retry_extras",
+    "split_url",
+    "timezone_extra",
+]
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 5
+TEST_CONNECTION_TIMEOUT = 8.0
+"""Seconds one request of a connection test may take: the UI's Test button answers within ~10 s, no retries."""
 ErrorClass = type[ConnectionConfigError]
 
 
@@ -86,3 +97,11 @@ def positive_number(
     if number < 0 or (number == 0 and not zero):
         raise error(f"Connection extra {name!r} must be positive, got {value!r}")
     return number
+
+
+def for_this_connection(message: str, conn_id: str) -> str:
+    """``message`` with the connection id replaced by "this connection": the UI tests an unsaved connection under
+    a random temporary id (e.g. ``'aW23ud1z'``) that would only confuse the user."""
+    return message.replace(f"Connection {conn_id!r}", "This connection").replace(
+        f"connection {conn_id!r}", "this connection"
+    )

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import importlib
 import json
+import math
 
 import pytest
 
@@ -236,6 +237,9 @@ async def test_trigger_waits_out_limit_exceeded(emu, monkeypatch):
         waits.append(seconds)
         if not exhausted:  # spend the minute quota once, between two polls
             exhausted.append(True)
+            # at the start of a minute window: the poll interval after it must not reach the next window
+            now = emu.clock.now()
+            emu.clock.advance(math.floor(now / 60) * 60 + 60 - now)
             emu.quota.exhaust("minute")
         emu.clock.advance(seconds)
         await asyncio.sleep(0)

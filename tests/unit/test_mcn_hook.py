@@ -320,7 +320,7 @@ def test_provider_info_declares_the_connection_type():
     assert entry["connection-type"] == McnTelecomHook.conn_type
     assert entry["hook-class-name"] == "airflow_provider_comagic.hooks.mcn.McnTelecomHook"
     assert entry["hook-name"] == McnTelecomHook.hook_name
-    assert entry["conn-fields"]["token"]["schema"]["format"] == "password"
+    assert "token" not in entry["conn-fields"]  # the Password field is the one place for the token
     assert set(entry["ui-field-behaviour"]) == {"hidden-fields", "relabeling", "placeholders"}
     assert "get_ui_field_behaviour" in McnTelecomHook.__dict__
     assert "get_connection_form_widgets" in McnTelecomHook.__dict__
