@@ -197,7 +197,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="kind[:probability][@method] or kind#3,5-7[@method]; kinds: " + ", ".join(FAULT_KINDS),
     )
+    parser.add_argument(
+        "--partner-customers",
+        type=int,
+        default=0,
+        help="agent (partner) mode with N client customers, ids 500001.. (get.customers, get.customer_users); "
+        "every client method then needs a user_id",
+    )
+    parser.add_argument(
+        "--partner-disabled-customer",
+        type=int,
+        action="append",
+        default=[],
+        metavar="CUSTOMER_ID",
+        help="in agent mode, a client whose report methods answer method_component_disabled (repeat)",
+    )
     args = parser.parse_args(argv)
+    if args.partner_disabled_customer and not args.partner_customers:
+        parser.error("--partner-disabled-customer needs --partner-customers")
     config = EmulatorConfig(
         seed=args.seed,
         calls_per_day=args.calls_per_day,
@@ -213,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upload_step_seconds=args.upload_step,
         upload_error_rate=args.upload_error_rate,
         faults=[parse_fault(f) for f in args.fault],
+        partner_customers=args.partner_customers,
+        partner_disabled_customers=frozenset(args.partner_disabled_customer),
     )
     emulator = ComagicEmulator(config)
     stop = threading.Event()
@@ -222,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"CoMagic Data API emulator listening on {emulator.url}", flush=True)
     print(f"access_token: {emulator.access_token}", flush=True)
     print(f"login: {emulator.login}  password: {emulator.password}  timezone: {config.timezone}", flush=True)
+    if config.partner_customers:
+        disabled = ", ".join(map(str, sorted(config.partner_disabled_customers))) or "none"
+        print(f"agent mode: {config.partner_customers} client customers; component disabled: {disabled}", flush=True)
     try:
         while not stop.wait(0.5):
             pass
