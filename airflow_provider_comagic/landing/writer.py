@@ -138,8 +138,7 @@ class PartitionWriter:
         self._scratch: set[str] = set()
         self._committed = False
         self._suspended = False
-        if is_local(self.fs):
-            self.fs.makedirs(self.directory, exist_ok=True)
+        self._local = is_local(self.fs)
 
     # -- writing --------------------------------------------------------------------------------------------
     def write(self, rows: Sequence[Mapping[str, Any]] | JsonLines) -> None:
@@ -160,7 +159,14 @@ class PartitionWriter:
         if part.rows >= self.max_rows_per_file or part.written() >= self.max_bytes_per_file:
             self._close_part()
 
+    def _ensure_directory(self) -> None:
+        """Create the local partition folder when the first file goes in (object stores have no folders), so a
+        run that writes nothing (a skipped client, a failure before the first page) leaves nothing behind."""
+        if self._local:
+            self.fs.makedirs(self.directory, exist_ok=True)
+
     def _open_part(self) -> Any:
+        self._ensure_directory()
         name = f"{PART_PREFIX}{self.token}-{len(self.files):05d}{self.output_format.suffix}"
         options = PartOptions(
             schema=self.schema,
@@ -202,7 +208,8 @@ class PartitionWriter:
         }
         body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
         manifest_path = posixpath.join(self.directory, MANIFEST_NAME)
-        if is_local(self.fs):
+        if self._local:
+            self._ensure_directory()
             tmp = posixpath.join(self.directory, f"{TMP_PREFIX}{self.token}{MANIFEST_NAME}")
             with open(tmp, "wb") as handle:
                 handle.write(body)
@@ -289,6 +296,7 @@ class PartitionWriter:
         """Store a private object of this run next to its parts (one PUT) and return its key,
         ``_tmp-<token>-<name>``; the commit deletes it with the other unlisted ``_tmp-*`` objects."""
         key = f"{TMP_PREFIX}{self.token}-{name}"
+        self._ensure_directory()
         self.fs.pipe_file(posixpath.join(self.directory, key), data)
         self._scratch.add(key)
         return key

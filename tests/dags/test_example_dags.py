@@ -182,3 +182,29 @@ def test_upload_and_wait_with_deferrable_sensor(emu, airflow_home, tmp_path):
     assert manifest is not None and manifest["rows"] == len(
         emu.truth("get.calls_report", "2024-03-01 10:00:00", "2024-03-01 10:59:59", fields=["id"])
     )
+
+
+def test_agency_fanout_in_partner_mode(comagic_emulator_factory, airflow_home, tmp_path):
+    """Every active client lands its day and the 3 lookback days; the client without the component is skipped and
+    leaves nothing behind."""
+    emu = comagic_emulator_factory(
+        calls_per_day=300, partner_customers=3, partner_disabled_customers=frozenset({500002})
+    )
+    base = tmp_path / "lake"
+    env = {**airflow_home, "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu), "COMAGIC_OUTPUT_BASE": base.as_uri()}
+    # the DAG starts 2026-11-01: logical date 2026-11-27 runs the Moscow day 2026-11-26
+    output = run_dag(env, "comagic_agency_fanout", "2026-11-27", tmp_path)
+    assert "has no access to get.calls_report" in output  # the skip, with its reason, in the task log
+    users = {u["customer_id"]: u["id"] for u in emu.call("get.customer_users", {})["result"]["data"]}
+    days = ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26"]  # lookback=3 days and the data interval
+    for customer in (500001, 500003):
+        landed_days = sorted(p.name for p in (base / "calls_report" / f"customer_id={customer}").iterdir())
+        assert landed_days == [f"date={day}" for day in days]
+        for day in days:
+            partition = f"{base.as_uri()}/calls_report/customer_id={customer}/date={day}"
+            truth = emu.truth(
+                "get.calls_report", f"{day} 00:00:00", f"{day} 23:59:59", fields=["id"], user_id=users[customer]
+            )
+            assert sorted(row["id"] for row in iter_landed_rows(partition)) == sorted(r["id"] for r in truth)
+            assert read_manifest(partition)["client"]["customer_id"] == customer
+    assert not (base / "calls_report" / "customer_id=500002").exists()  # a skipped client leaves no folder
