@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulator.helpers import DAY, NOW, make_api, mnemonic
+from tests.unit.testing.comagic.helpers import DAY, NOW, make_api, mnemonic
 
 CALL = {"method": "get.calls_report", **DAY, "limit": 1}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from airflow_provider_comagic.comagic.errors import API_ERRORS
-from tests.emulator.helpers import DAY, NOW, make_api, mnemonic
+from tests.unit.testing.comagic.helpers import DAY, NOW, make_api, mnemonic
 
 LIMIT_KEYS = {"day_limit", "day_remaining", "day_reset", "minute_limit", "minute_remaining", "minute_reset"}
 

@@ -6,7 +6,7 @@ import pytest
 
 from airflow_provider_comagic.comagic.catalogue import get_method
 from airflow_provider_comagic.testing import RpcError
-from tests.emulator.helpers import DAY, mnemonic
+from tests.unit.testing.comagic.helpers import DAY, mnemonic
 
 CALLS = "get.calls_report"
 

@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_comagic.comagic.customers import select_client_users
 from airflow_provider_comagic.comagic.errors import ComagicDayLimitExceededError, ComagicMinuteLimitExceededError
 from airflow_provider_comagic.hooks.comagic import ComagicHook
-from tests.unit.test_hook import LIMITS, Sleeps, api, set_conn  # noqa: F401 - api is a fixture
+from tests.unit.hooks.test_comagic import LIMITS, Sleeps, api, set_conn  # noqa: F401 - api is a fixture
 
 
 @pytest.fixture

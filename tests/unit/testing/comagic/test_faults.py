@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.emulator.helpers import DAY, mnemonic
+from tests.unit.testing.comagic.helpers import DAY, mnemonic
 
 BODY = {"jsonrpc": "2.0", "id": 1, "method": "get.calls_report", "params": {**DAY, "limit": 5}}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.helpers import NOW, make_api, mnemonic
+from tests.unit.testing.comagic.helpers import NOW, make_api, mnemonic
 
 RANGE = {"date_from": "2024-06-01 00:00:00", "date_till": "2024-06-02 00:00:00"}
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from airflow_provider_comagic.testing import ComagicEmulator
-from tests.emulator.helpers import NOW, Api, make_api
+from tests.unit.testing.comagic.helpers import NOW, Api, make_api
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from airflow_provider_comagic.comagic.catalogue import (
 )
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "generate_catalogue.py"
 METHODS_JSON = REPO / "airflow_provider_comagic" / "comagic" / "catalogue" / "methods.json"
 

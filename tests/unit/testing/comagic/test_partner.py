@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.helpers import DAY, NOW, make_api, mnemonic
+from tests.unit.testing.comagic.helpers import DAY, NOW, make_api, mnemonic
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_comagic.comagic.catalogue import get_method, report_methods
 from airflow_provider_comagic.testing import ComagicEmulator
-from tests.emulator.helpers import DAY, NOW
+from tests.unit.testing.comagic.helpers import DAY, NOW
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
