@@ -18,7 +18,8 @@ import pytest
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
-from tests.fixtures.postgres import postgres_dsn  # noqa: F401 - fixture
+from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
+from tests.fixtures.uploads import uploaded_around_now
 
 pytestmark = pytest.mark.dag
 
@@ -116,20 +117,11 @@ def test_calls_to_object_storage_on_s3(emu, airflow_home, s3_server, s3_bucket, 
 
 
 def test_reports_to_postgres(emu, airflow_home, postgres_dsn, tmp_path):  # noqa: F811
-    dsn = psycopg2.extensions.parse_dsn(postgres_dsn)
-    pg_conn = {
-        "conn_type": "postgres",
-        "host": dsn["host"],
-        "port": int(dsn["port"]),
-        "login": dsn["user"],
-        "schema": dsn["dbname"],
-    }
-    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA IF EXISTS comagic CASCADE; CREATE SCHEMA comagic")
+    recreate_schema(postgres_dsn)
     env = {
         **airflow_home,
         "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
-        "AIRFLOW_CONN_POSTGRES_DEFAULT": json.dumps(pg_conn),
+        "AIRFLOW_CONN_POSTGRES_DEFAULT": json.dumps(postgres_connection(postgres_dsn)),
         "COMAGIC_OUTPUT_BASE": f"file://{tmp_path}/out",
     }
     run_dag(env, "comagic_reports_to_postgres", LOGICAL_DATE, tmp_path)
@@ -169,12 +161,7 @@ def test_upload_and_wait_with_deferrable_sensor(emu, airflow_home, tmp_path):
     output = run_dag(env, "comagic_upload_and_wait", "2024-03-01T08:00:00+00:00", tmp_path)
     # Airflow 3: the task's state "deferred"; Airflow 2.10's `dags test` runs the trigger in line
     assert "deferred" in output.lower() or "[DAG TEST] running trigger in line" in output
-    now = pendulum.now(MSK)
-    uploaded = emu.truth(
-        "get.uploaded_calls",
-        date_from=now.subtract(days=1).format("YYYY-MM-DD HH:mm:ss"),
-        date_till=now.add(days=1).format("YYYY-MM-DD HH:mm:ss"),
-    )
+    uploaded = uploaded_around_now(emu)
     assert sorted(r["ext_id"] for r in uploaded) == sorted(c["ext_id"] for c in calls)
     assert {r["status"] for r in uploaded} == {"processed"}
     partition = f"file://{base}/calls_report/interval=20240301T100000_20240301T110000"

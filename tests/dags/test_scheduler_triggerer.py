@@ -17,6 +17,7 @@ import pytest
 
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.fixtures.uploads import uploaded_around_now
 
 pytestmark = [
     pytest.mark.dag,
@@ -158,11 +159,6 @@ def test_upload_and_wait_with_scheduler_and_triggerer(comagic_emulator_factory, 
         (home / "logs").glob(f"dag_id={DAG_ID}/run_id=*/task_id=wait_until_processed/*.log.trigger.*.log")
     )
     assert trigger_logs and any("uploaded calls" in path.read_text() for path in trigger_logs)
-    now = pendulum.now(MSK)
-    uploaded = emu.truth(
-        "get.uploaded_calls",
-        date_from=now.subtract(days=1).format("YYYY-MM-DD HH:mm:ss"),
-        date_till=now.add(days=1).format("YYYY-MM-DD HH:mm:ss"),
-    )
+    uploaded = uploaded_around_now(emu)
     assert sorted(r["ext_id"] for r in uploaded) == sorted(c["ext_id"] for c in calls)
     assert {r["status"] for r in uploaded} == {"processed"}

@@ -14,7 +14,7 @@ from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator, postgres_type
-from tests.fixtures.postgres import postgres_dsn  # noqa: F401 - fixture
+from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -32,17 +32,8 @@ def emu(comagic_emulator_factory, monkeypatch):
 
 @pytest.fixture
 def pg(postgres_dsn, monkeypatch):  # noqa: F811 - the fixture above
-    dsn = psycopg2.extensions.parse_dsn(postgres_dsn)
-    conn = {
-        "conn_type": "postgres",
-        "host": dsn["host"],
-        "port": int(dsn["port"]),
-        "login": dsn["user"],
-        "schema": dsn["dbname"],
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_TEST", json.dumps(conn))
-    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA IF EXISTS comagic CASCADE; CREATE SCHEMA comagic")
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_TEST", json.dumps(postgres_connection(postgres_dsn)))
+    recreate_schema(postgres_dsn)
     return postgres_dsn
 
 

@@ -25,6 +25,7 @@ from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCalls
 from airflow_provider_comagic.testing import ComagicEmulator
 from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
 from airflow_provider_comagic.version_compat import TaskDeferred
+from tests.fixtures.uploads import make_call
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +34,6 @@ TOKEN = "tok-SECRETMARK-0f3a9c1d2e4b5a6978"
 PASSWORD = "pw-SECRETMARK-7c2e91b04d"
 STEP = 30.0
 REQUIRED = {"get.campaign_daily_stat": {"site_id": 1001}}
-
-
-def make_call(ext_id: str) -> dict[str, Any]:
-    return {
-        "ext_id": ext_id,
-        "direction": "in",
-        "calling_phone_number": "79262444397",
-        "called_phone_number": "74955140576",
-        "start_time": "2024-06-01 12:00:00",
-        "finish_time": "2024-06-01 12:00:30",
-        "is_lost": False,
-    }
 
 
 def landed_texts(root: Path) -> list[str]:

@@ -27,6 +27,7 @@ from airflow_provider_comagic.version_compat import (
     PokeReturnValue,
     TaskDeferred,
 )
+from tests.fixtures.uploads import make_call as sample_call
 
 pytestmark = pytest.mark.integration
 
@@ -36,18 +37,7 @@ WAIT_LIMIT = 60  # seconds before a stuck trigger fails the test instead of hang
 
 
 def make_call(ext_id: str, **extra):
-    call = {
-        "ext_id": ext_id,
-        "direction": "in",
-        "calling_phone_number": "79262444397",
-        "called_phone_number": "74955140576",
-        "start_time": "2024-06-01 12:00:00",
-        "finish_time": "2024-06-01 12:00:30",
-        "is_lost": False,
-        "mp3_records": [{"record_url": f"https://pbx.example/{ext_id}.mp3"}],
-    }
-    call.update(extra)
-    return call
+    return sample_call(ext_id, **{"mp3_records": [{"record_url": f"https://pbx.example/{ext_id}.mp3"}], **extra})
 
 
 @pytest.fixture

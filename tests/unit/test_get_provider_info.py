@@ -1,4 +1,4 @@
-"""Provider discovery: the entry point, the connection type and its form metadata."""
+"""Provider discovery: the entry point, the connection types and their form metadata."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib.metadata
 
 from airflow_provider_comagic.get_provider_info import get_provider_info
 from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.hooks.mcn import McnTelecomHook
 
 
 def test_entry_point_points_to_get_provider_info():
@@ -53,11 +54,21 @@ def test_python_form_methods_are_defined_on_the_class_itself():
     assert set(ComagicHook.get_ui_field_behaviour()) == {"hidden_fields", "relabeling", "placeholders"}
 
 
-def test_uri_connection_form(monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_COMAGIC_DEFAULT", "comagic://:TOKEN-123@dataapi.uiscom.ru?timezone=Asia%2FYekaterinburg&user_id=7"
-    )
-    config = ComagicHook().config
-    assert config.endpoint == "https://dataapi.uiscom.ru/v2.0"
-    assert config.access_token == "TOKEN-123" and not config.uses_login
-    assert config.timezone == "Asia/Yekaterinburg" and config.user_id == 7
+# -- MCN Telecom -----------------------------------------------------------------------------------------------------
+def test_provider_info_declares_the_connection_type():
+    (entry,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "mcn_telecom"]
+    assert entry["connection-type"] == McnTelecomHook.conn_type
+    assert entry["hook-class-name"] == "airflow_provider_comagic.hooks.mcn.McnTelecomHook"
+    assert entry["hook-name"] == McnTelecomHook.hook_name
+    assert "token" not in entry["conn-fields"]  # the Password field is the one place for the token
+    assert set(entry["ui-field-behaviour"]) == {"hidden-fields", "relabeling", "placeholders"}
+    assert "get_ui_field_behaviour" in McnTelecomHook.__dict__
+    assert "get_connection_form_widgets" in McnTelecomHook.__dict__
+    assert set(McnTelecomHook.get_ui_field_behaviour()) == {"hidden_fields", "relabeling", "placeholders"}
+
+
+def test_airflow_providers_manager_knows_the_mcn_hook():
+    from airflow.providers_manager import ProvidersManager
+
+    hook = ProvidersManager().hooks["mcn_telecom"]
+    assert hook.hook_class_name == "airflow_provider_comagic.hooks.mcn.McnTelecomHook"

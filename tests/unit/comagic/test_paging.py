@@ -2,59 +2,18 @@
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import math
-import random
 
 import msgspec
 import orjson
-import pendulum
 import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.comagic.paging import PagePlan, split_windows
-from airflow_provider_comagic.utils.time import API_TIME_FORMAT
+from tests.fixtures.paging import DAY, MSK, FakeReport, make_plan, spread
 
-MSK = pendulum.timezone("Europe/Moscow")
 UTC = dt.timezone.utc
-
-
-class FakeReport:
-    """Rows with unique ids and wall-clock start_time; answers get.* queries like the Data API."""
-
-    def __init__(self, times: list[dt.datetime], *, max_offset: int = 100_000, max_limit: int = 10_000):
-        self.rows = [
-            {"id": i + 1, "start_time": t.astimezone(MSK).strftime(API_TIME_FORMAT)}
-            for i, t in enumerate(sorted(times))
-        ]
-        self.times = [r["start_time"] for r in self.rows]  # rows stay sorted by (start_time, id)
-        self.max_offset, self.max_limit = max_offset, max_limit
-        self.calls: list[dict] = []
-        self.on_call = None  # hook for drift injection: f(call_number, report)
-
-    def query(self, params: dict) -> dict:
-        self.calls.append(params)
-        if self.on_call:
-            self.on_call(len(self.calls), self)
-        assert params["limit"] <= self.max_limit
-        assert params["offset"] <= self.max_offset, params
-        date_from, date_till = params["date_from"], params["date_till"]
-        first = dt.datetime.strptime(date_from, API_TIME_FORMAT)
-        last = dt.datetime.strptime(date_till, API_TIME_FORMAT)
-        assert last >= first
-        assert last <= pendulum.instance(first).add(months=3).naive(), "interval over 3 months"
-        if params.get("sort"):
-            assert params["sort"][0]["field"] == "start_time"
-        lo, hi = bisect.bisect_left(self.times, date_from), bisect.bisect_right(self.times, date_till)
-        start = lo + params["offset"]
-        page = self.rows[start : min(hi, start + params["limit"])]
-        return {"data": page, "metadata": {"total_items": hi - lo}}
-
-    def add_row(self, when: dt.datetime) -> None:
-        self.rows.append({"id": len(self.rows) + 1, "start_time": when.astimezone(MSK).strftime(API_TIME_FORMAT)})
-        self.rows.sort(key=lambda r: (r["start_time"], r["id"]))
-        self.times = [r["start_time"] for r in self.rows]
 
 
 @pytest.fixture(autouse=True, params=["dicts", "raw"])
@@ -76,21 +35,6 @@ def run(plan: PagePlan, report: FakeReport) -> list[dict]:
         else:
             out.extend(plan.feed(result))
     return out
-
-
-def make_plan(start, end, **kwargs) -> PagePlan:
-    kwargs.setdefault("time_field", "start_time")
-    kwargs.setdefault("key", ("id",))
-    kwargs.setdefault("sortable", ("start_time",))
-    return PagePlan("get.calls_report", start, end, tz=MSK, **kwargs)
-
-
-def spread(n: int, start: dt.datetime, seconds: int, seed: int = 0) -> list[dt.datetime]:
-    rng = random.Random(seed)
-    return [start + dt.timedelta(seconds=rng.randrange(seconds)) for _ in range(n)]
-
-
-DAY = dt.datetime(2026, 11, 25, tzinfo=MSK)
 
 
 def test_small_interval_reads_everything_with_minimum_calls():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from tests.unit.comagic.test_paging import DAY, FakeReport, make_plan, spread
+from tests.fixtures.paging import DAY, FakeReport, make_plan, spread
 
 
 def run_with_stops(make, report: FakeReport, stop_before: set[int]) -> tuple[list[dict], list[dict]]:

@@ -1,4 +1,4 @@
-"""ComagicHook over real HTTP on 127.0.0.1 (pytest-httpserver): auth, errors, retries, quota, secrets."""
+"""ComagicHook over real HTTP on 127.0.0.1 (pytest-httpserver): auth, errors, retries, quota, secrets, agent methods."""
 
 from __future__ import annotations
 
@@ -11,89 +11,22 @@ import pendulum
 import pytest
 from werkzeug import Response
 
-from airflow_provider_comagic.comagic.config import ComagicConnectionConfig, build_endpoint
 from airflow_provider_comagic.comagic.errors import (
     ComagicAuthError,
     ComagicComponentDisabledError,
-    ComagicConnectionConfigError,
     ComagicDayLimitExceededError,
     ComagicInvalidParamsError,
     ComagicIpNotWhitelistedError,
     ComagicMethodNotFoundError,
+    ComagicMinuteLimitExceededError,
     ComagicParameterError,
     ComagicPermissionError,
     ComagicTokenExpiredError,
     ComagicTransportError,
 )
 from airflow_provider_comagic.hooks.comagic import ComagicHook
-
-TOKEN = "tok-SECRET-0123456789abcdef"
-PASSWORD = "pa55-SECRET-word"
-LIMITS = {
-    "day_limit": 10000,
-    "day_remaining": 9000,
-    "day_reset": 3600,
-    "minute_limit": 100,
-    "minute_remaining": 90,
-    "minute_reset": 30,
-}
-
-
-class FakeApi:
-    """Programmable JSON-RPC endpoint: a queue of responders, then a default success."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.queue: list = []
-        self.limits = dict(LIMITS)
-
-    def handler(self, request):
-        body = orjson.loads(request.data)
-        self.requests.append(body)
-        if self.queue:
-            responder = self.queue.pop(0)
-            return responder if isinstance(responder, Response) else responder(body)
-        return self.ok(body)
-
-    def ok(self, body, data=None, total=None):
-        if body["method"] == "login.user":
-            data = {"access_token": f"session-{len(self.requests)}", "expire_at": 4_102_444_800, "app_id": 1}
-        result = {"data": data if data is not None else [], "metadata": {"limits": self.limits}}
-        if total is not None:
-            result["metadata"]["total_items"] = total
-        return Response(orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}), 200)
-
-    def error(self, mnemonic, code, *, field=None, value=None, limits=None, params=None):
-        def respond(body):
-            data = {"mnemonic": mnemonic, "metadata": {"limits": limits or self.limits}}
-            if field:
-                data["field"] = field
-            if value is not None:
-                data["value"] = value
-            if params:
-                data["params"] = params
-            error = {"code": code, "message": f"{mnemonic} happened", "data": data}
-            return Response(orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "error": error}), 200)
-
-        return respond
-
-
-@pytest.fixture
-def api(httpserver):
-    fake = FakeApi()
-    httpserver.expect_request("/v2.0", method="POST").respond_with_handler(fake.handler)
-    return fake
-
-
-def set_conn(monkeypatch, httpserver, **fields):
-    conn = {"conn_type": "comagic", "host": httpserver.url_for("/").rstrip("/"), "password": TOKEN}
-    conn.update(fields)
-    monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", json.dumps(conn))
-
-
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
+from tests.fixtures.jsonrpc import LIMITS, PASSWORD, TOKEN, set_conn
+from tests.fixtures.sleeps import Sleeps
 
 
 @pytest.fixture
@@ -359,41 +292,70 @@ def test_iter_pages_validates_before_any_call(hook, api):
     assert api.requests == []
 
 
-@pytest.mark.parametrize(
-    ("host", "extra", "expected"),
-    [
-        (None, {}, "https://dataapi.comagic.ru/v2.0"),
-        ("dataapi.uiscom.ru", {}, "https://dataapi.uiscom.ru/v2.0"),
-        ("http://127.0.0.1:8765", {}, "http://127.0.0.1:8765/v2.0"),
-        ("https://dataapi.comagic.ru/v2.0", {}, "https://dataapi.comagic.ru/v2.0"),
-        ("dataapi.comagic.ru", {"api_version": "v2.1"}, "https://dataapi.comagic.ru/v2.1"),
-    ],
-)
-def test_endpoint_from_host(host, extra, expected):
-    assert build_endpoint(host, None, None, extra.get("api_version", "v2.0")) == expected
+# -- quota errors instead of waits (wait_for_quota=False), agent methods ---------------------------------------------
+@pytest.fixture
+def raising_hook(api, httpserver, monkeypatch):
+    set_conn(monkeypatch, httpserver)
+    sleeps = Sleeps()
+    hook = ComagicHook(sleep=sleeps, wait_for_quota=False)
+    hook.sleeps = sleeps
+    return hook
 
 
-def test_connection_config_token_sources_and_errors():
-    class Conn:
-        conn_id, host, port, schema, login, password, extra = "c", None, None, None, None, None, "{}"
-
-    conn = Conn()
-    conn.password = "t1"
-    assert ComagicConnectionConfig.from_connection(conn).access_token == "t1"
-    conn.extra = json.dumps({"access_token": "t2"})
-    assert ComagicConnectionConfig.from_connection(conn).access_token == "t2"
-    conn.extra, conn.login, conn.password = "{}", "u", "pass-XYZ"
-    config = ComagicConnectionConfig.from_connection(conn)
-    assert config.uses_login and "pass-XYZ" not in repr(config)
-    conn.password = None
-    with pytest.raises(ComagicConnectionConfigError, match="access token"):
-        ComagicConnectionConfig.from_connection(conn)
-    conn.password, conn.extra = "p", json.dumps({"timezone": "Mars/Olympus"})
-    with pytest.raises(ComagicConnectionConfigError, match="timezone"):
-        ComagicConnectionConfig.from_connection(conn)
+def test_spent_minute_quota_raises_before_sending_instead_of_sleeping(raising_hook, api):
+    api.limits = {**LIMITS, "minute_remaining": 0, "minute_reset": 17}
+    raising_hook.call("get.account")
+    with pytest.raises(ComagicMinuteLimitExceededError) as error:
+        raising_hook.call("get.account")
+    assert len(api.requests) == 1 and raising_hook.sleeps == []
+    assert error.value.reset_seconds == pytest.approx(17, abs=0.5)
 
 
-@pytest.mark.parametrize("host", ["http://", "https:///v2.0", "://"])
-def test_host_without_a_name_is_rejected(host):
-    with pytest.raises(ComagicConnectionConfigError, match="not a host name or URL"):
-        build_endpoint(host, None, None, "v2.0")
+def test_minute_limit_exceeded_from_the_api_is_raised_not_retried(raising_hook, api):
+    limits = {**LIMITS, "minute_remaining": 0, "minute_reset": 12}
+    api.queue.append(api.error("limit_exceeded", -32029, limits=limits, params={"limit_type": "minute"}))
+    with pytest.raises(ComagicMinuteLimitExceededError) as error:
+        raising_hook.call("get.account")
+    assert error.value.reset_seconds == 12 and len(api.requests) == 1 and raising_hook.sleeps == []
+
+
+def test_day_limit_still_fails_fast(raising_hook, api):
+    limits = {**LIMITS, "day_remaining": 0, "day_reset": 7200}
+    api.queue.append(api.error("limit_exceeded", -32029, limits=limits, params={"limit_type": "day"}))
+    with pytest.raises(ComagicDayLimitExceededError, match="resets in 7200 s"):
+        raising_hook.call("get.account")
+
+
+def test_connection_user_id_is_not_sent_to_the_agents_own_methods(api, httpserver, monkeypatch):
+    set_conn(monkeypatch, httpserver, extra=json.dumps({"user_id": 42}))
+    hook = ComagicHook()
+    hook.call("get.customers")
+    hook.call("get.calls_report", {"user_id": 7})
+    hook.call("get.account")
+    assert "user_id" not in api.requests[0]["params"]
+    assert api.requests[1]["params"]["user_id"] == 7  # the caller's user_id wins
+    assert api.requests[2]["params"]["user_id"] == 42
+
+
+def test_list_customer_users_joins_and_filters(api, httpserver, monkeypatch):
+    set_conn(monkeypatch, httpserver)
+    customers = [
+        {"id": 2, "name": "Beta shop", "status": "active"},
+        {"id": 1, "name": "Acme", "status": "active"},
+        {"id": 3, "name": "Gamma", "status": "debt_lock"},
+    ]
+    users = [
+        {"id": 21, "login": "beta-api", "customer_id": 2},
+        {"id": 11, "login": "acme-api", "customer_id": 1},
+        {"id": 12, "login": "acme-2", "customer_id": 1},
+        {"id": 31, "login": "gamma-api", "customer_id": 3},
+    ]
+    api.queue += [lambda body: api.ok(body, customers, 3), lambda body: api.ok(body, users, 4)]
+    entries = ComagicHook().list_customer_users()
+    assert [r["method"] for r in api.requests] == ["get.customers", "get.customer_users"]
+    assert api.requests[0]["params"]["fields"] == ["id", "name", "status"]
+    assert entries == [
+        {"user_id": 11, "customer_id": 1, "customer_name": "Acme", "user_login": "acme-api"},
+        {"user_id": 12, "customer_id": 1, "customer_name": "Acme", "user_login": "acme-2"},
+        {"user_id": 21, "customer_id": 2, "customer_name": "Beta shop", "user_login": "beta-api"},
+    ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 
-import orjson
 import pytest
 from werkzeug import Response
 
@@ -13,82 +12,19 @@ from airflow_provider_comagic.comagic.errors import (
     ComagicDayLimitExceededError,
     ComagicError,
     ComagicInvalidParamsError,
+    ComagicMinuteLimitExceededError,
     ComagicTokenExpiredError,
     ComagicTransportError,
 )
 from airflow_provider_comagic.hooks import comagic_async
 from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
-
-TOKEN = "tok-SECRET-async-0123456789"
-PASSWORD = "pa55-SECRET-async"
-LIMITS = {
-    "day_limit": 10000,
-    "day_remaining": 9000,
-    "day_reset": 3600,
-    "minute_limit": 100,
-    "minute_remaining": 90,
-    "minute_reset": 30,
-}
-
-
-class Api:
-    """A JSON-RPC endpoint answering from a queue of responders, then with success."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.queue: list = []
-        self.pages: list | None = None  # rows served with offset/limit for paging tests
-
-    def handler(self, request):
-        body = orjson.loads(request.data)
-        self.requests.append(body)
-        if self.queue:
-            responder = self.queue.pop(0)
-            return responder if isinstance(responder, Response) else responder(body)
-        return self.ok(body)
-
-    def ok(self, body, data=None):
-        metadata = {"limits": LIMITS}
-        if body["method"] == "login.user":
-            data = {"access_token": f"session-{len(self.requests)}", "expire_at": 4_102_444_800}
-        elif self.pages is not None:
-            params = body["params"]
-            data = self.pages[params["offset"] : params["offset"] + params["limit"]]
-            metadata["total_items"] = len(self.pages)
-        result = {"data": data if data is not None else [], "metadata": metadata}
-        return Response(orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}), 200)
-
-    @staticmethod
-    def error(mnemonic, code, *, limits=None, params=None):
-        def respond(body):
-            data = {"mnemonic": mnemonic, "metadata": {"limits": limits or LIMITS}, "params": params or {}}
-            error = {"code": code, "message": f"{mnemonic} happened", "data": data}
-            return Response(orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "error": error}), 200)
-
-        return respond
-
-
-class Sleeps(list):
-    async def __call__(self, seconds):
-        self.append(seconds)
-
-
-@pytest.fixture
-def api(httpserver):
-    fake = Api()
-    httpserver.expect_request("/v2.0", method="POST").respond_with_handler(fake.handler)
-    return fake
-
-
-def set_conn(monkeypatch, httpserver, **fields):
-    conn = {"conn_type": "comagic", "host": httpserver.url_for("/").rstrip("/"), "password": TOKEN}
-    conn.update(fields)
-    monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", json.dumps(conn))
+from tests.fixtures.jsonrpc import LIMITS, PASSWORD, TOKEN, set_conn
+from tests.fixtures.sleeps import AsyncSleeps
 
 
 @pytest.fixture
 def sleeps():
-    return Sleeps()
+    return AsyncSleeps()
 
 
 @pytest.fixture
@@ -230,3 +166,20 @@ async def test_iter_pages_drives_the_shared_page_plan(hook, api):
     params = api.requests[0]["params"]
     assert params["date_from"] == "2024-06-01 00:00:00" and params["date_till"] == "2024-06-01 23:59:59"
     assert params["fields"] == ["ext_id", "status", "upload_time"]
+
+
+def test_async_hook_raises_instead_of_waiting_too(api, httpserver, monkeypatch):
+    import asyncio
+
+    set_conn(monkeypatch, httpserver)
+    spent = {**LIMITS, "minute_remaining": 0, "minute_reset": 12}
+    api.queue.append(api.error("limit_exceeded", -32029, limits=spent, params={"limit_type": "minute"}))
+    slept = AsyncSleeps()
+
+    async def call() -> None:
+        async with ComagicAsyncHook(sleep=slept, wait_for_quota=False) as hook:
+            await hook.call("get.account")
+
+    with pytest.raises(ComagicMinuteLimitExceededError):
+        asyncio.run(call())
+    assert slept == [] and len(api.requests) == 1

@@ -1,4 +1,4 @@
-"""McnTelecomHook over real HTTP on 127.0.0.1 (pytest-httpserver): requests, errors, retries, secrets, config."""
+"""McnTelecomHook over HTTP (pytest-httpserver): requests, errors, retries, secrets, test_connection."""
 
 from __future__ import annotations
 
@@ -12,15 +12,10 @@ import pendulum
 import pytest
 from werkzeug import Response
 
-from airflow_provider_comagic.comagic.errors import ComagicError
-from airflow_provider_comagic.exceptions import ParameterError
-from airflow_provider_comagic.get_provider_info import get_provider_info
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.mcn.config import DEFAULT_BASE_URL, McnConnectionConfig, build_base_url
 from airflow_provider_comagic.mcn.errors import (
     McnApiError,
     McnAuthError,
-    McnConnectionConfigError,
     McnError,
     McnNotFoundError,
     McnParameterError,
@@ -264,78 +259,10 @@ def test_token_is_masked_and_never_in_logs_or_errors(api, httpserver, monkeypatc
     assert all(TOKEN not in str(entry[0].url) for entry in httpserver.log)
 
 
-# -- connection ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("host", "port", "expected"),
-    [
-        (None, None, DEFAULT_BASE_URL),
-        ("api.mcn.ru", None, "https://api.mcn.ru/v2/rest"),
-        ("https://api.mcntele.com/v2/rest/", None, "https://api.mcntele.com/v2/rest"),
-        ("http://127.0.0.1", 8766, "http://127.0.0.1:8766/v2/rest"),
-        ("http://127.0.0.1:8766/custom", None, "http://127.0.0.1:8766/custom"),
-    ],
-)
-def test_base_url(host, port, expected):
-    assert build_base_url(host, port) == expected
-
-
-def test_config_from_extra_token_and_uri_form(monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MCN_TELECOM_DEFAULT",
-        "mcn-telecom://api.mcn.ru?token=TOK-1&account_id=555&timezone=Asia%2FYekaterinburg&timeout=30",
-    )
-    config = McnTelecomHook().config
-    assert config.base_url == "https://api.mcn.ru/v2/rest" and config.token == "TOK-1"
-    assert config.account_id == "555" and config.timezone == "Asia/Yekaterinburg" and config.timeout == 30
-    assert "TOK-1" not in repr(config)
-
-
-@pytest.mark.parametrize(
-    ("conn", "message"),
-    [
-        ({"host": "api.mcn.ru"}, "no MCN Telecom API token"),
-        ({"password": "t", "extra": json.dumps({"timezone": "Mars/Base"})}, "timezone"),
-        ({"password": "t", "extra": json.dumps({"timeout": -1})}, "timeout"),
-    ],
-)
-def test_config_errors(conn, message):
-    fields = {"conn_id": "c", "port": None, "host": None, "password": None, "extra_dejson": {}, **conn}
-    if "extra" in fields:
-        fields["extra_dejson"] = json.loads(fields.pop("extra"))
-    with pytest.raises(McnConnectionConfigError, match=message):
-        McnConnectionConfig.from_connection(mock.Mock(**fields))
-
-
+# -- test_connection -------------------------------------------------------------------------------------------------
 def test_test_connection(hook, api):
     ok, message = hook.test_connection()
     assert ok and "7001, 7002" in message
     api.queue.append(Response("{}", 401))
     ok, message = McnTelecomHook().test_connection()
     assert not ok and "HTTP 401" in message
-
-
-# -- provider metadata -----------------------------------------------------------------------------------------------
-def test_provider_info_declares_the_connection_type():
-    (entry,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "mcn_telecom"]
-    assert entry["connection-type"] == McnTelecomHook.conn_type
-    assert entry["hook-class-name"] == "airflow_provider_comagic.hooks.mcn.McnTelecomHook"
-    assert entry["hook-name"] == McnTelecomHook.hook_name
-    assert "token" not in entry["conn-fields"]  # the Password field is the one place for the token
-    assert set(entry["ui-field-behaviour"]) == {"hidden-fields", "relabeling", "placeholders"}
-    assert "get_ui_field_behaviour" in McnTelecomHook.__dict__
-    assert "get_connection_form_widgets" in McnTelecomHook.__dict__
-    assert set(McnTelecomHook.get_ui_field_behaviour()) == {"hidden_fields", "relabeling", "placeholders"}
-
-
-def test_airflow_providers_manager_knows_the_hook():
-    from airflow.providers_manager import ProvidersManager
-
-    hook = ProvidersManager().hooks["mcn_telecom"]
-    assert hook.hook_class_name == "airflow_provider_comagic.hooks.mcn.McnTelecomHook"
-
-
-def test_mcn_errors_are_their_own_classes_not_comagic_ones():
-    """An MCN failure is never caught by ``except ComagicError`` (the vendors have separate taxonomies)."""
-    for cls in (McnError, McnApiError, McnAuthError, McnTransportError, McnParameterError, McnConnectionConfigError):
-        assert not issubclass(cls, ComagicError), cls
-    assert issubclass(McnParameterError, ParameterError)

@@ -1,10 +1,10 @@
-"""The landing module on local storage: commit protocol, atomicity, reruns, rollover, empty partitions."""
+"""The landing writer on local storage: commit protocol, atomicity, reruns, rollover, empty partitions, JSON Lines."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
-from collections.abc import Iterator
 
 import orjson
 import pyarrow as pa
@@ -14,35 +14,11 @@ import pytest
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing import formats
 from airflow_provider_comagic.landing import writer as landing
+from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, manifest_schema, read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.landing.writer import PartitionWriter, land_pages
-
-SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("tags", pa.list_(pa.string()))])
-
-
-def pages(n_pages: int, size: int = 100, start: int = 0) -> Iterator[list[dict]]:
-    for p in range(n_pages):
-        yield [{"id": start + p * size + i, "name": f"row {p}/{i}", "tags": ["a"] * (i % 3)} for i in range(size)]
-
-
-def all_rows(n_pages: int, size: int = 100, start: int = 0) -> list[dict]:
-    return [row for page in pages(n_pages, size, start) for row in page]
-
-
-def listing(path) -> list[str]:
-    return sorted(os.listdir(path))
-
-
-class Boom(RuntimeError):
-    pass
-
-
-def failing(pages_iter: Iterator[list[dict]], after: int) -> Iterator[list[dict]]:
-    for i, page in enumerate(pages_iter):
-        if i == after:
-            raise Boom("API died mid-run")
-        yield page
+from tests.fixtures.landing import SCHEMA, Boom, all_rows, failing, listing, pages
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -197,3 +173,25 @@ def test_gzip_levels_write_standard_gzip_with_isal_for_the_fast_ones(tmp_path, l
 def test_bad_gzip_level_is_rejected(tmp_path, level):
     with pytest.raises(LandingError, match="gzip_level must be an integer from 0 to 9"):
         PartitionWriter(tmp_path, "jsonl", gzip_level=level)
+
+
+# -- JSON Lines pages ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_json_lines_pages_land_like_dict_pages(tmp_path, fmt):
+    schema = pa.schema([("id", pa.int64()), ("name", pa.string()), ("tags", pa.list_(pa.string()))])
+    dict_pages = [[{"id": p * 10 + i, "name": f"n{i}", "tags": ["a"] * i} for i in range(4)] for p in range(3)]
+    raw_pages = [JsonLines.from_rows([json.dumps(row).encode() for row in page]) for page in dict_pages]
+    from_dicts = land_pages(dict_pages, tmp_path / "dicts", fmt, schema)
+    from_lines = land_pages(raw_pages, tmp_path / "lines", fmt, schema)
+    assert from_lines["rows"] == from_dicts["rows"] == 12
+    assert list(iter_landed_rows(tmp_path / "lines")) == list(iter_landed_rows(tmp_path / "dicts"))
+    if fmt == "jsonl":  # the bytes the API sent, not a re-encoding
+        part = tmp_path / "lines" / from_lines["files"][0]["path"]
+        assert gzip.decompress(part.read_bytes()).startswith(b'{"id": 0, "name": "n0", "tags": []}\n')
+
+
+def test_parquet_schema_inferred_from_a_first_json_lines_page(tmp_path):
+    page = JsonLines.from_rows([b'{"id": 1, "name": "a"}', b'{"id": 2, "name": null}'])
+    manifest = land_pages([page], tmp_path, "parquet")
+    assert manifest["rows"] == 2
+    assert list(iter_landed_rows(tmp_path)) == [{"id": 1, "name": "a"}, {"id": 2, "name": None}]

@@ -9,8 +9,8 @@ import pytest
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
-from airflow_provider_comagic.landing.writer import PartitionWriter
-from tests.unit.landing.test_writer import SCHEMA, Boom, all_rows, land_pages, listing, pages
+from airflow_provider_comagic.landing.writer import PartitionWriter, land_pages
+from tests.fixtures.landing import SCHEMA, Boom, all_rows, listing, pages
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])

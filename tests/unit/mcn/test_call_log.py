@@ -25,6 +25,7 @@ from airflow_provider_comagic.mcn.call_log import (
     vpbx_ids,
 )
 from airflow_provider_comagic.mcn.errors import McnApiError
+from tests.fixtures.calls import mcn_row
 
 MSK = pendulum.timezone("Europe/Moscow")
 UTC = dt.timezone.utc
@@ -185,23 +186,7 @@ def test_vpbx_ids_as_text():
 
 
 # -- Parquet rows ----------------------------------------------------------------------------------------------------
-ROW = {
-    "callid": "1709276400.5",
-    "date": "2024-03-01 10:00:00",
-    "type": "Inb",
-    "src_num": "74951234567",
-    "src_name": None,
-    "src_type": "PSTN",
-    "dst_num": "101",
-    "dst_name": "Sales",
-    "dst_type": "queue",
-    "did": "74950000000",
-    "waittime": "12",
-    "talktime": 30,
-    "billsec": 0,
-    "status": "ANSWERED",
-    "has_record": True,
-}
+ROW = mcn_row(waittime="12", has_record=True)  # a number as text and a boolean: normalize_row types them
 
 
 def test_normalize_row_types_and_keeps_unknown_fields():

@@ -1,13 +1,11 @@
-"""Parse-time validation of McnCallLogOperator and of output_schema on the CoMagic report operators."""
+"""Parse-time validation of McnCallLogOperator."""
 
 from __future__ import annotations
 
 import pytest
 
-from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.mcn.errors import McnParameterError
 from airflow_provider_comagic.operators.mcn import McnCallLogOperator
-from airflow_provider_comagic.operators.report import ComagicCallsReportOperator, ComagicReportOperator
 
 
 @pytest.mark.parametrize(
@@ -34,13 +32,3 @@ def test_mcn_operator_defers_templated_values_and_templates_its_ids():
     op.output_format = "xml"
     with pytest.raises(McnParameterError, match="output_format"):
         op._validate(rendered=True)
-
-
-def test_unified_output_is_for_the_calls_report_only():
-    ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="unified")
-    with pytest.raises(ComagicParameterError, match=r"get\.chats_report has no unified form"):
-        ComagicReportOperator(task_id="t", method="get.chats_report", output_path="/tmp/x", output_schema="unified")
-    with pytest.raises(ComagicParameterError, match="do not pass fields"):
-        ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="unified", fields=["id"])
-    with pytest.raises(ComagicParameterError, match="output_schema must be"):
-        ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="mcn")

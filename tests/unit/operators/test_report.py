@@ -1,4 +1,4 @@
-"""Report operators without a server: construction-time validation, template fields, intervals, partitions."""
+"""Report operators without a server: construction-time validation, template fields, options, access errors, resume."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import pendulum
 import pytest
 
 from airflow_provider_comagic.comagic.catalogue import report_methods
-from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from airflow_provider_comagic.exceptions import ParameterError
-from airflow_provider_comagic.landing.partitions import partition_name
+from airflow_provider_comagic.comagic.errors import (
+    ComagicComponentDisabledError,
+    ComagicIpNotWhitelistedError,
+    ComagicParameterError,
+    ComagicPermissionError,
+)
 from airflow_provider_comagic.operators import report
 from airflow_provider_comagic.operators.report import (
     REPORT_OPERATORS,
@@ -19,7 +22,7 @@ from airflow_provider_comagic.operators.report import (
     ComagicCampaignDailyStatOperator,
     ComagicReportOperator,
 )
-from airflow_provider_comagic.utils.time import parse_user_time, resolve_interval
+from airflow_provider_comagic.utils.templating import parse_optional_int
 
 MSK = pendulum.timezone("Europe/Moscow")
 
@@ -126,45 +129,6 @@ class _Macros:
         return (dt.date.fromisoformat(ds) + dt.timedelta(days=days)).isoformat()
 
 
-# -- intervals ------------------------------------------------------------------------------------------------
-def test_interval_from_the_context():
-    ctx = {
-        "data_interval_start": pendulum.datetime(2024, 2, 29, 21, tz="UTC"),
-        "data_interval_end": pendulum.datetime(2024, 3, 1, 21, tz="UTC"),
-    }
-    start, end = resolve_interval(None, None, ctx, MSK)
-    assert start == dt.datetime(2024, 3, 1, tzinfo=MSK) and end == dt.datetime(2024, 3, 2, tzinfo=MSK)
-
-
-def test_zero_length_interval_says_which_timetable_to_use():
-    moment = pendulum.datetime(2024, 3, 1, tz="UTC")
-    with pytest.raises(ParameterError, match=r"CronTriggerTimetable.*CronDataIntervalTimetable.*date_from"):
-        resolve_interval(None, None, {"data_interval_start": moment, "data_interval_end": moment}, MSK)
-
-
-def test_missing_interval_asks_for_date_from_and_date_till():
-    with pytest.raises(ParameterError, match=r"no data interval.*date_from and date_till"):
-        resolve_interval(None, None, {}, MSK)
-    with pytest.raises(ParameterError, match="both date_from and date_till"):
-        resolve_interval("2024-03-01", None, {}, MSK)
-
-
-def test_explicit_dates_naive_means_account_wall_clock():
-    start, end = resolve_interval("2024-03-01", "2024-03-01 12:00:00", {}, MSK)
-    assert start == dt.datetime(2024, 3, 1, tzinfo=MSK) and end == dt.datetime(2024, 3, 1, 12, tzinfo=MSK)
-    start, _ = resolve_interval("2024-03-01T00:00:00Z", "2024-03-02T00:00:00+00:00", {}, MSK)
-    assert start == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
-    start, _ = resolve_interval(dt.date(2024, 3, 1), dt.datetime(2024, 3, 2), {}, MSK)
-    assert start == dt.datetime(2024, 3, 1, tzinfo=MSK)
-    # explicit dates win over the data interval
-    ctx = {"data_interval_start": pendulum.datetime(2020, 1, 1), "data_interval_end": pendulum.datetime(2020, 1, 2)}
-    assert resolve_interval("2024-03-01", "2024-03-02", ctx, MSK)[0].year == 2024
-    with pytest.raises(ParameterError, match="must be after"):
-        resolve_interval("2024-03-02", "2024-03-01", {}, MSK)
-    with pytest.raises(ParameterError, match="not an ISO 8601"):
-        parse_user_time("yesterday", MSK, "date_from")
-
-
 def test_missing_interval_fails_in_execute_before_any_call(monkeypatch):
     conn = {"conn_type": "comagic", "host": "http://127.0.0.1:9", "password": "t", "extra": {"timezone": "UTC"}}
     monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", json.dumps(conn))
@@ -176,24 +140,51 @@ def test_missing_interval_fails_in_execute_before_any_call(monkeypatch):
         op.execute({"data_interval_start": moment, "data_interval_end": moment})
 
 
-# -- partitions -----------------------------------------------------------------------------------------------
-def test_default_partition_names():
-    day = dt.datetime(2024, 3, 1, tzinfo=MSK)
-    assert partition_name("get.calls_report", day, day + dt.timedelta(days=1), MSK) == "calls_report/date=2024-03-01"
-    # the same day given in UTC
-    utc_start = day.astimezone(dt.timezone.utc)
-    assert partition_name("get.calls_report", utc_start, utc_start + dt.timedelta(days=1), MSK).endswith("2024-03-01")
-    hourly = partition_name("get.chats_report", day, day + dt.timedelta(hours=1), MSK)
-    assert hourly == "chats_report/interval=20240301T000000_20240301T010000"
-    weekly = partition_name("get.campaign_daily_stat", day, day + dt.timedelta(days=7), MSK)
-    assert weekly == "campaign_daily_stat/interval=20240301T000000_20240308T000000"
+# -- client ids, lookback, deferrable, access errors, resume ---------------------------------------------------------
+def test_client_fields_are_templated_and_validated_once_rendered():
+    assert {"user_id", "customer_id", "customer_name", "user_login"} <= set(ComagicReportOperator.template_fields)
+    make(user_id="{{ params.u }}")  # templated: checked at execute
+    with pytest.raises(ComagicParameterError, match="user_id must be an integer id"):
+        make(user_id="abc")
+    with pytest.raises(ComagicParameterError, match="customer_id must be an integer id"):
+        make(customer_id=True)
+    assert parse_optional_int(" 5000011 ", "user_id") == 5000011 and parse_optional_int("", "user_id") is None
 
 
-def test_partition_template():
-    day = dt.datetime(2024, 3, 1, tzinfo=MSK)
-    name = partition_name(
-        "get.calls_report", day, day + dt.timedelta(days=1), MSK, "{report}/y={year}/m={month}/d={day}"
-    )
-    assert name == "calls_report/y=2024/m=03/d=01"
-    with pytest.raises(ParameterError, match=r"partition_template.*keys: date, day, end"):
-        partition_name("get.calls_report", day, day, MSK, "{nope}")
+@pytest.mark.parametrize("value", [7, "7 days", dt.timedelta(days=-1)])
+def test_lookback_must_be_a_non_negative_timedelta(value):
+    with pytest.raises(ComagicParameterError, match="lookback"):
+        make(lookback=value)
+
+
+def test_deferrable_hook_raises_instead_of_sleeping():
+    assert make(deferrable=True).get_hook().wait_for_quota is False
+    assert make(deferrable=False).get_hook().wait_for_quota is True
+
+
+def error(cls, mnemonic, code):
+    return cls(code=code, mnemonic=mnemonic, message="x", method="get.calls_report")
+
+
+def test_what_counts_as_missing_access():
+    assert report._is_missing_access(error(ComagicComponentDisabledError, "method_component_disabled", -32008))
+    assert report._is_missing_access(error(ComagicComponentDisabledError, "parameter_component_disabled", -32008))
+    assert report._is_missing_access(error(ComagicPermissionError, "forbidden", -32003))
+    # the machine's IP missing from the whitelist is a setup error, never skipped
+    assert not report._is_missing_access(error(ComagicIpNotWhitelistedError, "ip_not_whitelisted", -32003))
+
+
+def test_resume_needs_a_success_event():
+    with pytest.raises(Exception, match="without success"):
+        make().execute_complete({}, event={"status": "error"}, run={})
+
+
+# -- output_schema ---------------------------------------------------------------------------------------------------
+def test_unified_output_is_for_the_calls_report_only():
+    ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="unified")
+    with pytest.raises(ComagicParameterError, match=r"get\.chats_report has no unified form"):
+        ComagicReportOperator(task_id="t", method="get.chats_report", output_path="/tmp/x", output_schema="unified")
+    with pytest.raises(ComagicParameterError, match="do not pass fields"):
+        ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="unified", fields=["id"])
+    with pytest.raises(ComagicParameterError, match="output_schema must be"):
+        ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="mcn")

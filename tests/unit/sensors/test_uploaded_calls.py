@@ -1,4 +1,4 @@
-"""ComagicUploadedCallsSensor arguments (no server): selections, windows, defaults."""
+"""ComagicUploadedCallsSensor arguments (no server): defaults, template fields, windows."""
 
 from __future__ import annotations
 
@@ -8,32 +8,8 @@ import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor
-from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
-from airflow_provider_comagic.utils.templating import parse_list
 
 UTC = dt.timezone.utc
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ([], None),
-        ("req-1", ["req-1"]),
-        (["a", "b"], ["a", "b"]),
-        ('["a", "b"]', ["a", "b"]),  # rendered JSON
-        ("['a', 'b']", ["a", "b"]),  # a rendered Python list (templates without native rendering)
-        (("a", 2), ["a", "2"]),
-    ],
-)
-def test_id_lists_accept_rendered_templates(value, expected):
-    assert parse_list(value, "ext_ids", item=str, error=ComagicParameterError) == expected
-
-
-def test_unreadable_list_is_rejected():
-    with pytest.raises(ComagicParameterError, match="ext_ids"):
-        parse_list("[a, b", "ext_ids", item=str, error=ComagicParameterError)
 
 
 def test_defaults_and_template_fields():
@@ -77,8 +53,3 @@ def test_windows():
 def test_window_errors_say_what_to_do(kwargs, context, match):
     with pytest.raises(ComagicParameterError, match=match):
         ComagicUploadedCallsSensor(task_id="s", **kwargs)._window(context)
-
-
-def test_trigger_rejects_naive_datetimes():
-    with pytest.raises(ValueError, match="time zone offset"):
-        ComagicUploadedCallsTrigger(date_from="2024-06-01T00:00:00", date_till="2024-06-02T00:00:00+00:00")

@@ -1,4 +1,4 @@
-"""The pytest plugin's fixtures."""
+"""The pytest plugin's fixtures: emulators and Airflow connections to them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import os
 
 import requests
+
+from airflow_provider_comagic.hooks.mcn import McnTelecomHook
 
 
 def test_comagic_conn(comagic_conn, comagic_emulator):
@@ -23,3 +25,11 @@ def test_comagic_conn(comagic_conn, comagic_emulator):
 def test_factory_gives_fresh_emulators(comagic_emulator_factory):
     one, two = comagic_emulator_factory(seed=1), comagic_emulator_factory(seed=2, timezone="UTC")
     assert one.port != two.port and two.config.timezone == "UTC"
+
+
+def test_mcn_conn_fixture(mcn_conn, mcn_emulator):
+    assert mcn_conn == "mcn_telecom_default"
+    assert os.environ["AIRFLOW_CONN_MCN_TELECOM_DEFAULT"]
+    hook = McnTelecomHook(mcn_conn)
+    assert hook.config.account_id == mcn_emulator.account_id
+    assert [v["vpbx_id"] for v in hook.list_vpbx()] == [7001, 7002]

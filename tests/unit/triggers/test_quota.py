@@ -10,15 +10,11 @@ import pytest
 
 from airflow_provider_comagic.triggers import quota
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
+from tests.fixtures.sleeps import AsyncSleeps
 
 
 def at(seconds: float) -> str:
     return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)).isoformat()
-
-
-class Sleeps(list):
-    async def __call__(self, seconds):
-        self.append(seconds)
 
 
 async def events(trigger):
@@ -35,7 +31,7 @@ def test_serialize_round_trip_with_plain_json_kwargs():
 
 
 def test_sleeps_until_the_reset_then_yields_one_event(monkeypatch):
-    sleeps = Sleeps()
+    sleeps = AsyncSleeps()
     monkeypatch.setattr(quota.asyncio, "sleep", sleeps)
     trigger = ComagicQuotaResetTrigger(resume_at=at(3600), limit_type="day", method="get.calls_report")
     (event,) = asyncio.run(asyncio.wait_for(events(trigger), 5))
@@ -49,7 +45,7 @@ def test_sleeps_until_the_reset_then_yields_one_event(monkeypatch):
 
 
 def test_a_reset_already_past_fires_at_once(monkeypatch):
-    sleeps = Sleeps()
+    sleeps = AsyncSleeps()
     monkeypatch.setattr(quota.asyncio, "sleep", sleeps)
     (event,) = asyncio.run(events(ComagicQuotaResetTrigger(resume_at=at(-10))))
     assert sleeps == [] and event.payload["status"] == "success"

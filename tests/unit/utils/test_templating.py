@@ -55,6 +55,35 @@ def test_unreadable_or_nested_lists_name_the_parameter_with_the_vendors_error(ba
         parse_list(bad, "vpbx_id", item=str, error=McnParameterError)
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ([], None),
+        ("req-1", ["req-1"]),
+        (["a", "b"], ["a", "b"]),
+        ('["a", "b"]', ["a", "b"]),  # rendered JSON
+        ("['a', 'b']", ["a", "b"]),  # a rendered Python list (templates without native rendering)
+        (("a", 2), ["a", "2"]),
+    ],
+)
+def test_id_lists_accept_rendered_templates(value, expected):
+    assert parse_list(value, "ext_ids", item=str, error=ComagicParameterError) == expected
+
+
+def test_unreadable_list_is_rejected():
+    with pytest.raises(ComagicParameterError, match="ext_ids"):
+        parse_list("[a, b", "ext_ids", item=str, error=ComagicParameterError)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, None), ("", None), ("[1, 2]", [1, 2]), ("3,4", [3, 4]), ([5, "6"], [5, 6])]
+)
+def test_customer_ids_from_lists_and_rendered_templates(value, expected):
+    assert parse_list(value, "customer_ids", item=int, error=ComagicParameterError) == expected
+
+
 def test_structures_from_json_or_python_literals():
     assert parse_structure('{"field": "id", "operator": "=", "value": 1}', "filter") == {
         "field": "id",

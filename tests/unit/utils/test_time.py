@@ -1,4 +1,4 @@
-"""Lookback intervals and the per-client partition layout."""
+"""Time helpers: lookback intervals, the run interval from the context or explicit dates, user time values."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pendulum
 import pytest
 
 from airflow_provider_comagic.exceptions import ParameterError
-from airflow_provider_comagic.landing.partitions import partition_name
-from airflow_provider_comagic.utils.time import lookback_intervals
+from airflow_provider_comagic.utils.time import lookback_intervals, parse_user_time, resolve_interval
 
 MSK = pendulum.timezone("Europe/Moscow")
 BERLIN = pendulum.timezone("Europe/Berlin")
@@ -20,6 +19,7 @@ def days(intervals):
     return [(s.astimezone(MSK).isoformat(), e.astimezone(MSK).isoformat()) for s, e in intervals]
 
 
+# -- lookback intervals ----------------------------------------------------------------------------------------------
 def test_seven_previous_days_newest_first():
     start = dt.datetime(2024, 3, 8, tzinfo=MSK)
     intervals = lookback_intervals(start, start + dt.timedelta(days=1), MSK, dt.timedelta(days=7))
@@ -63,15 +63,40 @@ def test_whole_months_step_by_months():
     ]  # 29 + 31 days cover 60
 
 
-def test_client_partitions():
-    day = dt.datetime(2024, 3, 1, tzinfo=MSK)
-    end = day + dt.timedelta(days=1)
-    name = partition_name("get.calls_report", day, end, MSK, customer_id=500001, user_id=5000011)
-    assert name == "calls_report/customer_id=500001/date=2024-03-01"
-    assert partition_name("get.calls_report", day, end, MSK, user_id=7) == "calls_report/user_id=7/date=2024-03-01"
-    hours = partition_name("get.calls_report", day, day + dt.timedelta(hours=1), MSK, customer_id="9")
-    assert hours == "calls_report/customer_id=9/interval=20240301T000000_20240301T010000"
-    templated = partition_name("get.calls_report", day, end, MSK, "{customer_id}/{report}/{date}", customer_id=9)
-    assert templated == "9/calls_report/2024-03-01"
-    with pytest.raises(ParameterError, match="customer_id"):
-        partition_name("get.calls_report", day, end, MSK, "{customer_id}/{date}")
+# -- the run interval ------------------------------------------------------------------------------------------------
+def test_interval_from_the_context():
+    ctx = {
+        "data_interval_start": pendulum.datetime(2024, 2, 29, 21, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2024, 3, 1, 21, tz="UTC"),
+    }
+    start, end = resolve_interval(None, None, ctx, MSK)
+    assert start == dt.datetime(2024, 3, 1, tzinfo=MSK) and end == dt.datetime(2024, 3, 2, tzinfo=MSK)
+
+
+def test_zero_length_interval_says_which_timetable_to_use():
+    moment = pendulum.datetime(2024, 3, 1, tz="UTC")
+    with pytest.raises(ParameterError, match=r"CronTriggerTimetable.*CronDataIntervalTimetable.*date_from"):
+        resolve_interval(None, None, {"data_interval_start": moment, "data_interval_end": moment}, MSK)
+
+
+def test_missing_interval_asks_for_date_from_and_date_till():
+    with pytest.raises(ParameterError, match=r"no data interval.*date_from and date_till"):
+        resolve_interval(None, None, {}, MSK)
+    with pytest.raises(ParameterError, match="both date_from and date_till"):
+        resolve_interval("2024-03-01", None, {}, MSK)
+
+
+def test_explicit_dates_naive_means_account_wall_clock():
+    start, end = resolve_interval("2024-03-01", "2024-03-01 12:00:00", {}, MSK)
+    assert start == dt.datetime(2024, 3, 1, tzinfo=MSK) and end == dt.datetime(2024, 3, 1, 12, tzinfo=MSK)
+    start, _ = resolve_interval("2024-03-01T00:00:00Z", "2024-03-02T00:00:00+00:00", {}, MSK)
+    assert start == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    start, _ = resolve_interval(dt.date(2024, 3, 1), dt.datetime(2024, 3, 2), {}, MSK)
+    assert start == dt.datetime(2024, 3, 1, tzinfo=MSK)
+    # explicit dates win over the data interval
+    ctx = {"data_interval_start": pendulum.datetime(2020, 1, 1), "data_interval_end": pendulum.datetime(2020, 1, 2)}
+    assert resolve_interval("2024-03-01", "2024-03-02", ctx, MSK)[0].year == 2024
+    with pytest.raises(ParameterError, match="must be after"):
+        resolve_interval("2024-03-02", "2024-03-01", {}, MSK)
+    with pytest.raises(ParameterError, match="not an ISO 8601"):
+        parse_user_time("yesterday", MSK, "date_from")

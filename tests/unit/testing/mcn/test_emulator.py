@@ -1,21 +1,15 @@
-"""The MCN Telecom emulator: seeded data, the inclusive date range, auth and errors, faults, fixtures, CLI."""
+"""The MCN Telecom emulator over HTTP: the inclusive date range, auth and errors, faults, CLI."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 
 import orjson
 import pytest
 import requests
 
-from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-from airflow_provider_comagic.mcn.call_log import CALL_TYPES, DST_TYPES, SRC_TYPES, STATUSES
-from airflow_provider_comagic.testing.mcn.data import day_rows
-from airflow_provider_comagic.testing.mcn.emulator import McnEmulator, McnEmulatorConfig
+from airflow_provider_comagic.testing.mcn.emulator import McnEmulator
+from tests.fixtures.cli import served_cli
 
 
 @pytest.fixture
@@ -30,49 +24,6 @@ def get(emu: McnEmulator, path: str, token: str | None = "default", **params: st
 
 def call_log(emu: McnEmulator, vpbx: str = "7001", **params: str) -> requests.Response:
     return get(emu, f"/account/{emu.account_id}/vpbx/{vpbx}/call_log", **params)
-
-
-# -- data ------------------------------------------------------------------------------------------------------------
-def test_data_is_deterministic_per_seed():
-    day = dt.date(2024, 3, 1)
-    assert day_rows(McnEmulatorConfig(seed=3), "7001", day) == day_rows(McnEmulatorConfig(seed=3), "7001", day)
-    assert day_rows(McnEmulatorConfig(seed=3), "7001", day) != day_rows(McnEmulatorConfig(seed=4), "7001", day)
-    assert day_rows(McnEmulatorConfig(seed=3), "7001", day) != day_rows(McnEmulatorConfig(seed=3), "7002", day)
-
-
-@pytest.mark.parametrize("calls", [5, 7, 40])
-def test_every_day_shows_every_seed_value(calls):
-    config = McnEmulatorConfig(calls_per_day=calls)
-    for offset in range(5):
-        for vpbx in config.vpbx_ids:
-            rows = day_rows(config, vpbx, dt.date(2024, 2, 27) + dt.timedelta(days=offset))
-            assert len(rows) == calls
-            assert {r["type"] for r in rows} == set(CALL_TYPES)
-            assert {r["status"] for r in rows} == set(STATUSES)
-            assert {r["src_type"] for r in rows} == set(SRC_TYPES)
-            assert {r["dst_type"] for r in rows} == set(DST_TYPES)
-
-
-def test_rows_are_coherent_and_ordered():
-    config = McnEmulatorConfig(calls_per_day=200)
-    rows = day_rows(config, "7001", dt.date(2024, 3, 1))
-    assert rows[0]["date"] == "2024-03-01 00:00:00" and rows[-1]["date"] == "2024-03-01 23:59:59"
-    assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)
-    assert len({r["callid"] for r in rows}) == len(rows)
-    for row in rows:
-        assert (row["talktime"] > 0) is (row["status"] == "ANSWERED")
-        assert row["billsec"] == (row["talktime"] if row["type"] == "Out" else 0)
-        assert row["has_record"] in (0, 1) and not (row["has_record"] and row["status"] != "ANSWERED")
-        assert set(row) == {
-            "callid", "date", "type", "src_num", "src_name", "src_type", "dst_num", "dst_name", "dst_type",
-            "did", "waittime", "talktime", "billsec", "status", "has_record",
-        }  # fmt: skip
-
-
-def test_vpbxs_have_different_calls():
-    config = McnEmulatorConfig()
-    ids = [{r["callid"] for r in day_rows(config, v, dt.date(2024, 3, 1))} for v in config.vpbx_ids]
-    assert not ids[0] & ids[1]
 
 
 # -- HTTP ------------------------------------------------------------------------------------------------------------
@@ -159,24 +110,9 @@ def test_dropped_connection(emu):
     assert call_log(emu, date_from="2024-03-01", date_to="2024-03-01").status_code == 200
 
 
-# -- fixtures and CLI ------------------------------------------------------------------------------------------------
-def test_mcn_conn_fixture(mcn_conn, mcn_emulator):
-    assert mcn_conn == "mcn_telecom_default"
-    assert os.environ["AIRFLOW_CONN_MCN_TELECOM_DEFAULT"]
-    hook = McnTelecomHook(mcn_conn)
-    assert hook.config.account_id == mcn_emulator.account_id
-    assert [v["vpbx_id"] for v in hook.list_vpbx()] == [7001, 7002]
-
-
+# -- CLI -------------------------------------------------------------------------------------------------------------
 def test_cli_serves_and_stops():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_comagic.testing.mcn.emulator", "--port", "0", "--vpbx", "55"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        lines = iter(process.stdout.readline, "")
+    with served_cli("airflow_provider_comagic.testing.mcn.emulator", "--port", "0", "--vpbx", "55") as lines:
         url = next(line for line in lines if "listening on" in line).strip().rsplit(" ", 1)[-1]
         token = next(line for line in lines if line.startswith("token:")).split()[1]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v2/rest")
@@ -184,6 +120,3 @@ def test_cli_serves_and_stops():
             url + "/account/100500/vpbx", headers={"Authorization": f"Bearer {token}"}, timeout=10
         ).json()
         assert reply == {"data": [{"vpbx_id": 55, "name": "vPBX 55", "status": "active"}]}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0

@@ -1,0 +1,120 @@
+"""The strict rows -> Arrow conversion, from dicts and from JSON Lines, on report schemas of the catalogue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+
+import pyarrow as pa
+import pytest
+
+from airflow_provider_comagic.comagic.schemas import report_schema
+from airflow_provider_comagic.landing.arrow import RowConversionError, json_lines_to_batch, rows_to_batch
+from airflow_provider_comagic.landing.json_lines import JsonLines
+
+MSK = zoneinfo.ZoneInfo("Europe/Moscow")
+
+
+def _via_json_lines(rows, schema):
+    page = JsonLines.from_rows([json.dumps(row).encode() for row in rows])  # as the API sends them
+    return json_lines_to_batch(page.data, page.rows, schema)
+
+
+@pytest.fixture(params=["rows", "json_lines"])
+def to_batch(request):
+    """Both conversions (dicts, and JSON Lines through Arrow's reader) must give the same batch or error."""
+    return rows_to_batch if request.param == "rows" else _via_json_lines
+
+
+def test_utc_timestamps_and_zone_metadata(to_batch):
+    schema = report_schema("get.calls_report", ["id", "start_time"], timestamps="utc", timezone="Asia/Yekaterinburg")
+    field = schema.field("start_time")
+    assert field.type == pa.timestamp("us", tz="UTC")
+    assert field.metadata[b"source_timezone"] == b"Asia/Yekaterinburg"
+    batch = to_batch([{"id": 1, "start_time": "2024-03-01 05:00:00"}], schema)
+    assert batch.column("start_time").to_pylist()[0] == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def test_page_conversion_nested_lists_structs_nulls_and_zones(to_batch):
+    schema = report_schema(
+        "get.calls_report",
+        ["id", "start_time", "is_lost", "sale_cost", "tags", "call_records", "attributes", "finish_time"],
+    )
+    rows = [
+        {
+            "id": 5,
+            "start_time": "2024-03-01 00:00:01",
+            "is_lost": False,
+            "sale_cost": 12.5,
+            "tags": [
+                {"tag_id": 7, "tag_name": "vip", "tag_change_time": "2024-03-01 10:00:00", "tag_type": "manual"},
+                {"tag_id": 8, "tag_name": None},
+            ],
+            "call_records": ["abc", "def"],
+            "attributes": [],
+            "finish_time": None,
+        },
+        {"id": 6, "start_time": "2024-03-01 23:59:59", "is_lost": None, "sale_cost": 3, "tags": None},
+    ]
+    table = pa.Table.from_batches([to_batch(rows, schema)])
+    out = table.to_pylist()
+    assert out[0]["start_time"] == dt.datetime(2024, 3, 1, 0, 0, 1, tzinfo=MSK)
+    assert out[0]["start_time"].utcoffset() == dt.timedelta(hours=3)
+    assert out[0]["tags"][0]["tag_change_time"] == dt.datetime(2024, 3, 1, 10, tzinfo=MSK)
+    assert out[0]["tags"][1] == {
+        "tag_name": None,
+        "tag_id": 8,
+        "tag_change_time": None,
+        "tag_type": None,
+        "tag_user_id": None,
+        "tag_user_login": None,
+        "tag_employee_id": None,
+        "tag_employee_full_name": None,
+    }
+    assert out[0]["call_records"] == ["abc", "def"]
+    assert out[0]["attributes"] == []
+    assert out[1]["tags"] is None and out[1]["call_records"] is None  # null stays null, not []
+    assert out[1]["sale_cost"] == 3.0 and out[1]["is_lost"] is None
+
+
+def test_date_fields_become_date32_and_id_arrays_int64(to_batch):
+    schema = report_schema("get.campaign_daily_stat", ["date", "session_ids", "cost_sum"])
+    batch = to_batch([{"date": "2024-03-01", "session_ids": [1, 2**40], "cost_sum": "12.30"}], schema)
+    assert batch.to_pylist() == [{"date": dt.date(2024, 3, 1), "session_ids": [1, 2**40], "cost_sum": "12.30"}]
+
+
+@pytest.mark.parametrize(
+    ("row", "match"),
+    [
+        ({"id": 2.5}, "truncated"),
+        ({"id": True}, "bool"),
+        ({"id": "12"}, "'12'"),
+        ({"id": 2**64}, "id"),
+        ({"sale_cost": 2**60 + 1}, "sale_cost"),
+        ({"is_lost": 1}, "is_lost"),
+        ({"start_time": "2024-03-01T00:00:00"}, "start_time"),
+        ({"start_time": 1709251200}, "start_time"),
+        ({"tags": [{"tag_id": 1.5}]}, "tags"),
+        ({"tags": [{"tag_id": 1, "surprise": 1}]}, "surprise"),
+        ({"tags": {"tag_id": 1}}, "expects a list"),
+        ({"nope": 1}, "nope"),
+    ],
+)
+def test_values_that_do_not_fit_raise_instead_of_losing_data(row, match, to_batch):
+    schema = report_schema("get.calls_report", ["id", "start_time", "sale_cost", "is_lost", "tags"])
+    with pytest.raises(RowConversionError, match=match):
+        to_batch([{"id": 1}, row], schema)
+
+
+def test_integral_floats_fit_int_columns_and_non_strings_keep_json_text_in_string_columns(to_batch):
+    schema = report_schema("get.calls_report", ["id", "cpn_country_id", "properties"])
+    batch = to_batch([{"id": 3.0, "cpn_country_id": 643, "properties": {"a": [1]}}], schema)
+    assert batch.to_pylist() == [{"id": 3, "cpn_country_id": "643", "properties": '{"a":[1]}'}]
+
+
+def test_rows_with_different_key_orders_and_missing_keys(to_batch):
+    schema = report_schema("get.calls_report", ["id", "start_time", "is_lost"])
+    rows = [{"is_lost": True, "id": 1}, {"id": 2, "start_time": "2024-03-01 00:00:00", "is_lost": False}]
+    assert [r["id"] for r in to_batch(rows, schema).to_pylist()] == [1, 2]
+    assert to_batch([], schema).num_rows == 0
