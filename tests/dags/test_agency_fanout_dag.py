@@ -12,9 +12,9 @@ DAG_FILE = Path(__file__).resolve().parents[2] / "dags_examples" / "comagic_agen
 
 
 def test_fanout_dag_imports_cleanly(comagic_emulator, comagic_conn):
-    from tests.fixtures.airflow_compat import DagBag
+    from tests.fixtures.airflow_compat import dag_bag
 
-    bag = DagBag(dag_folder=str(DAG_FILE), include_examples=False)
+    bag = dag_bag(str(DAG_FILE))
     assert bag.import_errors == {}
     dag = bag.dags["comagic_agency_fanout"]
     assert dag.doc_md and "example" in dag.tags

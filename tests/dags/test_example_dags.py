@@ -80,11 +80,9 @@ def truth_ids(emu, method: str) -> list[int]:
 
 
 def test_dagbag_imports_every_example_without_errors_or_api_calls(emu):
-    from tests.fixtures.airflow_compat import DagBag
+    from tests.fixtures.airflow_compat import dag_bag
 
-    bag = DagBag(
-        dag_folder=str(DAGS), include_examples=False
-    )  # examples of Airflow itself are off (AIRFLOW__CORE__LOAD_EXAMPLES)
+    bag = dag_bag(str(DAGS))  # no examples of Airflow itself
     assert bag.import_errors == {}
     expected = {"comagic_calls_to_object_storage", "comagic_reports_to_postgres", "comagic_upload_and_wait"}
     assert expected <= set(bag.dag_ids)
