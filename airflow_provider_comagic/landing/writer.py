@@ -6,20 +6,24 @@ Arrow schema and a partition path
 (anything :class:`ObjectStoragePath` understands: ``file://``, ``s3://`` with a connection id, any fsspec
 scheme). Used by the CoMagic report operators and meant for every other loader of this package.
 
-Commit protocol, per partition (one data interval of one report):
+Per partition (one data interval of one report):
 
-1. Parts are written with a per-run token in their names, ``part-<token>-00000.jsonl.gz``, and rolled over at
-   a row or byte threshold; memory holds at most one Parquet row group (JSON Lines streams row by row).
-   On ``file://`` each part is written as ``_tmp-<name>`` and renamed when complete.
-2. ``_manifest.json`` is written **last**, as one object (one PUT; temp file + rename on ``file://``). It is
-   the commit point: readers must list files from the manifest, never by globbing the folder.
-3. Then every ``part-*``/``_tmp-*`` object of the partition that the new manifest does not list is deleted
-   (parts of earlier runs, orphans of failed ones).
+1. Parts are written **hidden**, ``_tmp-<token>-00000.jsonl.gz`` (a per-run token; names starting with ``_``
+   are skipped by Spark, Hive, Trino/Athena, DuckDB and pyarrow datasets), rolled over at a row or byte
+   threshold; memory holds at most one Parquet row group (JSON Lines streams row by row).
+2. :meth:`PartitionWriter.commit` commits them with the protocol of
+   :mod:`~airflow_provider_comagic.landing.commit`: a compare-and-swap write of ``_manifest.json`` listing the
+   hidden parts (the commit point: readers list files from the manifest, never by globbing the folder), the
+   replaced copy deleted, the parts copied to their visible names ``part-<token>-00000.jsonl.gz``, a second
+   compare-and-swap write listing those, the hidden names deleted.
 
-A run that fails before step 2 deletes what it wrote (best effort) and leaves the previous manifest and its
-parts untouched. A run can also *suspend* (finish its open part, keep every part, commit nothing) and be
-*resumed* later by a new writer with the same token (a deferred task continuing its partition). A rerun therefore leaves exactly one complete copy. Two runs of the *same* partition at the
-same time are not supported (the later commit removes the other run's parts).
+Two runs of the same partition at once are safe: the later commit wins with all of its parts, the earlier run
+ends without error and reports the winner (:attr:`PartitionWriter.superseded_by`). A run that fails or is
+killed before the commit point leaves the previous manifest and its parts untouched (its hidden parts are
+deleted by the run itself, or by a later run once older than the orphan grace period); a run killed after it is
+finished by the next writer of the partition (:func:`~airflow_provider_comagic.landing.commit.repair_partition`).
+A run can also *suspend* (finish its open part, keep every part, commit nothing) and be *resumed* later by a
+new writer with the same token (a deferred task continuing its partition). See ``docs/landing.rst``.
 """
 
 from __future__ import annotations
@@ -28,19 +32,27 @@ import datetime as dt
 import logging
 import os
 import posixpath
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from airflow_provider_comagic import __version__
 from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.commit import (
+    DEFAULT_ORPHAN_GRACE_PERIOD,
+    commit_partition,
+    grace_seconds,
+    repair_partition,
+    staged_name,
+)
 from airflow_provider_comagic.landing.formats import (
     DEFAULT_GZIP_LEVEL,
     DEFAULT_PARQUET_COMPRESSION,
+    PART_PREFIX,
     TMP_PREFIX,
     LandingFormat,
     PartOptions,
@@ -48,8 +60,8 @@ from airflow_provider_comagic.landing.formats import (
     get_format,
 )
 from airflow_provider_comagic.landing.json_lines import JsonLines
-from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, MANIFEST_VERSION, schema_json
-from airflow_provider_comagic.landing.storage import is_local, to_storage_path
+from airflow_provider_comagic.landing.manifest import MANIFEST_VERSION, schema_json
+from airflow_provider_comagic.landing.storage import is_local, store_for, to_storage_path
 from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = [
@@ -62,7 +74,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PART_PREFIX = "part-"
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
 DEFAULT_MAX_ROWS_PER_FILE = 1_000_000
 DEFAULT_MAX_BYTES_PER_FILE = 256 * 2**20
 DEFAULT_ROW_GROUP_ROWS = 100_000
@@ -92,6 +105,12 @@ class PartitionWriter:
     :param gzip_level: gzip level of JSON Lines parts, 0-9 (1-3 are compressed with ISA-L: 3-4x faster).
     :param parquet_compression: Parquet codec (``zstd``, ``snappy``, ``gzip``, ``none``...).
     :param token: the run token in the part names (default: UTC time plus random hex).
+    :param orphan_grace_period: how old a hidden file of another run must be before this run's cleanup deletes
+        it (a :class:`~datetime.timedelta` or seconds; default 2 days). Keep it above the longest run of a task
+        including its deferrals: the parts of a run still in progress are younger than that.
+
+    After :meth:`commit`, :attr:`superseded_by` names the run whose later commit replaced this one (its
+    ``run_token``, ``created_at``, ``rows`` and ``airflow`` run), or is None.
     """
 
     def __init__(
@@ -108,6 +127,7 @@ class PartitionWriter:
         gzip_level: int = DEFAULT_GZIP_LEVEL,
         parquet_compression: str = DEFAULT_PARQUET_COMPRESSION,
         token: str | None = None,
+        orphan_grace_period: dt.timedelta | float = DEFAULT_ORPHAN_GRACE_PERIOD,
     ):
         self.output_format = get_format(fmt)
         for name, value in (
@@ -119,6 +139,9 @@ class PartitionWriter:
             if not isinstance(value, int) or value < 1:
                 raise LandingError(f"{name} must be a positive integer, got {value!r}")
         check_gzip_level(gzip_level)
+        if token is not None and not _TOKEN.fullmatch(str(token)):
+            raise LandingError(f"token must be letters, digits, '.', '_' or '-' (not first), got {token!r}")
+        self.grace = grace_seconds(orphan_grace_period)
         self.path = to_storage_path(partition, conn_id)
         self.fs = self.path.fs
         self.directory = self.path.path.rstrip("/")
@@ -137,8 +160,22 @@ class PartitionWriter:
         self._all_parts: list[Any] = []
         self._scratch: set[str] = set()
         self._committed = False
+        self._published = False  # past the commit point: this run's parts are listed by the manifest
         self._suspended = False
         self._local = is_local(self.fs)
+        self.superseded_by: dict[str, Any] | None = None
+        self.store = store_for(self.path)
+        self._repair()
+
+    def _repair(self) -> None:
+        """Finish a commit a killed run left half done, delete dead files (best effort: the commit retries)."""
+        try:
+            removed = repair_partition(self.store, self.grace)
+        except Exception:
+            log.warning("Could not tidy %s before landing; the commit retries", self.path, exc_info=True)
+            return
+        if removed:
+            log.info("Removed %d file(s) of earlier runs from %s", len(removed), self.path)
 
     # -- writing --------------------------------------------------------------------------------------------
     def write(self, rows: Sequence[Mapping[str, Any]] | JsonLines) -> None:
@@ -187,65 +224,56 @@ class PartitionWriter:
 
     # -- committing -----------------------------------------------------------------------------------------
     def commit(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Finish the parts, write ``_manifest.json`` (the commit point), delete parts it does not list."""
+        """Finish the parts and commit them (:mod:`~airflow_provider_comagic.landing.commit`); return the manifest.
+
+        When a later run superseded this one, its manifest is returned with a ``superseded_by`` key (as
+        :attr:`superseded_by`): the partition holds the other run's complete copy.
+        """
         if self._committed:
             raise LandingError("this partition is already committed")
         self._close_part()
         if self.output_format.empty_part and not self.files and self.schema is not None:
             self._open_part()  # an empty interval is an explicit empty file carrying the schema
             self._close_part()
-        manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "format": self.format,
-            "rows": self.rows,
-            "files": self.files,
-            "bytes": sum(f["bytes"] for f in self.files),
-            "schema": schema_json(self.schema),
-            "run_token": self.token,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "producer": {"package": "airflow-provider-comagic", "version": __version__},
-            **dict(extra or {}),
-        }
-        body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-        manifest_path = posixpath.join(self.directory, MANIFEST_NAME)
-        if self._local:
-            self._ensure_directory()
-            tmp = posixpath.join(self.directory, f"{TMP_PREFIX}{self.token}{MANIFEST_NAME}")
-            with open(tmp, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, manifest_path)
-        else:
-            self.fs.pipe_file(manifest_path, body)  # one PUT: visible only once complete
+
+        def build(phase: str, files: list[dict[str, Any]], replaces: dict[str, Any] | None) -> dict[str, Any]:
+            return {
+                "manifest_version": MANIFEST_VERSION,
+                "format": self.format,
+                "rows": self.rows,
+                "files": files,
+                "bytes": sum(f["bytes"] for f in files),
+                "schema": schema_json(self.schema),
+                "run_token": self.token,
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "producer": {"package": "airflow-provider-comagic", "version": __version__},
+                **dict(extra or {}),
+                "phase": phase,
+                "replaces": replaces,
+            }
+
+        result = commit_partition(
+            self.store, self.files, build, scratch=self._scratch, grace=self.grace, on_commit=self._mark_published
+        )
         self._committed = True
-        self._remove_unlisted({f["path"] for f in self.files})
+        manifest = result.manifest
+        if result.superseded_by is not None:
+            self.superseded_by = result.superseded_by
+            manifest = {**manifest, "superseded_by": result.superseded_by}
         return manifest
 
-    def _remove_unlisted(self, keep: set[str]) -> None:
-        try:
-            self.fs.invalidate_cache(self.directory)
-            entries = self.fs.ls(self.directory, detail=False)
-        except FileNotFoundError:
-            return
-        for entry in entries:
-            name = posixpath.basename(str(entry).rstrip("/"))
-            if name in keep or not name.startswith((PART_PREFIX, TMP_PREFIX)):
-                continue  # never touch files this module did not write
-            try:
-                self.fs.rm_file(str(entry))
-            except Exception:  # committed already: a leftover is harmless to manifest-gated readers
-                log.warning("Could not delete the stale part %s; the next run retries", entry, exc_info=True)
+    def _mark_published(self) -> None:
+        self._published = True
 
     def abort(self) -> None:
         """Delete the parts this run wrote (best effort); the previous manifest stays as it was.
 
         A suspended writer keeps its parts: they belong to the run that resumes it.
         """
-        if self._committed or self._suspended:
-            return
+        if self._committed or self._published or self._suspended:
+            return  # past the commit point the manifest lists this run's parts: they stay
         opened_here = {part.name for part in self._all_parts}
-        inherited = [f["path"] for f in self.files if f["path"] not in opened_here]  # parts before a resume
+        inherited = [staged_name(f["path"]) for f in self.files if f["path"] not in opened_here]  # before a resume
         for name in [*inherited, *self._scratch]:
             try:
                 self.fs.rm_file(posixpath.join(self.directory, name))
@@ -281,9 +309,8 @@ class PartitionWriter:
         if state.get("format") != fmt:
             raise LandingError(f"the suspended partition holds {state.get('format')}, not {fmt}")
         writer = cls(partition, fmt, schema, token=state["token"], **options)
-        missing = [
-            f["path"] for f in state["files"] if not writer.fs.exists(posixpath.join(writer.directory, f["path"]))
-        ]
+        present = {entry.name for entry in writer.store.list()}
+        missing = [staged_name(f["path"]) for f in state["files"] if staged_name(f["path"]) not in present]
         if missing:
             raise LandingError(
                 f"{writer.path}: parts of the suspended run are gone ({', '.join(missing)}); rerun the task"
@@ -294,7 +321,7 @@ class PartitionWriter:
 
     def write_scratch(self, name: str, data: bytes) -> str:
         """Store a private object of this run next to its parts (one PUT) and return its key,
-        ``_tmp-<token>-<name>``; the commit deletes it with the other unlisted ``_tmp-*`` objects."""
+        ``_tmp-<token>-<name>`` (hidden from glob readers); the commit deletes it."""
         key = f"{TMP_PREFIX}{self.token}-{name}"
         self._ensure_directory()
         self.fs.pipe_file(posixpath.join(self.directory, key), data)

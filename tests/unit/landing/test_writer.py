@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import time
 
 import orjson
 import pyarrow as pa
@@ -85,13 +86,17 @@ def test_failure_while_committing_leaves_the_previous_commit(tmp_path, monkeypat
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_rerun_replaces_and_leaves_exactly_one_copy(tmp_path, fmt):
     land_pages(pages(4), tmp_path, fmt, SCHEMA, max_rows_per_file=150)
-    # an orphan of a crashed run and an unrelated file of someone else
+    # a visible orphan (no manifest lists it), a hidden one older than the grace period, the hidden part of a
+    # run that may still be in progress, and an unrelated file of someone else
     (tmp_path / "part-crashed-00000.parquet").write_bytes(b"junk")
-    (tmp_path / "_tmp-part-crashed-00001.parquet").write_bytes(b"junk")
+    (tmp_path / "_tmp-crashed-00001.parquet").write_bytes(b"junk")
+    three_days_ago = time.time() - 3 * 86400
+    os.utime(tmp_path / "_tmp-crashed-00001.parquet", (three_days_ago, three_days_ago))
+    (tmp_path / "_tmp-running-00000.parquet").write_bytes(b"in progress")
     (tmp_path / "README.txt").write_text("not ours")
     second = land_pages(pages(2, start=7), tmp_path, fmt, SCHEMA, max_rows_per_file=150)
-    expected = sorted([MANIFEST_NAME, "README.txt", *(f["path"] for f in second["files"])])
-    assert listing(tmp_path) == expected
+    kept = [MANIFEST_NAME, "README.txt", "_tmp-running-00000.parquet"]
+    assert listing(tmp_path) == sorted([*kept, *(f["path"] for f in second["files"])])
     assert list(iter_landed_rows(tmp_path)) == all_rows(2, start=7)
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.commit import staged_name
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.landing.writer import PartitionWriter, land_pages
@@ -39,7 +40,7 @@ def test_resume_checks_the_parts_are_still_there(tmp_path):
     with PartitionWriter(tmp_path / "p", "jsonl") as writer:
         writer.write(next(pages(1)))
         state = writer.suspend()
-    (tmp_path / "p" / state["files"][0]["path"]).unlink()
+    (tmp_path / "p" / staged_name(state["files"][0]["path"])).unlink()  # a suspended run's parts are hidden
     with pytest.raises(LandingError, match="parts of the suspended run are gone"):
         PartitionWriter.resume(state, tmp_path / "p", "jsonl")
     with pytest.raises(LandingError, match="holds jsonl, not parquet"):
