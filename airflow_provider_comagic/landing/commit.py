@@ -79,6 +79,7 @@ DEFAULT_ORPHAN_GRACE_PERIOD = dt.timedelta(days=2)
 """How old a hidden file of another run must be before a cleanup deletes it."""
 _AGE_MARGIN = 0.9  # a run refuses to commit parts older than 90% of the grace period: others may delete them
 _MAX_ATTEMPTS = 20
+_now = time.time  # the clock the ages of files are measured with (the tests move it)
 
 
 def staged_name(visible: str) -> str:
@@ -163,7 +164,7 @@ def commit_partition(
 def _check_parts(store: PartitionStore, listing: list[Entry], files: Sequence[Mapping[str, Any]], grace: float) -> None:
     """Every hidden part of the run is there, complete, and young enough that no cleanup may delete it."""
     found = {entry.name: entry for entry in listing}
-    problems, oldest = [], time.time()
+    problems, oldest = [], _now()
     for item in files:
         name = staged_name(item["path"])
         entry = found.get(name)
@@ -178,7 +179,7 @@ def _check_parts(store: PartitionStore, listing: list[Entry], files: Sequence[Ma
             f"{store.path}: parts of this run are missing or incomplete: {', '.join(problems)}; they were removed "
             "outside this run (or by a cleanup after the orphan grace period); nothing was committed, rerun the task"
         )
-    age = time.time() - oldest
+    age = _now() - oldest
     if files and age > grace * _AGE_MARGIN:
         raise LandingError(
             f"{store.path}: the parts of this run were written {dt.timedelta(seconds=int(age))} ago, close to the "
@@ -271,7 +272,7 @@ def repair_partition(store: PartitionStore, grace: float = DEFAULT_ORPHAN_GRACE_
     # the committed run is past C2: its hidden parts and scratch objects are leftovers
     leftovers = {staged_name(entry["path"]) for entry in (manifest or {}).get("files") or ()}
     leftovers |= set((manifest or {}).get("scratch") or ())
-    now = time.time()
+    now = _now()
     dead = set()
     for entry in listing:
         if entry.name.startswith(PART_PREFIX) and entry.name not in live:
@@ -284,7 +285,7 @@ def repair_partition(store: PartitionStore, grace: float = DEFAULT_ORPHAN_GRACE_
 
 def _dead(listing: list[Entry], replaced: Mapping[str, Any] | None, own: set[str], grace: float) -> set[str]:
     """D1: what no manifest can list any more once this run's C1 is in place (the module docstring)."""
-    now = time.time()
+    now = _now()
     dead = live_names(replaced)
     for entry in listing:
         if entry.name.startswith(PART_PREFIX) or (entry.name.startswith(STAGED_PREFIX) and _older(entry, now, grace)):

@@ -11,13 +11,15 @@ import orjson
 import pyarrow as pa
 
 from airflow_provider_comagic.exceptions import LandingError
-from airflow_provider_comagic.landing.storage import to_storage_path
+from airflow_provider_comagic.landing.storage import MANIFEST_FILE, to_storage_path
 from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "manifest_schema", "read_manifest", "require_manifest", "schema_json"]
 
-MANIFEST_NAME = "_manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_NAME = MANIFEST_FILE
+MANIFEST_VERSION = 2
+"""2: ``phase`` (``publishing``: ``files`` are the hidden names a commit in progress publishes; ``final``),
+``replaces`` (the run whose copy this one replaced). Version 1 manifests read the same (phase ``final``)."""
 
 
 def partition_of(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
