@@ -11,7 +11,7 @@ import orjson
 import pyarrow as pa
 
 from airflow_provider_comagic.exceptions import LandingError
-from airflow_provider_comagic.landing.storage import MANIFEST_FILE, to_storage_path
+from airflow_provider_comagic.landing.storage import MANIFEST_FILE, store_for, to_storage_path
 from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "manifest_schema", "read_manifest", "require_manifest", "schema_json"]
@@ -31,12 +31,11 @@ def partition_of(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str 
 def read_manifest(
     path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None
 ) -> dict[str, Any] | None:
-    """The committed manifest of a partition (give the folder or the manifest itself); None if uncommitted."""
-    manifest = partition_of(path, conn_id) / MANIFEST_NAME
-    try:
-        return orjson.loads(manifest.read_bytes())
-    except FileNotFoundError:
-        return None
+    """The committed manifest of a partition (give the folder or the manifest itself); None if uncommitted.
+
+    One fresh read of the object (never a cached listing's ETag, which a newer commit may have changed)."""
+    body, _ = store_for(partition_of(path, conn_id)).read_manifest()
+    return None if body is None else orjson.loads(body)
 
 
 def require_manifest(partition: ObjectStoragePath) -> dict[str, Any]:

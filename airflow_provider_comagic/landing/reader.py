@@ -40,8 +40,10 @@ def _candidates(manifest: Mapping[str, Any], entry: Mapping[str, Any]) -> list[s
 
 def _open(partition: ObjectStoragePath, manifest: Mapping[str, Any], entry: Mapping[str, Any]) -> BinaryIO:
     for name in _candidates(manifest, entry):
+        path = partition / name
+        partition.fs.invalidate_cache(path.path)  # a listing cached before the commit must not hide the part
         try:
-            return (partition / name).open("rb")
+            return path.open("rb")
         except FileNotFoundError:
             continue
     raise LandingError(
@@ -129,7 +131,9 @@ def landed_dataset(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: st
             filesystem=PyFileSystem(FSSpecHandler(partition.fs)),
         )
     if schema is None:
-        raise LandingError(f"{partition}: landed as {manifest['format']} without a schema; read it with iter_landed_rows")
+        raise LandingError(
+            f"{partition}: landed as {manifest['format']} without a schema; read it with iter_landed_rows"
+        )
     batches = iter_landed_batches(partition, manifest=manifest)
     return ds.dataset(pa.RecordBatchReader.from_batches(schema, batches))
 

@@ -242,6 +242,8 @@ class S3Store(PartitionStore):
             items = self.fs.ls(self.directory, detail=True, refresh=True)
         except FileNotFoundError:
             return []
+        finally:
+            self.fs.invalidate_cache(self.directory)  # a cached listing would hide files created after it
         entries = []
         for item in items:
             if item.get("type") == "file":

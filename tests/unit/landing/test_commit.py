@@ -78,7 +78,15 @@ def test_store_calls_of_a_commit(lake):  # noqa: F811
     log = instrument(w.store)
     w.write(rows("new", 120))
     w.commit()
-    assert [step.op for step in log] == ["list", "read_manifest", "put_manifest", "delete", "publish", "put_manifest", "delete"]
+    assert [step.op for step in log] == [
+        "list",
+        "read_manifest",
+        "put_manifest",
+        "delete",
+        "publish",
+        "put_manifest",
+        "delete",
+    ]
 
 
 def test_a_later_commit_supersedes_one_between_its_two_manifest_writes(lake):  # noqa: F811
@@ -144,7 +152,9 @@ def test_cleanup_deletes_only_what_is_provably_dead(lake, monkeypatch):  # noqa:
 
     def aged_list(store):  # S3 cannot backdate an object: report an old LastModified for the ancient one
         return [
-            entry if not entry.name.startswith("_tmp-ancient") else type(entry)(entry.name, entry.size, time.time() - 3 * 86400)
+            entry
+            if not entry.name.startswith("_tmp-ancient")
+            else type(entry)(entry.name, entry.size, time.time() - 3 * 86400)
             for entry in real_list(store)
         ]
 
@@ -200,7 +210,9 @@ def test_parts_missing_or_too_old_fail_before_the_commit_point(lake, monkeypatch
     w.write(rows("new", 60))
     w._close_part()
     lake.delete(staged_name(w.files[0]["path"]))
-    with pytest.raises(LandingError, match=r"parts of this run are missing or incomplete: _tmp-.*-00000\.parquet \(missing\)"):
+    with pytest.raises(
+        LandingError, match=r"parts of this run are missing or incomplete: _tmp-.*-00000\.parquet \(missing\)"
+    ):
         w.commit()
     assert lake.read(MANIFEST_NAME) == before
     old = writer(lake, orphan_grace_period=10)
@@ -233,12 +245,16 @@ def test_readers_of_a_publishing_manifest_fall_back_to_the_visible_copies(lake):
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
 def test_dataset_and_duckdb_relation_of_exactly_the_committed_copy(lake, fmt):  # noqa: F811
     land_pages([rows("old", 30)], lake.url, fmt, SCHEMA, conn_id=lake.conn_id)
-    land_pages([rows("new", 100), rows("new", 50, 100)], lake.url, fmt, SCHEMA, conn_id=lake.conn_id, max_rows_per_file=60)
+    land_pages(
+        [rows("new", 100), rows("new", 50, 100)], lake.url, fmt, SCHEMA, conn_id=lake.conn_id, max_rows_per_file=60
+    )
     lake.write("_tmp-running-00000.parquet", b"not committed")
     table = landed_dataset(lake.url, lake.conn_id).to_table()
     assert table.schema == SCHEMA and sorted(table.column("id").to_pylist()) == list(range(150))
     relation = landed_relation(lake.url, lake.conn_id)
-    assert relation.aggregate("count(*), min(run), max(run), sum(id)").fetchall() == [(150, "new", "new", sum(range(150)))]
+    assert relation.aggregate("count(*), min(run), max(run), sum(id)").fetchall() == [
+        (150, "new", "new", sum(range(150)))
+    ]
 
 
 def test_conditional_manifest_writes(lake):  # noqa: F811
