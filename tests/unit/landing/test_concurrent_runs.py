@@ -6,8 +6,6 @@ from __future__ import annotations
 import collections
 import random
 
-import pytest
-
 from tests.fixtures.lake import lake  # noqa: F401 - fixture
 from tests.fixtures.landing_races import SCENARIOS, run_pair
 
