@@ -224,7 +224,14 @@ class McnCallLogOperator(BaseLandingOperator):
 
     def _summary(self, landed: list[tuple[str, Any, dict[str, Any]]], dates: Mapping[str, str]) -> dict[str, Any]:
         partitions = [
-            {"vpbx_id": vpbx, "partition": str(p), "manifest": str(p / MANIFEST_NAME), "rows": m["rows"]}
+            {
+                "vpbx_id": vpbx,
+                "partition": str(p),
+                "manifest": str(p / MANIFEST_NAME),
+                "rows": m["rows"],
+                # a later run of the same partition committed after this one: the partition holds its copy
+                **({"superseded_by": m["superseded_by"]} if m.get("superseded_by") else {}),
+            }
             for vpbx, p, m in landed
         ]
         summary: dict[str, Any] = {

@@ -627,6 +627,8 @@ class ComagicReportOperator(BaseLandingOperator):
             "date_from": api_dates[0],
             "date_till": api_dates[1],
         }
+        if manifest.get("superseded_by"):  # a later run of the same partition committed after this one
+            entry["superseded_by"] = manifest["superseded_by"]
         self.log.info(
             "Landed %d rows of %s [%s, %s] in %d file(s), %d bytes; %d API calls, %d points",
             entry["rows"],

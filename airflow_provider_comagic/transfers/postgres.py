@@ -11,8 +11,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
+from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.manifest import manifest_schema, read_manifest
-from airflow_provider_comagic.landing.reader import iter_landed_batches
+from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
 from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.version_compat import BaseOperator
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 INTERVAL_START, INTERVAL_END, LOADED_AT = "_interval_start", "_interval_end", "_loaded_at"
 _BATCH_ROWS = 50_000
+_ATTEMPTS = 3  # loads of a partition that a newer commit keeps replacing mid-load
 
 
 def postgres_type(arrow_type: pa.DataType) -> str:
@@ -128,7 +130,10 @@ class ComagicLandedToPostgresOperator(BaseOperator):
     bookkeeping columns: ``_interval_start``, ``_interval_end`` (the data interval of the manifest) and
     ``_loaded_at``. In one transaction the operator deletes the interval's rows and bulk-loads the partition with
     ``COPY``, so a rerun or a backfill replaces the interval, never appends. Only files listed in the manifest
-    are read; a partition without a committed manifest fails the task.
+    are read, from the one manifest read at the start; before the transaction starts, every listed part is
+    checked to exist with its recorded size, and the task fails naming the missing ones (no row changed). A
+    partition without a committed manifest fails the task. If a newer commit replaces the partition during the
+    load (its parts are deleted under the reader), the transaction rolls back and the new copy is loaded.
 
     :param partition_path: the partition folder or its ``_manifest.json`` (templated; e.g. the ``partition``
         of the report operator's XCom).
@@ -160,12 +165,28 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         self.check_row_count = check_row_count
 
     def execute(self, context: Context) -> dict[str, Any]:
+        partition = to_storage_path(self.partition_path, self.storage_conn_id)
+        for attempt in range(1, _ATTEMPTS + 1):
+            manifest = read_manifest(partition)
+            if manifest is None:
+                raise ComagicDataIntegrityError(f"{partition} has no committed manifest: nothing to load")
+            try:
+                check_landed_files(partition, manifest)  # every listed part is there: before any row changes
+            except LandingError as missing:
+                raise ComagicDataIntegrityError(f"{missing}; nothing was loaded into {self.table}") from None
+            try:
+                return self._load(partition, manifest)
+            except LandingError as replaced:  # a part vanished mid-load: the transaction was rolled back
+                current = read_manifest(partition)
+                if attempt == _ATTEMPTS or current is None or current.get("run_token") == manifest.get("run_token"):
+                    raise ComagicDataIntegrityError(f"{replaced}; {self.table} was left as it was") from None
+                self.log.warning("%s was replaced during the load (%s); loading the new copy", partition, replaced)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _load(self, partition: Any, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the interval's rows with the partition's, in one transaction."""
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        partition = to_storage_path(self.partition_path, self.storage_conn_id)
-        manifest = read_manifest(partition)
-        if manifest is None:
-            raise ComagicDataIntegrityError(f"{partition} has no committed manifest: nothing to load")
         schema = manifest_schema(manifest)
         if schema is None:
             raise ComagicDataIntegrityError(
@@ -212,7 +233,7 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         partition: Any, manifest: Mapping[str, Any], schema: pa.Schema, start: str, end: str, loaded_at: str
     ) -> Iterator[pa.RecordBatch]:
         """The partition's batches (any format, read through the manifest) with the bookkeeping columns appended."""
-        for batch in iter_landed_batches(partition, batch_size=_BATCH_ROWS):
+        for batch in iter_landed_batches(partition, batch_size=_BATCH_ROWS, manifest=manifest):
             n = batch.num_rows
             extra = [pa.array([start] * n, pa.string()), pa.array([end] * n, pa.string()), pa.array([loaded_at] * n)]
             yield pa.RecordBatch.from_arrays(

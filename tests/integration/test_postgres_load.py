@@ -8,12 +8,16 @@ from typing import Any
 
 import pendulum
 import psycopg2
+import pyarrow as pa
 import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError
+from airflow_provider_comagic.landing.writer import land_pages
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator, postgres_type
+from tests.fixtures.lake import lake  # noqa: F401 - fixture
+from tests.fixtures.landing_crash import context, kill_loader_mid_copy
 from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -114,3 +118,78 @@ def test_postgres_type_mapping():
     assert postgres_type(pa.list_(pa.string())) == "jsonb"
     assert postgres_type(pa.float64()) == "double precision"
     assert postgres_type(pa.date32()) == "date"
+
+
+SMALL = pa.schema([("id", pa.int64()), ("copy", pa.string())])
+INTERVAL = {"start": "2024-03-01T00:00:00+03:00", "end": "2024-03-02T00:00:00+03:00"}
+
+
+def land_copy(lake, name: str, rows: int) -> dict[str, Any]:  # noqa: F811
+    pages = [[{"id": i, "copy": name} for i in range(start, min(start + 50, rows))] for start in range(0, rows, 50)]
+    return land_pages(  # parts of 100 rows
+        pages, lake.url, "parquet", SMALL, conn_id=lake.conn_id, max_rows_per_file=100, extra={"interval": INTERVAL}
+    )
+
+
+def load_lake(lake, table="comagic.small") -> dict[str, Any]:  # noqa: F811
+    op = ComagicLandedToPostgresOperator(
+        task_id="load",
+        partition_path=lake.url,
+        table=table,
+        postgres_conn_id="postgres_test",
+        storage_conn_id=lake.conn_id,
+    )
+    return op.execute({})
+
+
+def table_state(dsn) -> list[tuple]:
+    return query(dsn, "SELECT copy, count(*), min(_loaded_at), max(_loaded_at) FROM comagic.small GROUP BY copy")
+
+
+def test_a_manifest_listing_a_missing_part_fails_before_any_row_changes(pg, lake, monkeypatch):  # noqa: F811
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    land_copy(lake, "old", 150)
+    load_lake(lake)
+    before = table_state(pg)
+    manifest = land_copy(lake, "new", 350)
+    gone = manifest["files"][2]["path"]
+    lake.delete(gone)
+    connections = []
+    real = PostgresHook.get_conn
+    monkeypatch.setattr(PostgresHook, "get_conn", lambda self: connections.append(1) or real(self))
+    with pytest.raises(ComagicDataIntegrityError, match=rf"lists parts that are not there: {gone} \(missing\)"):
+        load_lake(lake)
+    assert connections == []  # failed before it even connected: no transaction, no DELETE
+    assert table_state(pg) == before
+
+
+def test_a_loader_killed_mid_copy_leaves_the_old_rows(pg, lake):  # noqa: F811
+    land_copy(lake, "old", 120)
+    load_lake(lake)
+    before = table_state(pg)
+    assert before[0][:2] == ("old", 120)
+    land_copy(lake, "new", 400)
+    assert kill_loader_mid_copy(context(), lake.url, lake.conn_id, "comagic.small")
+    assert table_state(pg) == before  # the killed COPY's transaction is rolled back: the old rows, all of them
+    result = load_lake(lake)  # and a rerun loads the new copy
+    assert result["rows"] == 400 and [row[:2] for row in table_state(pg)] == [("new", 400)]
+
+
+def test_a_partition_replaced_during_the_load_is_loaded_again(pg, lake, monkeypatch):  # noqa: F811
+    from airflow_provider_comagic.transfers import postgres
+
+    land_copy(lake, "first", 250)
+    real = postgres.csv_chunks
+    replaced = []
+
+    def replace_after_the_first_chunk(batches):
+        for chunk in real(batches):
+            yield chunk
+            if not replaced:
+                replaced.append(land_copy(lake, "second", 180))  # deletes the parts being read
+
+    monkeypatch.setattr(postgres, "csv_chunks", replace_after_the_first_chunk)
+    monkeypatch.setattr(postgres, "_BATCH_ROWS", 100)
+    result = load_lake(lake)
+    assert result["rows"] == 180 and [row[:2] for row in table_state(pg)] == [("second", 180)]

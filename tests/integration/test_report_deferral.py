@@ -13,8 +13,10 @@ import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicDayLimitExceededError
 from airflow_provider_comagic.landing import checkpoint as resume
+from airflow_provider_comagic.landing.commit import repair_partition, staged_name
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
+from airflow_provider_comagic.landing.storage import store_for, to_storage_path
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.triggers import quota as quota_trigger
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
@@ -77,7 +79,7 @@ def test_day_quota_spent_mid_report_defers_and_resumes_without_refetching(emu, t
     assert run["current"]["plan"]["inline"]["query"]["offset"] == 3 * PAGE and len(run["done"]) == 0
     assert run["current"]["writer"]["rows"] == 3 * PAGE
     part = run["current"]["writer"]["files"][0]["path"]
-    assert listing(tmp_path) == [part]  # the open part was finished; nothing committed yet
+    assert listing(tmp_path) == [staged_name(part)]  # the open part was finished, hidden; nothing committed yet
 
     reset = emu.quota.limits()["day_reset"]
     resume_at = dt.datetime.fromisoformat(trigger.resume_at)
@@ -187,4 +189,10 @@ def test_resume_without_the_saved_position_starts_over_exactly(emu, tmp_path, mo
     truth = emu.truth("get.calls_report", *api_range(DAY, END))
     assert canonical(iter_landed_rows(summary["partition"])) == canonical(truth)
     manifest = read_manifest(summary["partition"])
-    assert listing(tmp_path) == sorted([MANIFEST_NAME, *(f["path"] for f in manifest["files"])])  # orphans removed
+    # the abandoned deferred run's hidden part stays for the grace period (a cleanup cannot tell it from the part
+    # of a run deferred for a day), then goes
+    committed = [MANIFEST_NAME, *(f["path"] for f in manifest["files"])]
+    abandoned = [staged_name(f["path"]) for f in deferred.kwargs["run"]["current"]["writer"]["files"]]
+    assert listing(tmp_path) == sorted([*committed, *abandoned])
+    repair_partition(store_for(to_storage_path(summary["partition"])), grace=0)
+    assert listing(tmp_path) == sorted(committed)
