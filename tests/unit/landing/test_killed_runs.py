@@ -1,4 +1,4 @@
-"""A landing process SIGKILLed 30 times per store at chosen and random points (tests/fixtures/landing_crash.py):
+"""A landing process SIGKILLed at chosen and random points, 30 times on file:// and 20 on S3 (tests/fixtures/landing_crash.py):
 the manifest always holds the previous or the new complete copy, a glob reader never sees a stray file or two
 copies, and the next run repairs the partition and lands the truth with no stray file."""
 
@@ -11,7 +11,7 @@ import random
 from tests.fixtures.lake import lake  # noqa: F401 - fixture
 from tests.fixtures.landing_crash import Partition, context, pilot_duration, plans
 
-KILLS, PAGES = 30, 5
+KILLS, PAGES = {"file": 30, "s3": 20}, 5
 
 
 def test_killed_landings_never_break_the_partition(lake, capsys):  # noqa: F811
@@ -20,7 +20,8 @@ def test_killed_landings_never_break_the_partition(lake, capsys):  # noqa: F811
     partition = Partition(lake, env)
     rng = random.Random(f"kills-{lake.kind}")
     duration = pilot_duration(ctx, partition, PAGES)
-    outcomes = [partition.kill_once(ctx, plan, PAGES) for plan in plans(rng, KILLS, PAGES, duration)]
+    kills = KILLS[lake.kind]
+    outcomes = [partition.kill_once(ctx, plan, PAGES) for plan in plans(rng, kills, PAGES, duration)]
     violations = [f"{o.plan}: {v}" for o in outcomes for v in o.violations]
     killed = sum(o.killed for o in outcomes)
     states = collections.Counter(o.state for o in outcomes)
@@ -33,5 +34,5 @@ def test_killed_landings_never_break_the_partition(lake, capsys):  # noqa: F811
             f"for the grace period; {len(violations)} violations"
         )
     assert violations == []
-    assert killed >= KILLS - 3  # a random timer or a short manifest-write timer may fire after the run ended
+    assert killed == kills
     assert states["previous"] and states["new"]  # kills before and after the commit point both happened
