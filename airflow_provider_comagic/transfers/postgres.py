@@ -96,6 +96,7 @@ class _ChunkReader(io.RawIOBase):
     def __init__(self, chunks: Iterator[bytes]):
         self._chunks = chunks
         self._buffer = b""
+        self.error: Exception | None = None  # what the chunks raised (psycopg2 reports it as QueryCanceled)
 
     def readable(self) -> bool:
         return True
@@ -106,6 +107,9 @@ class _ChunkReader(io.RawIOBase):
                 self._buffer = next(self._chunks)
             except StopIteration:
                 return 0
+            except Exception as error:
+                self.error = error
+                raise
         size = min(len(target), len(self._buffer))
         target[:size] = self._buffer[:size]
         self._buffer = self._buffer[size:]
@@ -115,7 +119,13 @@ class _ChunkReader(io.RawIOBase):
 def _copy(cursor: Any, sql: str, chunks: Iterator[bytes]) -> None:
     """Stream ``chunks`` into ``COPY ... FROM STDIN`` with psycopg 3 or psycopg2, whichever the hook gave."""
     if hasattr(cursor, "copy_expert"):  # psycopg2
-        cursor.copy_expert(sql, _ChunkReader(chunks), size=1 << 20)
+        reader = _ChunkReader(chunks)
+        try:
+            cursor.copy_expert(sql, reader, size=1 << 20)
+        except Exception:
+            if reader.error is not None:  # the partition's failure, not the server's
+                raise reader.error from None
+            raise
         return
     with cursor.copy(sql) as copy:  # psycopg 3
         for chunk in chunks:
