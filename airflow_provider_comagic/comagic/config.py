@@ -22,6 +22,8 @@ from airflow_provider_comagic.utils.connection import (
 )
 from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
 
+DEFAULT_CONN_ID = "comagic_default"
+"""The connection hooks, operators and sensors use unless given ``comagic_conn_id``."""
 DEFAULT_HOST = "dataapi.comagic.ru"
 KNOWN_HOSTS = ("dataapi.comagic.ru", "dataapi.uiscom.ru")
 DEFAULT_API_VERSION = "v2.0"

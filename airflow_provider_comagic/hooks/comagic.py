@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import requests
 from tenacity import Retrying
 
-from airflow_provider_comagic.comagic.config import KNOWN_HOSTS, ComagicConnectionConfig
+from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID, KNOWN_HOSTS, ComagicConnectionConfig
 from airflow_provider_comagic.comagic.customers import CUSTOMER_FIELDS, USER_FIELDS, select_client_users
 from airflow_provider_comagic.comagic.errors import (
     ComagicApiError,
@@ -117,7 +117,7 @@ class ComagicHook(HookSettings, BaseHook):
     """
 
     conn_name_attr = "comagic_conn_id"
-    default_conn_name = "comagic_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "comagic"
     hook_name = "CoMagic"
 

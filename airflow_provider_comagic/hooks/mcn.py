@@ -21,7 +21,7 @@ from airflow_provider_comagic.mcn.call_log import (
     response_rows,
     row_time,
 )
-from airflow_provider_comagic.mcn.config import DEFAULT_BASE_URL, McnConnectionConfig
+from airflow_provider_comagic.mcn.config import DEFAULT_BASE_URL, DEFAULT_CONN_ID, McnConnectionConfig
 from airflow_provider_comagic.mcn.errors import (
     TRANSIENT_ERRORS,
     McnApiError,
@@ -67,7 +67,7 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
     api_name = API_NAME
     transient_errors = TRANSIENT_ERRORS
     conn_name_attr = "mcn_conn_id"
-    default_conn_name = "mcn_telecom_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "mcn_telecom"
     hook_name = "MCN Telecom"
 

@@ -14,21 +14,16 @@ import logging
 import os
 import posixpath
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-try:  # ISA-L's gzip: the same format, 3-4x faster than zlib at levels 1-3
-    from isal import igzip
-except ImportError:  # pragma: no cover - a dependency; stdlib gzip keeps working without it
-    igzip = None
 
 from airflow_provider_comagic.exceptions import LandingError
-from airflow_provider_comagic.landing.arrow import json_lines_to_batch, rows_to_batch
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.landing.storage import is_local
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "DEFAULT_GZIP_LEVEL",
@@ -52,6 +47,16 @@ ISAL_GZIP_LEVELS = range(1, 4)
 DEFAULT_PARQUET_COMPRESSION = "zstd"
 
 LandingFormat = Literal["jsonl", "parquet"]
+
+
+def _isal_gzip_file() -> Any:
+    """ISA-L's gzip writer (the same format, 3-4x faster than zlib at levels 1-3), imported when first used; the
+    standard library's without it."""
+    try:
+        from isal import igzip
+    except ImportError:  # pragma: no cover - a dependency; stdlib gzip keeps working without it
+        return gzip.GzipFile
+    return igzip.IGzipFile
 
 
 def check_gzip_level(level: Any) -> None:
@@ -116,7 +121,7 @@ class _JsonlPart(_Part):
     def __init__(self, fs: Any, directory: str, name: str, level: int):
         super().__init__(fs, directory, name)
         # mtime=0: the same rows always compress to the same bytes
-        gzip_file = igzip.IGzipFile if igzip is not None and level in ISAL_GZIP_LEVELS else gzip.GzipFile
+        gzip_file = _isal_gzip_file() if level in ISAL_GZIP_LEVELS else gzip.GzipFile
         self.gz = gzip_file(filename="", mode="wb", fileobj=self.raw, compresslevel=level, mtime=0)
 
     def write(self, rows: Sequence[Mapping[str, Any]] | JsonLines) -> None:
@@ -141,6 +146,8 @@ class _ParquetPart(_Part):
         self, fs: Any, directory: str, name: str, schema: pa.Schema, compression: str, group_rows: int, group_bytes: int
     ):
         super().__init__(fs, directory, name)
+        import pyarrow.parquet as pq
+
         self.writer = pq.ParquetWriter(self.raw, schema, compression=compression)
         self.group_rows = group_rows
         self.group_bytes = group_bytes
@@ -160,6 +167,8 @@ class _ParquetPart(_Part):
     def flush(self) -> None:
         """Write the buffered batches as one row group and forget them."""
         if self.pending:
+            import pyarrow as pa
+
             table = pa.Table.from_batches(self.pending)
             self.writer.write_table(table, row_group_size=max(1, table.num_rows))
             self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
@@ -205,6 +214,8 @@ def _jsonl_payload(rows: Sequence[Mapping[str, Any]] | JsonLines, schema: pa.Sch
 
 def _parquet_payload(rows: Sequence[Mapping[str, Any]] | JsonLines, schema: pa.Schema | None) -> pa.RecordBatch:
     assert schema is not None  # the writer infers one from the first page when none was given
+    from airflow_provider_comagic.landing.arrow import json_lines_to_batch, rows_to_batch
+
     if isinstance(rows, JsonLines):
         return json_lines_to_batch(rows.data, rows.rows, schema)
     return rows_to_batch(rows, schema)
@@ -219,11 +230,15 @@ def _jsonl_rows(handle: BinaryIO) -> Iterator[dict[str, Any]]:
 
 
 def _parquet_rows(handle: BinaryIO) -> Iterator[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
     for batch in pq.ParquetFile(handle).iter_batches():
         yield from batch.to_pylist()
 
 
 def _jsonl_batches(handle: BinaryIO, schema: pa.Schema | None, batch_size: int) -> Iterator[pa.RecordBatch]:
+    from airflow_provider_comagic.landing.arrow import rows_to_batch
+
     if schema is None:
         raise LandingError("a JSON Lines partition landed without a schema cannot be read as Arrow batches")
     page: list[dict[str, Any]] = []
@@ -237,6 +252,8 @@ def _jsonl_batches(handle: BinaryIO, schema: pa.Schema | None, batch_size: int) 
 
 
 def _parquet_batches(handle: BinaryIO, schema: pa.Schema | None, batch_size: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+
     yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_size)
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.storage import MANIFEST_FILE, store_for, to_storage_path
 from airflow_provider_comagic.version_compat import ObjectStoragePath
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "manifest_schema", "read_manifest", "require_manifest", "schema_json"]
 
@@ -50,7 +52,11 @@ def manifest_schema(manifest: Mapping[str, Any]) -> pa.Schema | None:
     """The exact Arrow schema recorded in a manifest (None when the rows were landed without one)."""
     schema = manifest.get("schema") or {}
     encoded = schema.get("arrow_ipc_base64")
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))) if encoded else None
+    if not encoded:
+        return None
+    import pyarrow as pa
+
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded)))
 
 
 def schema_json(schema: pa.Schema | None) -> dict[str, Any] | None:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.commit import PHASE_PUBLISHING, visible_name
@@ -26,6 +24,9 @@ from airflow_provider_comagic.landing.formats import get_format
 from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, require_manifest
 from airflow_provider_comagic.landing.storage import store_for
 from airflow_provider_comagic.version_compat import ObjectStoragePath
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["check_landed_files", "iter_landed_batches", "iter_landed_rows", "landed_dataset", "landed_relation"]
 
@@ -134,6 +135,8 @@ def landed_dataset(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: st
         raise LandingError(
             f"{partition}: landed as {manifest['format']} without a schema; read it with iter_landed_rows"
         )
+    import pyarrow as pa
+
     batches = iter_landed_batches(partition, manifest=manifest)
     return ds.dataset(pa.RecordBatchReader.from_batches(schema, batches))
 

@@ -36,9 +36,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_comagic import __version__
 from airflow_provider_comagic.exceptions import LandingError
@@ -63,6 +61,9 @@ from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.landing.manifest import MANIFEST_VERSION, schema_json
 from airflow_provider_comagic.landing.storage import is_local, store_for, to_storage_path
 from airflow_provider_comagic.version_compat import ObjectStoragePath
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "DEFAULT_MAX_BYTES_PER_FILE",
@@ -188,6 +189,8 @@ class PartitionWriter:
             return
         if self.output_format.needs_schema and self.schema is None:
             dicts = rows.dicts() if isinstance(rows, JsonLines) else list(rows)
+            import pyarrow as pa
+
             self.schema = pa.RecordBatch.from_pylist(dicts).schema  # Arrow's inference, then kept for every page
         payload = self.output_format.payload(rows, self.schema)
         part = self._part or self._open_part()

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
 from airflow_provider_comagic.mcn.errors import McnApiError
 from airflow_provider_comagic.utils.arrow_fields import (
@@ -31,6 +30,9 @@ from airflow_provider_comagic.utils.arrow_fields import (
     TimestampMode,
 )
 from airflow_provider_comagic.utils.time import localize
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "CALL_LOG_FIELDS",
@@ -198,6 +200,8 @@ def normalize_row(row: Mapping[str, Any], tz: dt.tzinfo) -> dict[str, Any]:
 
 
 def call_log_schema(timezone: str, timestamps: TimestampMode = "account") -> pa.Schema:
+    import pyarrow as pa  # here, not at import: operator modules stay light for DAG parsing
+
     """Arrow schema of :func:`normalize_row` rows: ``date`` is ``timestamp[us]`` in the account zone or UTC."""
     if timestamps not in ("account", "utc"):
         raise ValueError(f"timestamps must be 'account' or 'utc', got {timestamps!r}")

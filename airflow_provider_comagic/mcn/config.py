@@ -22,6 +22,8 @@ from airflow_provider_comagic.utils.connection import (
 )
 from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
 
+DEFAULT_CONN_ID = "mcn_telecom_default"
+"""The connection the MCN hook and operator use unless given ``mcn_conn_id``."""
 DEFAULT_BASE_URL = "https://api.mcn.ru/v2/rest"
 """Assumed: the seed documents the paths (``/account/{account_id}/vpbx...``) but not the host. MCN's sister
 platform documents ``https://api.mcntele.com/v2/rest/account/...``; set the connection's Host if yours differs."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from airflow_provider_comagic.hooks.comagic import ComagicHook
 from airflow_provider_comagic.utils.templating import parse_list
 from airflow_provider_comagic.version_compat import BaseOperator
 
@@ -45,7 +45,7 @@ class ComagicCustomerUsersOperator(BaseOperator):
     def __init__(
         self,
         *,
-        comagic_conn_id: str = ComagicHook.default_conn_name,
+        comagic_conn_id: str = DEFAULT_CONN_ID,
         active_only: bool = True,
         customer_ids: Sequence[int | str] | str | None = None,
         name_pattern: str | None = None,
@@ -60,6 +60,8 @@ class ComagicCustomerUsersOperator(BaseOperator):
         self.one_per_customer = one_per_customer
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        from airflow_provider_comagic.hooks.comagic import ComagicHook  # requests: not at DAG parse time
+
         hook = ComagicHook(self.comagic_conn_id)
         try:
             entries = hook.list_customer_users(

@@ -7,9 +7,6 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from airflow_provider_comagic.hooks.mcn import McnTelecomHook
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
 from airflow_provider_comagic.landing.partitions import partition_name
 from airflow_provider_comagic.landing.writer import land_pages
@@ -21,16 +18,19 @@ from airflow_provider_comagic.mcn.call_log import (
     normalize_row,
     vpbx_ids,
 )
+from airflow_provider_comagic.mcn.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.mcn.errors import McnParameterError
 from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.unified.mcn import mcn_pages_to_unified
-from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, unified_report_name
+from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
 from airflow_provider_comagic.utils.templating import is_templated, parse_list
 from airflow_provider_comagic.utils.time import check_literal_interval, resolve_interval
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from airflow.sdk import Context
 
+    from airflow_provider_comagic.hooks.mcn import McnTelecomHook
     from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = ["MCN_REPORT", "McnCallLogOperator"]
@@ -97,7 +97,7 @@ class McnCallLogOperator(BaseLandingOperator):
     def __init__(
         self,
         *,
-        mcn_conn_id: str = McnTelecomHook.default_conn_name,
+        mcn_conn_id: str = DEFAULT_CONN_ID,
         account_id: str | int | None = None,
         vpbx_id: str | int | Sequence[str | int] | None = None,
         date_from: str | dt.datetime | dt.date | None = None,
@@ -131,6 +131,8 @@ class McnCallLogOperator(BaseLandingOperator):
 
     def get_hook(self) -> McnTelecomHook:
         """The hook talking to the MCN Telecom API (one per task run: it reuses the HTTP session)."""
+        from airflow_provider_comagic.hooks.mcn import McnTelecomHook  # requests: not at DAG parse time
+
         return McnTelecomHook(self.mcn_conn_id)
 
     def _vpbx_list(self, hook: McnTelecomHook, account: str) -> list[str]:
@@ -161,7 +163,7 @@ class McnCallLogOperator(BaseLandingOperator):
 
     def _schema(self, hook: McnTelecomHook) -> pa.Schema:
         if self.output_schema == "unified":
-            return UNIFIED_SCHEMA
+            return unified_schema()
         return call_log_schema(hook.config.timezone, self.timestamps)  # type: ignore[arg-type]
 
     def _land_vpbx(

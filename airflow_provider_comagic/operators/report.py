@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_comagic.comagic.catalogue import MethodSpec, get_method
+from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.comagic.errors import (
     ComagicApiError,
     ComagicComponentDisabledError,
@@ -25,8 +26,6 @@ from airflow_provider_comagic.comagic.errors import (
     ComagicRateLimitError,
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
-from airflow_provider_comagic.comagic.schemas import report_schema
-from airflow_provider_comagic.hooks.comagic import ComagicHook
 from airflow_provider_comagic.landing.checkpoint import ReportRun, pack_plan_state, unpack_plan_state
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
 from airflow_provider_comagic.landing.partitions import partition_name, report_name
@@ -34,7 +33,7 @@ from airflow_provider_comagic.landing.writer import PartitionWriter
 from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
 from airflow_provider_comagic.unified.comagic import COMAGIC_SOURCE_FIELDS, comagic_pages_to_unified
-from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, UNIFIED_SCHEMA, unified_report_name
+from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
 from airflow_provider_comagic.utils.templating import (
     is_templated,
     parse_list,
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from airflow.sdk import Context
 
+    from airflow_provider_comagic.hooks.comagic import ComagicHook
     from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = [
@@ -279,7 +279,7 @@ class ComagicReportOperator(BaseLandingOperator):
         self,
         *,
         method: str,
-        comagic_conn_id: str = ComagicHook.default_conn_name,
+        comagic_conn_id: str = DEFAULT_CONN_ID,
         date_from: str | dt.datetime | dt.date | None = None,
         date_till: str | dt.datetime | dt.date | None = None,
         fields: Sequence[str] | str | None = None,
@@ -373,6 +373,8 @@ class ComagicReportOperator(BaseLandingOperator):
         """The hook talking to the Data API (one per task run: it reuses the HTTP session and the quota).
 
         A deferrable task's hook raises on a spent minute quota instead of sleeping (the task defers)."""
+        from airflow_provider_comagic.hooks.comagic import ComagicHook  # requests: not at DAG parse time
+
         return ComagicHook(self.comagic_conn_id, wait_for_quota=not self.deferrable)
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -495,7 +497,9 @@ class ComagicReportOperator(BaseLandingOperator):
     def _schema(self, hook: ComagicHook, plan: PagePlan) -> pa.Schema:
         """The Arrow schema of the landed rows: the unified table, or the report's fields from the catalogue."""
         if self.output_schema == "unified":
-            return UNIFIED_SCHEMA
+            return unified_schema()
+        from airflow_provider_comagic.comagic.schemas import report_schema  # pyarrow: not at DAG parse time
+
         return report_schema(self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone)
 
     def _partition(

@@ -7,8 +7,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.exceptions import LandingError
@@ -18,6 +16,7 @@ from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.version_compat import BaseOperator
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from airflow.sdk import Context
 
 INTERVAL_START, INTERVAL_END, LOADED_AT = "_interval_start", "_interval_end", "_loaded_at"
@@ -27,6 +26,8 @@ _ATTEMPTS = 3  # loads of a partition that a newer commit keeps replacing mid-lo
 
 def postgres_type(arrow_type: pa.DataType) -> str:
     """The PostgreSQL column type for an Arrow type (nested values become ``jsonb``)."""
+    import pyarrow as pa
+
     if pa.types.is_boolean(arrow_type):
         return "boolean"
     if pa.types.is_integer(arrow_type):
@@ -70,6 +71,8 @@ def create_table_sql(table: str, schema: pa.Schema) -> list[str]:
 
 def _jsonify_nested(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Replace list/struct columns by JSON text, which COPY loads into ``jsonb``."""
+    import pyarrow as pa
+
     columns = []
     for column, field in zip(batch.columns, batch.schema, strict=True):
         if pa.types.is_nested(field.type):
@@ -83,6 +86,8 @@ def _jsonify_nested(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def csv_chunks(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
     """CSV bytes for ``COPY ... (FORMAT csv)``: nulls unquoted-empty, empty strings quoted."""
+    import pyarrow.csv as pa_csv
+
     options = pa_csv.WriteOptions(include_header=False)
     for batch in batches:
         buffer = io.BytesIO()
@@ -243,6 +248,8 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         partition: Any, manifest: Mapping[str, Any], schema: pa.Schema, start: str, end: str, loaded_at: str
     ) -> Iterator[pa.RecordBatch]:
         """The partition's batches (any format, read through the manifest) with the bookkeeping columns appended."""
+        import pyarrow as pa
+
         for batch in iter_landed_batches(partition, batch_size=_BATCH_ROWS, manifest=manifest):
             n = batch.num_rows
             extra = [pa.array([start] * n, pa.string()), pa.array([end] * n, pa.string()), pa.array([loaded_at] * n)]

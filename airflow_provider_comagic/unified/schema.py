@@ -30,24 +30,25 @@ The keys of a call across vendors are ``(vendor, account_id, pbx_id, call_id)``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from airflow_provider_comagic.landing.arrow import rows_to_batch
 from airflow_provider_comagic.utils.arrow_fields import SOURCE_FORMAT, SOURCE_TIMEZONE, TIMESTAMP_UNIT
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "DIRECTIONS",
     "OUTCOMES",
     "OUTPUT_SCHEMAS",
     "UNIFIED_REPORT",
-    "UNIFIED_SCHEMA",
     "UNIFIED_TIME_FORMAT",
     "VENDORS",
     "text_or_none",
     "unified_report_name",
+    "unified_schema",
     "unified_table",
     "utc_text",
 ]
@@ -69,12 +70,16 @@ def unified_report_name(vendor: str, pbx_id: Any = None) -> str:
 
 
 def _field(name: str, kind: pa.DataType, description: str, **metadata: bytes) -> pa.Field:
+    import pyarrow as pa
+
     meta = {b"description": description.encode()}
     meta.update({key.encode(): value for key, value in metadata.items()})
     return pa.field(name, kind, nullable=True, metadata=meta)
 
 
 def _utc_time(name: str, description: str) -> pa.Field:
+    import pyarrow as pa
+
     kind = pa.timestamp(TIMESTAMP_UNIT, tz="UTC")
     field = _field(name, kind, description)
     meta = dict(field.metadata)
@@ -83,27 +88,38 @@ def _utc_time(name: str, description: str) -> pa.Field:
     return field.with_metadata(meta)
 
 
-UNIFIED_SCHEMA = pa.schema(
-    [
-        _field("vendor", pa.string(), "comagic | mcn"),
-        _field("account_id", pa.string(), "MCN account id; null for CoMagic"),
-        _field("pbx_id", pa.string(), "MCN vpbx_id; null for CoMagic"),
-        _field("call_id", pa.string(), "the vendor's call id (CoMagic id, MCN callid)"),
-        _field("direction", pa.string(), "in | out | internal | unknown"),
-        _utc_time("start_time_utc", "start of the call, UTC"),
-        _utc_time("finish_time_utc", "end of the call, UTC (MCN: start + waittime + talktime)"),
-        _field("caller", pa.string(), "number of the calling side"),
-        _field("callee", pa.string(), "number of the called side"),
-        _field("did", pa.string(), "external / virtual number the call went through"),
-        _field("wait_seconds", pa.int64(), "seconds until answered"),
-        _field("talk_seconds", pa.int64(), "seconds of conversation"),
-        _field("outcome", pa.string(), "answered | busy | no_answer | lost | failed | unknown"),
-        _field("vendor_status", pa.string(), "the vendor's own status (CoMagic finish_reason, MCN status)"),
-        _field("has_recording", pa.bool_(), "a recording of the call exists"),
-    ],
-    metadata={b"schema": UNIFIED_REPORT.encode(), b"version": b"1"},
-)
-"""The unified call table (see the module docstring)."""
+@functools.cache
+def unified_schema() -> pa.Schema:
+    """The unified call table (see the module docstring), built on first use: pyarrow stays out of DAG parsing."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            _field("vendor", pa.string(), "comagic | mcn"),
+            _field("account_id", pa.string(), "MCN account id; null for CoMagic"),
+            _field("pbx_id", pa.string(), "MCN vpbx_id; null for CoMagic"),
+            _field("call_id", pa.string(), "the vendor's call id (CoMagic id, MCN callid)"),
+            _field("direction", pa.string(), "in | out | internal | unknown"),
+            _utc_time("start_time_utc", "start of the call, UTC"),
+            _utc_time("finish_time_utc", "end of the call, UTC (MCN: start + waittime + talktime)"),
+            _field("caller", pa.string(), "number of the calling side"),
+            _field("callee", pa.string(), "number of the called side"),
+            _field("did", pa.string(), "external / virtual number the call went through"),
+            _field("wait_seconds", pa.int64(), "seconds until answered"),
+            _field("talk_seconds", pa.int64(), "seconds of conversation"),
+            _field("outcome", pa.string(), "answered | busy | no_answer | lost | failed | unknown"),
+            _field("vendor_status", pa.string(), "the vendor's own status (CoMagic finish_reason, MCN status)"),
+            _field("has_recording", pa.bool_(), "a recording of the call exists"),
+        ],
+        metadata={b"schema": UNIFIED_REPORT.encode(), b"version": b"1"},
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # UNIFIED_SCHEMA is a module attribute built on first access (PEP 562)
+    if name == "UNIFIED_SCHEMA":
+        return unified_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def utc_text(moment: dt.datetime | None) -> str | None:
@@ -116,4 +132,9 @@ def text_or_none(value: Any) -> str | None:
 
 def unified_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Unified rows (of any vendor) as an Arrow table of :data:`UNIFIED_SCHEMA`."""
-    return pa.Table.from_batches([rows_to_batch(rows, UNIFIED_SCHEMA)], schema=UNIFIED_SCHEMA)
+    import pyarrow as pa
+
+    from airflow_provider_comagic.landing.arrow import rows_to_batch
+
+    schema = unified_schema()
+    return pa.Table.from_batches([rows_to_batch(rows, schema)], schema=schema)
