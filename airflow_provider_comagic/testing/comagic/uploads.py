@@ -291,6 +291,13 @@ class UploadStore:
                 if after == self.reads:
                     self._released[ext_id] = (now, self.reads)
 
+    def restart_changes(self) -> None:
+        """Count answered calls from zero again: the calls ``changes`` holds are held again until their call
+        (one upload history serves several tests, each seeing the changes between its own pages)."""
+        with self._lock:
+            self.reads = 0
+            self._released.clear()
+
     def _status(self, call: UploadedCall, now: float) -> str:
         return self._status_and_change(call, now)[0]
 
