@@ -10,6 +10,8 @@ retries and reruns are safe), wait with a **deferrable** sensor until every uplo
   in the `upload.calls` format (`ext_id`, `start_time`, `finish_time`, numbers, `record_url`, ...).
 * Base path: Variable `comagic_output_base`, else `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`.
 * A call that ends in `error` fails the sensor, listing each `ext_id` with its `error_code` and meaning.
+* The sensor selects by the upload's `ext_request_ids` and knows how many calls each request carried
+  (`calls_per_request`): a call not visible yet keeps it waiting, it never counts as absent.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ with DAG(
     wait = ComagicUploadedCallsSensor(
         task_id="wait_until_processed",
         ext_request_ids="{{ ti.xcom_pull(task_ids='upload_calls')['ext_request_ids'] | tojson }}",
+        # how many calls each request carried: until all of them are visible, the sensor keeps waiting
+        expected_calls="{{ ti.xcom_pull(task_ids='upload_calls')['calls_per_request'] | tojson }}",
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=dt.timedelta(hours=2).total_seconds(),

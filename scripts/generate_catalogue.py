@@ -70,6 +70,11 @@ REPORT_METHODS: tuple[str, ...] = (
 # Row semantics the pages state only in prose (or not at all):
 #   time_field: the row field that date_from/date_till select on; incremental loads window on it.
 #   key: fields identifying a row uniquely, used for de-duplication across overlapping pages; () = none.
+#   order: sortable fields that fix every row's position when the time field is not sortable (the paging
+#     engine sorts by them, so rows whose other fields change between pages do not move); () = none.
+#   order_ties: at most how many rows can share the values of the order fields (the engine re-reads that
+#     many rows minus one at each page boundary, so rows the server orders differently within a tie are
+#     still each read); 1 when the order is unique.
 OVERRIDES: dict[str, dict[str, Any]] = {
     "get.calls_report": {"time_field": "start_time", "key": ("id",)},
     "get.communications_report": {"time_field": "date_time", "key": ("id",)},
@@ -85,8 +90,18 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "get.financial_call_legs_report": {"time_field": "start_time", "key": ()},
     # one row per day and campaign/ad breakdown; the page documents no unique id or combination
     "get.campaign_daily_stat": {"time_field": "date", "key": ()},
-    # "Дата начала основной выборки по upload_time"; ext_id repeats across failed upload attempts
-    "get.uploaded_calls": {"time_field": "upload_time", "key": ()},
+    # "Дата начала основной выборки по upload_time". One row per upload attempt: ext_id repeats across failed
+    # attempts (communication.upload_calls: a call is ignored once it was uploaded successfully or has 3 failed
+    # attempts, so an ext_id has at most 3 rows), usually under the same ext_request_id (a retry re-sends the
+    # request); an attempt is told apart by its upload_time. upload_time is not sortable: rows are ordered by
+    # ext_id, ext_request_id (both documented sortable, both fixed for a row), which ties only the attempts
+    # of one call within one request: at most 3 rows.
+    "get.uploaded_calls": {
+        "time_field": "upload_time",
+        "key": ("ext_id", "ext_request_id", "upload_time"),
+        "order": ("ext_id", "ext_request_id"),
+        "order_ties": 3,
+    },
     "get.customers": {"time_field": None, "key": ("id",)},
     "get.customer_users": {"time_field": None, "key": ("id",)},
     "get.account": {"time_field": None, "key": ("app_id",)},
@@ -484,9 +499,13 @@ def build_method(docs: Path, method: str, notes: list[str]) -> dict[str, Any]:
     override = OVERRIDES.get(method, {})
     time_field = override.get("time_field")
     key = list(override.get("key", ()))
-    missing = [n for n in [time_field, *key] if n and n not in names]
+    order = list(override.get("order", ()))
+    missing = [n for n in [time_field, *key, *order] if n and n not in names]
     if missing:
         raise ValueError(f"{method}: override names unknown fields {missing}")
+    unsortable = [f["name"] for f in fields if f["name"] in order and not f["sortable"]]
+    if unsortable:
+        raise ValueError(f"{method}: the override orders by fields the page does not mark sortable: {unsortable}")
     # chat_messages_report: "да, если нет chat_id или chat_ids" still makes it a date-range method
     date_range = all(
         params.get(p, {}).get("required") or "Обязательный: да" in params.get(p, {}).get("description", "")
@@ -502,6 +521,8 @@ def build_method(docs: Path, method: str, notes: list[str]) -> dict[str, Any]:
         "date_range": date_range,
         "time_field": time_field,
         "key": key,
+        "order": order,
+        "order_ties": int(override.get("order_ties", 1)),
     }
 
 

@@ -12,9 +12,18 @@ cap lets us reach, the next query starts at the second of the last row read (a t
 the rows of that boundary second already emitted are skipped by key. Methods without a sortable time field
 and a key fall back to bisecting the window in time.
 
+A method whose time field is not sortable but whose catalogue entry names an ``order`` (sortable fields that
+never change for a row, e.g. ``ext_id``, ``ext_request_id`` of ``get.uploaded_calls``) is sorted by it: rows
+keep their positions while other fields (a status) change between pages, whatever order the server would use
+by default. When up to ``order_ties`` rows can share those values, the server may put them in another order on
+every page, so each page after the first starts ``order_ties - 1`` rows early: a tie cut by a page boundary is
+read whole on the next page, and the rows read twice are skipped by key.
+
 Drift protection: every page must report the ``total_items`` of its query's first page and hold exactly the
-rows that total implies; otherwise the query is re-read (bounded) and the rows already emitted are skipped by
-key, so nothing is lost or duplicated. Without a key the plan fails instead of risking duplicates.
+rows that total implies, and a query read to its end must have returned ``total_items`` distinct keys (a row
+that moved across a page boundary is read twice and another one never); otherwise the query is re-read
+(bounded) and the rows already emitted are skipped by key, so nothing is lost or duplicated. Without a key the
+plan fails instead of risking duplicates.
 
 A plan's position is plain JSON (:meth:`PagePlan.state`, :meth:`PagePlan.restore`): a deferred report task
 continues where it stopped, without fetching a page twice or emitting a row twice.
@@ -90,6 +99,9 @@ class _Query:
     attempts: int = 0
     last_time: str | None = None
     seen: set[Hashable] = dataclasses.field(default_factory=set)
+    """Keys emitted from this query's span (over every attempt, and seeded by the query it continues)."""
+    read: set[Hashable] = dataclasses.field(default_factory=set)
+    """Keys read in the current attempt: at its end they must be ``total`` many (always a subset of seen)."""
     tail_keys: set[Hashable] = dataclasses.field(default_factory=set)
     """Keys of the rows of the last second read: the only ones a continuation query can return again."""
 
@@ -109,6 +121,10 @@ class PagePlan:
     :param fields: fields to return; the key and time field are added when missing (the engine needs them).
     :param sort: a user sort; it disables the time continuation (windows are bisected instead).
     :param params: extra method parameters passed through (e.g. ``include_ongoing_calls``).
+    :param order: sortable fields that fix each row's position, used as the sort when ``time_field`` is not
+        sortable (the catalogue's ``order``).
+    :param order_ties: at most how many rows share the values of ``order``; each page after the first then
+        re-reads that many rows minus one (at most ``page_size - 1``).
     """
 
     def __init__(
@@ -129,17 +145,20 @@ class PagePlan:
         max_rereads: int = DEFAULT_MAX_REREADS,
         max_offset: int = MAX_OFFSET,
         split_months: int = MAX_INTERVAL_MONTHS,
+        order: Sequence[str] = (),
+        order_ties: int = 1,
     ):
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_LIMIT:
             raise ComagicParameterError(f"page_size must be an integer from 1 to {MAX_LIMIT}, got {page_size!r}")
         if max_offset > MAX_OFFSET or max_offset < 0:
             raise ComagicParameterError(f"max_offset must be within 0..{MAX_OFFSET}")
+        if not isinstance(order_ties, int) or order_ties < 1:
+            raise ComagicParameterError(f"order_ties must be a positive integer, got {order_ties!r}")
         self.method = method
         self.tz = tz
         self.time_field = time_field
         self.key = tuple(key)
         self.page_size = page_size
-        self.max_offset = max_offset - max_offset % page_size  # offsets stay page-aligned
         self.max_rereads = max_rereads
         self.stats = PlanStats()
         self._filter = dict(filter) if filter else None
@@ -147,13 +166,25 @@ class PagePlan:
         self._user_sort = [dict(s) for s in sort] if sort else None
         sortable = set(sortable)
         self._continuation = bool(self._user_sort is None and time_field and time_field in sortable and self.key)
+        overlap = 0
         if self._user_sort is not None:
             self._sort = self._user_sort
         elif time_field and time_field in sortable:
             self._sort = [{"field": time_field, "order": "asc"}]
             self._sort += [{"field": k, "order": "asc"} for k in self.key if k in sortable and k != time_field]
+        elif order:
+            unsortable = [name for name in order if name not in sortable]
+            if unsortable:
+                raise ComagicParameterError(f"{method}: cannot order by {unsortable}: not sortable")
+            self._sort = [{"field": name, "order": "asc"} for name in order]
+            if self.key:  # without a key the rows read twice could not be skipped
+                overlap = min(order_ties - 1, page_size - 1)
         else:
             self._sort = None
+        self.overlap = overlap
+        """Rows each page after the first re-reads from the end of the previous page."""
+        self._step = page_size - overlap
+        self.max_offset = max_offset - max_offset % self._step  # offsets stay on the page grid
         self.fields = _with_required_fields(fields, [*self.key, *([time_field] if time_field else [])])
         self._key_of = _key_getter(self.key)
         self._raw_reader: _RawRowReader | None = None
@@ -193,7 +224,7 @@ class PagePlan:
             time_field=spec.time_field,
             key=spec.key,
             sortable=[f.name for f in spec.fields if f.sortable],
-            **kwargs,
+            **{"order": spec.order, "order_ties": spec.order_ties, **kwargs},
         )
 
     # -- the driver's interface -------------------------------------------------------------------------
@@ -248,10 +279,13 @@ class PagePlan:
             return []
 
         emitted = self._emit(query, page)
-        query.received += len(rows)
-        query.offset += self.page_size
+        query.received = query.offset + len(rows)  # rows up to here were read (the overlap counted once)
+        query.offset += self._step
         if self._continuation:
             self._track_tail(query, page)
+        if self._missed_rows(query, len(rows)):
+            self._reread(query)  # the rows emitted so far stay emitted: the re-read skips them by key
+            return emitted
         self._advance(query, len(rows))
         return emitted
 
@@ -284,6 +318,8 @@ class PagePlan:
                 "attempts": query.attempts,
                 "last_time": query.last_time,
                 "seen": _keys_out(query.seen),
+                # read is a subset of seen and usually equal to it: store the (mostly empty) difference
+                "unread": _keys_out(query.seen - query.read),
                 "tail_keys": _keys_out(query.tail_keys),
             },
             "stats": self.stats.as_dict(),
@@ -304,6 +340,7 @@ class PagePlan:
         saved = state["query"]
         self._query = None
         if saved is not None:
+            seen = _keys_in(saved["seen"])
             self._query = _Query(
                 parse(saved["start"]),
                 parse(saved["end"]),
@@ -312,7 +349,8 @@ class PagePlan:
                 received=saved["received"],
                 attempts=saved["attempts"],
                 last_time=saved["last_time"],
-                seen=_keys_in(saved["seen"]),
+                seen=seen,
+                read=seen - _keys_in(saved.get("unread", ())),
                 tail_keys=_keys_in(saved["tail_keys"]),
             )
         self.stats = PlanStats(**state["stats"])
@@ -353,6 +391,7 @@ class PagePlan:
         if keys is None:
             self.stats.rows += len(rows)
             return rows
+        query.read.update(keys)
         seen = query.seen
         if seen:
             fresh_keys = [key for key in keys if key not in seen]
@@ -376,6 +415,14 @@ class PagePlan:
             if times[index] != last:
                 break
             query.tail_keys.add(keys[index])
+
+    def _missed_rows(self, query: _Query, got: int) -> bool:
+        """Whether a query read to its end returned fewer (or more) distinct keys than its ``total_items``:
+        rows moved across a page boundary between two pages (one read twice, another never)."""
+        total = query.total
+        if total is None or not self.key or query.received < total:
+            return False
+        return len(query.read) != total
 
     def _advance(self, query: _Query, got: int) -> None:
         total = query.total
@@ -438,6 +485,7 @@ class PagePlan:
         query.received = 0
         query.last_time = None
         query.tail_keys = set()
+        query.read = set()
         self.stats.rereads += 1
 
 
@@ -458,9 +506,7 @@ def split_windows(
 def _with_required_fields(fields: Sequence[str] | None, required: Sequence[str]) -> list[str] | None:
     if fields is None:
         return None
-    result = list(dict.fromkeys(fields))
-    result += [f for f in required if f not in result]
-    return result
+    return list(dict.fromkeys([*fields, *required]))
 
 
 def _keys_out(keys: set[Hashable]) -> list[Any]:

@@ -43,9 +43,11 @@ class ComagicUploadCallsOperator(BaseOperator):
     creating duplicates, under the same ``ext_request_id``\\s. A call whose earlier attempts ended in ``error``
     is attempted again (CoMagic keeps up to three attempts per ``ext_id``); the sensor judges the latest.
 
-    Returns (XCom) ``{"ext_request_ids": [...], "ext_ids": [...], "batches": n, "points": p}``, to be passed
-    to :class:`~airflow_provider_comagic.sensors.uploaded_calls.ComagicUploadedCallsSensor` (``ext_ids`` is
-    the most robust selection).
+    Returns (XCom) ``{"ext_request_ids": [...], "calls_per_request": {ext_request_id: calls}, "ext_ids": [...],
+    "batches": n, "points": p}``, to be passed to
+    :class:`~airflow_provider_comagic.sensors.uploaded_calls.ComagicUploadedCallsSensor`: ``ext_request_ids``
+    with ``calls_per_request`` as its ``expected_calls`` (the sensor then waits until every call of every
+    request is visible), or ``ext_ids``.
 
     :param calls: the calls, as ``upload.calls`` takes them.
     :param calls_path: URL of a ``.jsonl``/``.ndjson``/``.json``/``.csv`` file (optionally ``.gz``).
@@ -102,16 +104,19 @@ class ComagicUploadCallsOperator(BaseOperator):
         calls = self._load_calls()
         validate_calls(calls, max_reported=self.max_errors_reported)  # before anything is sent
         batches = batch_calls(calls, max_calls=self.batch_size)
+        request_ids = [batch_request_id(batch, self.request_id_prefix) for batch in batches]
+        # the sensor counts each request's calls by its id: two batches must never share one
+        if len(set(request_ids)) != len(request_ids):
+            raise ComagicError(f"{UPLOAD_METHOD}: two batches got the same ext_request_id; nothing was sent")
         hook = ComagicHook(self.comagic_conn_id)
-        ext_request_ids: list[str] = []
+        calls_per_request: dict[str, int] = {}
         try:
-            for number, batch in enumerate(batches, start=1):
-                request_id = batch_request_id(batch, self.request_id_prefix)
+            for number, (batch, request_id) in enumerate(zip(batches, request_ids, strict=True), start=1):
                 result = hook.call(UPLOAD_METHOD, {"calls": list(batch)}, request_id=request_id)
                 data = result.get("data")
                 if isinstance(data, Mapping) and data.get("success") in (False, "false"):
                     raise ComagicError(f"{UPLOAD_METHOD} request {request_id} was not accepted: {data}")
-                ext_request_ids.append(request_id)
+                calls_per_request[request_id] = len(batch)
                 self.log.info(
                     "Uploaded batch %d of %d: %d calls, ext_request_id %s", number, len(batches), len(batch), request_id
                 )
@@ -120,7 +125,8 @@ class ComagicUploadCallsOperator(BaseOperator):
         points = hook.quota.points
         self.log.info("Uploaded %d calls in %d requests (%d points)", len(calls), len(batches), points)
         return {
-            "ext_request_ids": ext_request_ids,
+            "ext_request_ids": list(calls_per_request),
+            "calls_per_request": calls_per_request,
             "ext_ids": [str(call["ext_id"]) for call in calls],
             "batches": len(batches),
             "points": points,

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.errors import ComagicApiError, ComagicParameterError
 from airflow_provider_comagic.comagic.uploads.status import (
     DEFAULT_SUCCESS_STATUSES,
+    FILTER_MODES,
     STATUS_METHOD,
-    UploadStatusTally,
+    UploadSelection,
     failure_message,
+    normalize_expected_calls,
     normalize_statuses,
     progress_message,
-    query_kwargs,
 )
 from airflow_provider_comagic.hooks.comagic import ComagicHook
 from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
-from airflow_provider_comagic.utils.templating import parse_list
+from airflow_provider_comagic.utils.templating import parse_list, parse_optional_int
 from airflow_provider_comagic.version_compat import (
     AirflowException,
     AirflowFailException,
@@ -60,6 +61,12 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
     listing each such ``ext_id`` with its ``error_code`` and what the code means; ``soft_fail=True`` skips
     instead, also on timeout.
 
+    Every poll reads the whole selection in a stable order (``ext_id``, ``ext_request_id``) and checks that it
+    got every row. With ``ext_request_ids``, pass ``expected_calls`` (the upload operator's
+    ``calls_per_request``): until that many calls of each request are visible, the wait goes on. When the API
+    rejects the ``in`` filter operator, the poll selects with ``=`` filters, or reads the ``upload_time`` window
+    and selects here.
+
     Both modes use the same status logic (:mod:`airflow_provider_comagic.comagic.uploads.status`). With
     ``deferrable=True`` (default: ``[operators] default_deferrable``) the sensor checks once and, unless
     already done, hands the wait to :class:`~airflow_provider_comagic.triggers.uploaded_calls.ComagicUploadedCallsTrigger`
@@ -71,6 +78,12 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
     :param ext_request_ids: ``ext_request_id``\\s of ``upload.calls`` requests (e.g. from
         :class:`~airflow_provider_comagic.operators.upload.ComagicUploadCallsOperator`'s XCom).
     :param ext_ids: ext_ids of the calls to wait for.
+    :param expected_calls: with ``ext_request_ids``: how many calls those requests carried, as the upload
+        operator's ``calls_per_request`` (``{ext_request_id: calls}``) or a total; calls not visible yet are
+        pending.
+    :param report_id: passed to ``get.uploaded_calls`` when given (its parameter table marks it required, its
+        request example omits it; the API has been seen to work without it). When an account asks for it, the
+        poll fails saying so: pass the id of a user report (``get.reports_list``).
     :param date_from: start of the ``upload_time`` window searched (aware datetime or ISO string); default:
         the data interval start, or ``upload_lookback`` before now when selecting by ids.
     :param date_till: end (exclusive) of that window; default: the data interval end, or a day after now.
@@ -80,7 +93,14 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("ext_request_ids", "ext_ids", "date_from", "date_till")
+    template_fields: Sequence[str] = (
+        "ext_request_ids",
+        "ext_ids",
+        "expected_calls",
+        "date_from",
+        "date_till",
+        "report_id",
+    )
     ui_color = "#d6ecf3"
 
     def __init__(
@@ -88,6 +108,8 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         *,
         ext_request_ids: str | Sequence[str] | None = None,
         ext_ids: str | Sequence[str] | None = None,
+        expected_calls: int | Mapping[str, int] | str | None = None,
+        report_id: int | str | None = None,
         date_from: str | dt.datetime | None = None,
         date_till: str | dt.datetime | None = None,
         upload_lookback: dt.timedelta = dt.timedelta(days=7),
@@ -99,12 +121,15 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.ext_request_ids = ext_request_ids
         self.ext_ids = ext_ids
+        self.expected_calls = expected_calls
+        self.report_id = report_id
         self.date_from = date_from
         self.date_till = date_till
         self.upload_lookback = upload_lookback
         self.success_statuses = normalize_statuses(success_statuses)
         self.comagic_conn_id = comagic_conn_id
         self.deferrable = deferrable
+        self._filter_mode = FILTER_MODES[0]  # how polls select; moves on when the API rejects a filter
 
     # -- selection ------------------------------------------------------------------------------------------
     def _selection(self) -> tuple[list[str] | None, list[str] | None]:
@@ -138,21 +163,37 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
             raise ComagicParameterError(f"date_till {end} must be after date_from {start}")
         return start, end
 
+    def _status_selection(self) -> UploadSelection:
+        ext_request_ids, ext_ids = self._selection()
+        return UploadSelection(
+            ext_request_ids,
+            ext_ids,
+            expected_calls=normalize_expected_calls(self.expected_calls, ext_request_ids),
+            success_statuses=self.success_statuses,
+            report_id=parse_optional_int(self.report_id, "report_id", error=ComagicParameterError),
+        )
+
     # -- checking -------------------------------------------------------------------------------------------
     def check(self, context: Context, window: tuple[dt.datetime, dt.datetime] | None = None) -> dict[str, Any]:
         """Read the selection once with the sync hook and return its summary."""
-        ext_request_ids, ext_ids = self._selection()
+        selection = self._status_selection()
         start, end = window or self._window(context)
-        tally = UploadStatusTally(
-            self.success_statuses, expected_ext_ids=ext_ids or (), require_rows=bool(ext_request_ids or ext_ids)
-        )
         hook = ComagicHook(self.comagic_conn_id)
         try:
-            for rows in hook.iter_pages(STATUS_METHOD, start, end, **query_kwargs(ext_request_ids, ext_ids)):
-                tally.add(rows)
+            while True:
+                tally = selection.tally()
+                try:
+                    for query in selection.queries(self._filter_mode):
+                        for rows in hook.iter_pages(STATUS_METHOD, start, end, **selection.page_kwargs(query)):
+                            tally.add(query.select(rows))
+                except ComagicApiError as error:
+                    mode = selection.fallback(self._filter_mode, error)  # re-raises what a filter cannot fix
+                    self.log.warning("%s refused the filter (%s); selecting by %r instead", STATUS_METHOD, error, mode)
+                    self._filter_mode = mode
+                    continue
+                return tally.summary()
         finally:
             hook.close()
-        return tally.summary()
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         summary = self.check(context)
@@ -176,15 +217,17 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         summary = self.check(context, (start, end))  # poke once: skip the triggerer when already done
         if summary["done"]:
             return self._finish_or_skip(summary)
-        ext_request_ids, ext_ids = self._selection()
+        selection = self._status_selection()
         self.log.info("Deferring: %s", progress_message(summary))
         self.defer(
             trigger=ComagicUploadedCallsTrigger(
                 conn_id=self.comagic_conn_id,
                 date_from=start.isoformat(),
                 date_till=end.isoformat(),
-                ext_request_ids=ext_request_ids,
-                ext_ids=ext_ids,
+                ext_request_ids=selection.ext_request_ids or None,
+                ext_ids=selection.ext_ids or None,
+                expected_calls=selection.expected_calls,
+                report_id=selection.report_id,
                 success_statuses=list(self.success_statuses),
                 poll_interval=self.poke_interval,
             ),

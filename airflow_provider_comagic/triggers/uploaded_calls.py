@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_comagic.comagic.errors import (
     TRANSIENT_ERRORS,
+    ComagicApiError,
     ComagicDataIntegrityError,
     ComagicMinuteLimitExceededError,
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT
 from airflow_provider_comagic.comagic.uploads.status import (
     DEFAULT_SUCCESS_STATUSES,
+    FILTER_MODES,
     STATUS_METHOD,
-    UploadStatusTally,
+    UploadSelection,
     failure_message,
     normalize_statuses,
     progress_message,
-    query_kwargs,
 )
 from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
 from airflow_provider_comagic.version_compat import BaseTrigger, TriggerEvent
@@ -52,6 +53,9 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
     :param date_till: ISO 8601 aware datetime; end (exclusive) of the window.
     :param ext_request_ids: select the calls uploaded by these ``upload.calls`` requests.
     :param ext_ids: select these calls; each must appear before the wait can end.
+    :param expected_calls: with ``ext_request_ids``: how many calls they carried (``{ext_request_id: calls}`` or
+        a total); until that many are visible the wait goes on.
+    :param report_id: passed to ``get.uploaded_calls`` when given.
     :param success_statuses: final statuses that count as success.
     :param poll_interval: seconds between polls.
     :param page_size: rows per ``get.uploaded_calls`` call (10 000 unless testing paging).
@@ -65,6 +69,8 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
         date_till: str,
         ext_request_ids: Sequence[str] | None = None,
         ext_ids: Sequence[str] | None = None,
+        expected_calls: int | Mapping[str, int] | None = None,
+        report_id: int | None = None,
         success_statuses: Sequence[str] = DEFAULT_SUCCESS_STATUSES,
         poll_interval: float = 60.0,
         page_size: int = MAX_LIMIT,
@@ -75,9 +81,20 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
         self.date_till = date_till
         self.ext_request_ids = list(ext_request_ids) if ext_request_ids else None
         self.ext_ids = list(ext_ids) if ext_ids else None
+        self.report_id = int(report_id) if report_id is not None else None
         self.success_statuses = list(normalize_statuses(success_statuses))
         self.poll_interval = float(poll_interval)
         self.page_size = int(page_size)
+        self._selection = UploadSelection(
+            self.ext_request_ids,
+            self.ext_ids,
+            expected_calls=expected_calls,
+            success_statuses=self.success_statuses,
+            report_id=self.report_id,
+            page_size=self.page_size,
+        )
+        self.expected_calls = self._selection.expected_calls  # validated; plain JSON
+        self._filter_mode = FILTER_MODES[0]
         for name in ("date_from", "date_till"):
             value = dt.datetime.fromisoformat(getattr(self, name))
             if value.tzinfo is None:
@@ -92,6 +109,8 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
                 "date_till": self.date_till,
                 "ext_request_ids": self.ext_request_ids,
                 "ext_ids": self.ext_ids,
+                "expected_calls": self.expected_calls,
+                "report_id": self.report_id,
                 "success_statuses": self.success_statuses,
                 "poll_interval": self.poll_interval,
                 "page_size": self.page_size,
@@ -138,17 +157,21 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
             return {"status": "error", "message": f"{type(error).__name__}: {error}", "summary": None}
 
     async def _poll(self, hook: ComagicAsyncHook) -> dict[str, Any]:
-        """Read the whole selection once and summarize it."""
-        tally = UploadStatusTally(
-            self.success_statuses,
-            expected_ext_ids=self.ext_ids or (),
-            require_rows=bool(self.ext_request_ids or self.ext_ids),
-        )
+        """Read the whole selection once and summarize it (the same steps as the sensor's poke)."""
+        selection = self._selection
         start, end = dt.datetime.fromisoformat(self.date_from), dt.datetime.fromisoformat(self.date_till)
-        query = query_kwargs(self.ext_request_ids, self.ext_ids, page_size=self.page_size)
-        async for rows in hook.iter_pages(STATUS_METHOD, start, end, **query):
-            tally.add(rows)
-        return tally.summary()
+        while True:
+            tally = selection.tally()
+            try:
+                for query in selection.queries(self._filter_mode):
+                    async for rows in hook.iter_pages(STATUS_METHOD, start, end, **selection.page_kwargs(query)):
+                        tally.add(query.select(rows))
+            except ComagicApiError as error:
+                mode = selection.fallback(self._filter_mode, error)  # re-raises what a filter cannot fix
+                self.log.warning("%s refused the filter (%s); selecting by %r instead", STATUS_METHOD, error, mode)
+                self._filter_mode = mode
+                continue
+            return tally.summary()
 
     def _final_payload(self, summary: dict[str, Any]) -> dict[str, Any]:
         if summary["success"]:

@@ -100,6 +100,8 @@ def test_120_calls_go_in_3_requests_and_the_result_is_small(emu):
     assert emu.stats.calls["upload.calls"] == 3
     assert result["batches"] == 3 and result["points"] == 15 and result["ext_ids"] == ext_ids
     assert len(result["ext_request_ids"]) == 3 and len(json.dumps(result)) < 5000
+    # how many calls each request carried, for the sensor's expected_calls
+    assert result["calls_per_request"] == dict(zip(result["ext_request_ids"], [50, 50, 20], strict=True))
     rows = emu.uploads.rows()
     assert sorted(r["ext_id"] for r in rows) == ext_ids
     by_request = {r["ext_request_id"] for r in rows}
@@ -147,6 +149,7 @@ def test_serialize_round_trip():
         ext_ids=["a", "b"],
         success_statuses=["processed", "cancelled"],
         poll_interval=5,
+        report_id=17,
     )
     classpath, kwargs = trigger.serialize()
     module, _, name = classpath.rpartition(".")

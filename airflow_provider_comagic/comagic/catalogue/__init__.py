@@ -112,6 +112,10 @@ class MethodSpec:
     date_range: bool
     time_field: str | None
     key: tuple[str, ...]
+    order: tuple[str, ...] = ()
+    """Sortable fields fixing each row's position when ``time_field`` is not sortable (the paging order)."""
+    order_ties: int = 1
+    """At most how many rows share the values of ``order`` (rows the server may order either way)."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MethodSpec:
@@ -125,6 +129,8 @@ class MethodSpec:
             date_range=data["date_range"],
             time_field=data["time_field"],
             key=tuple(data["key"]),
+            order=tuple(data.get("order", ())),
+            order_ties=int(data.get("order_ties", 1)),
         )
 
     @property

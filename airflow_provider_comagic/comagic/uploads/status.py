@@ -4,14 +4,26 @@ A call moves ``new`` -> ``in_process`` -> one of the final statuses ``processed`
 (seed ``get.uploaded_calls``). CoMagic keeps up to three failed attempts of one ``ext_id`` and ignores the
 ``ext_id`` once an attempt succeeded, so one ``ext_id`` can have several rows: the one that counts is a
 ``processed`` row if any, else the latest upload.
+
+One poll reads the whole selection (:class:`UploadSelection`): the paging engine sorts the rows by
+``ext_id``, ``ext_request_id`` (the catalogue's order for the method), so a status that changes between pages
+moves no row past the offset, and checks that each read returned ``total_items`` distinct attempts. On top of
+that, a selection by ``ext_request_ids`` knows how many calls those requests carried (the upload operator's
+XCom): calls not visible yet are pending, never absent. When the API rejects the ``in`` operator ("not available
+for all methods"), the poll falls back to ``=`` filters joined by ``or`` (chunks of :data:`EQ_FILTERS_PER_QUERY`
+values, at most :data:`MAX_EQ_QUERIES` of them), else to the ``upload_time`` window alone with the selection
+made here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_comagic.comagic.errors import ComagicApiError, ComagicInvalidParamsError, ComagicParameterError
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT
+from airflow_provider_comagic.utils.templating import parse_rendered
 
 STATUS_METHOD = "get.uploaded_calls"
 PENDING_STATUSES: tuple[str, ...] = ("new", "in_process")
@@ -66,6 +78,46 @@ def normalize_statuses(statuses: Iterable[str], name: str = "success_statuses") 
     return result
 
 
+def normalize_expected_calls(value: Any, ext_request_ids: Sequence[str] | None) -> int | dict[str, int] | None:
+    """``expected_calls`` as given or rendered: a total, or ``{ext_request_id: calls}`` (the upload operator's
+    ``calls_per_request``) covering exactly ``ext_request_ids``; None when unset. Raises
+    :class:`~airflow_provider_comagic.comagic.errors.ComagicParameterError` naming the parameter."""
+    if value in (None, "", {}):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    value = parse_rendered(value, "expected_calls", error=ComagicParameterError)
+    if not ext_request_ids:
+        raise ComagicParameterError("expected_calls counts the calls of ext_request_ids: give ext_request_ids too")
+    if _is_count(value):
+        return value
+    if not isinstance(value, Mapping) or not all(_is_count(n) for n in value.values()):
+        raise ComagicParameterError(
+            f"expected_calls must be a number of calls or a mapping ext_request_id -> number of calls "
+            f"(the upload operator's calls_per_request), got {value!r}"
+        )
+    counts = {str(request): int(n) for request, n in value.items()}
+    uncounted = [r for r in ext_request_ids if r not in counts]
+    unselected = [r for r in counts if r not in set(ext_request_ids)]
+    if uncounted or unselected:
+        raise ComagicParameterError(
+            "expected_calls must count the calls of exactly the ext_request_ids selected: "
+            + "; ".join(
+                text
+                for text in (
+                    f"no count for {uncounted[:5]}" if uncounted else "",
+                    f"counts for requests not selected {unselected[:5]}" if unselected else "",
+                )
+                if text
+            )
+        )
+    return counts
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def selection_filter(
     ext_request_ids: Sequence[str] | None = None, ext_ids: Sequence[str] | None = None
 ) -> dict[str, Any] | None:
@@ -82,18 +134,156 @@ def selection_filter(
     return {"filters": simple, "condition": "and"}
 
 
+def equality_filter(field: str, values: Sequence[str]) -> dict[str, Any]:
+    """``field = v1 or field = v2 ...``: the ``=`` operator is documented for strings on every method."""
+    simple = [{"field": field, "operator": "=", "value": value} for value in values]
+    return simple[0] if len(simple) == 1 else {"filters": simple, "condition": "or"}
+
+
 def query_kwargs(
     ext_request_ids: Sequence[str] | None = None,
     ext_ids: Sequence[str] | None = None,
     *,
     page_size: int = MAX_LIMIT,
 ) -> dict[str, Any]:
-    """Keyword arguments of ``iter_pages(STATUS_METHOD, date_from, date_till, **kwargs)`` for one status poll."""
+    """Keyword arguments of ``iter_pages(STATUS_METHOD, date_from, date_till, **kwargs)`` for one status poll
+    selecting with the ``in`` operator (see :class:`UploadSelection` for the whole poll)."""
     return {
         "filter": selection_filter(ext_request_ids, ext_ids),
         "fields": list(FIELDS),
         "page_size": page_size,
     }
+
+
+EQ_FILTERS_PER_QUERY = 100
+"""Values per query when ``in`` is rejected and the selection is made of ``=`` filters joined by ``or``."""
+MAX_EQ_QUERIES = 10
+"""At most this many ``=`` queries per poll (each costs at least a point); a larger selection reads the
+``upload_time`` window without a filter instead (a point per 10 000 uploads) and selects the rows here."""
+FILTER_MODES: tuple[str, ...] = ("in", "eq", "window")
+"""How a poll selects: the ``in`` operator; ``=`` filters joined by ``or``; the upload_time window alone."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusQuery:
+    """One ``get.uploaded_calls`` query of a poll: its filter and the rows it keeps (None: all it returns)."""
+
+    filter: dict[str, Any] | None
+    keep: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def select(self, rows: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+        return rows if self.keep is None else [row for row in rows if self.keep(row)]
+
+
+def rejects_filter(error: ComagicApiError) -> bool:
+    """Whether the API refused the request's filter (an operator or field it does not support), not another
+    parameter: ``invalid_parameter_value`` / ``filter_prohibited`` naming the filter, or naming nothing."""
+    if not isinstance(error, ComagicInvalidParamsError):
+        return False
+    if error.mnemonic not in ("invalid_parameter_value", "filter_prohibited"):
+        return False
+    return error.field is None or str(error.field).startswith("filter")
+
+
+def report_id_error(error: ComagicApiError) -> ComagicParameterError | None:
+    """The error to raise when the account wants a (valid) ``report_id`` for get.uploaded_calls, else None."""
+    if not isinstance(error, ComagicInvalidParamsError) or error.field != "report_id":
+        return None
+    return ComagicParameterError(
+        f"{STATUS_METHOD} rejected report_id on this account ({error.api_message} [{error.mnemonic}]): pass "
+        "report_id= to the sensor, the id of a user report from get.reports_list (the method's parameter table "
+        "marks it required)"
+    )
+
+
+class UploadSelection:
+    """What one poll of the status reads and how it is judged; the sensor's poke and the trigger drive it::
+
+        mode = "in"
+        while True:
+            tally = selection.tally()
+            try:
+                for query in selection.queries(mode):
+                    for rows in iter_pages(STATUS_METHOD, start, end, **selection.page_kwargs(query)):
+                        tally.add(query.select(rows))
+            except ComagicApiError as error:
+                mode = selection.fallback(mode, error)  # re-raises when no other way to select is left
+                continue
+            return tally.summary()
+
+    :param ext_request_ids: select the calls of these ``upload.calls`` requests.
+    :param ext_ids: select these calls (each must appear).
+    :param expected_calls: how many calls the requests carried: a total, or per ``ext_request_id``.
+    :param success_statuses: final statuses that count as success.
+    :param report_id: passed to every call when given.
+    :param page_size: rows per call.
+    """
+
+    def __init__(
+        self,
+        ext_request_ids: Sequence[str] | None = None,
+        ext_ids: Sequence[str] | None = None,
+        *,
+        expected_calls: int | Mapping[str, int] | None = None,
+        success_statuses: Iterable[str] = DEFAULT_SUCCESS_STATUSES,
+        report_id: int | None = None,
+        page_size: int = MAX_LIMIT,
+    ):
+        self.ext_request_ids = list(dict.fromkeys(ext_request_ids or ()))
+        self.ext_ids = list(dict.fromkeys(ext_ids or ()))
+        self.expected_calls = normalize_expected_calls(
+            dict(expected_calls) if isinstance(expected_calls, Mapping) else expected_calls, self.ext_request_ids
+        )
+        self.success_statuses = normalize_statuses(success_statuses)
+        self.report_id = report_id
+        self.page_size = page_size
+
+    def tally(self) -> UploadStatusTally:
+        return UploadStatusTally(
+            self.success_statuses,
+            expected_ext_ids=self.ext_ids,
+            expected_calls=self.expected_calls,
+            require_rows=bool(self.ext_request_ids or self.ext_ids),
+        )
+
+    def queries(self, mode: str = "in") -> list[StatusQuery]:
+        """The queries of one poll selecting with ``mode`` (one of :data:`FILTER_MODES`)."""
+        lists = [(f, v) for f, v in (("ext_request_id", self.ext_request_ids), ("ext_id", self.ext_ids)) if v]
+        if mode == "in" or not lists:
+            return [StatusQuery(selection_filter(self.ext_request_ids, self.ext_ids))]
+        if mode == "window":
+            return [StatusQuery(None, self._keep(lists))]
+        if mode != "eq":
+            raise ValueError(f"unknown selection mode {mode!r}")
+        (field, values), *others = sorted(lists, key=lambda item: len(item[1]))  # the shorter list goes to =
+        keep = self._keep(others) if others else None
+        step = EQ_FILTERS_PER_QUERY
+        return [StatusQuery(equality_filter(field, values[i : i + step]), keep) for i in range(0, len(values), step)]
+
+    @staticmethod
+    def _keep(lists: Sequence[tuple[str, Sequence[str]]]) -> Callable[[Mapping[str, Any]], bool]:
+        wanted = [(field, frozenset(values)) for field, values in lists]
+        return lambda row: all(str(row.get(field)) in values for field, values in wanted)
+
+    def page_kwargs(self, query: StatusQuery) -> dict[str, Any]:
+        """Keyword arguments of ``iter_pages(STATUS_METHOD, date_from, date_till, **kwargs)`` for ``query``."""
+        return {
+            "filter": query.filter,
+            "fields": list(FIELDS),
+            "page_size": self.page_size,
+            "params": {"report_id": self.report_id} if self.report_id is not None else None,
+        }
+
+    def fallback(self, mode: str, error: ComagicApiError) -> str:
+        """The mode to poll with after ``error``; re-raises it (explained) when no other way is left."""
+        explained = report_id_error(error)
+        if explained is not None:
+            raise explained from error
+        if not rejects_filter(error) or not (self.ext_request_ids or self.ext_ids) or mode == "window":
+            raise error
+        if mode == "in" and len(self.queries("eq")) <= MAX_EQ_QUERIES:
+            return "eq"
+        return "window"
 
 
 def _outranks(row: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
@@ -112,6 +302,8 @@ class UploadStatusTally:
 
     :param success_statuses: final statuses that count as success (default ``processed``).
     :param expected_ext_ids: ext_ids that must appear; one not seen yet counts as pending.
+    :param expected_calls: how many calls the selected requests carried, in total or per ``ext_request_id``;
+        calls not seen yet (fewer distinct ext_ids than that) count as pending.
     :param require_rows: an empty selection is still pending (waiting for a known upload to become visible)
         rather than done.
     """
@@ -121,12 +313,15 @@ class UploadStatusTally:
         success_statuses: Iterable[str] = DEFAULT_SUCCESS_STATUSES,
         *,
         expected_ext_ids: Iterable[str] = (),
+        expected_calls: int | Mapping[str, int] | None = None,
         require_rows: bool = False,
     ):
         self.success_statuses = normalize_statuses(success_statuses)
         self.expected_ext_ids = tuple(dict.fromkeys(expected_ext_ids))
+        self.expected_calls = dict(expected_calls) if isinstance(expected_calls, Mapping) else expected_calls
         self.require_rows = require_rows
         self._rows: dict[str, Mapping[str, Any]] = {}
+        self._by_request: dict[str, set[str]] = {}  # ext_request_id -> ext_ids seen with it
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Take one page of rows (only the fields of :data:`FIELDS` are kept)."""
@@ -135,9 +330,25 @@ class UploadStatusTally:
             if ext_id is None:
                 continue
             ext_id = str(ext_id)
+            if isinstance(self.expected_calls, dict):
+                self._by_request.setdefault(str(row.get("ext_request_id")), set()).add(ext_id)
             current = self._rows.get(ext_id)
             if current is None or _outranks(row, current):
                 self._rows[ext_id] = {k: row.get(k) for k in FIELDS}
+
+    def _short_requests(self) -> list[dict[str, Any]]:
+        """Requests with fewer calls visible than they carried: ``{ext_request_id, expected, visible}``."""
+        expected = self.expected_calls
+        if isinstance(expected, dict):
+            visible = {request: len(self._by_request.get(request, ())) for request in expected}
+            return [
+                {"ext_request_id": request, "expected": n, "visible": visible[request]}
+                for request, n in expected.items()
+                if visible[request] < n
+            ]
+        if expected is not None and len(self._rows) < expected:
+            return [{"ext_request_id": None, "expected": expected, "visible": len(self._rows)}]
+        return []
 
     def summary(self) -> dict[str, Any]:
         """Plain-JSON summary: ``done``, ``success``, counts per status, failures, processed call_session_ids."""
@@ -156,14 +367,17 @@ class UploadStatusTally:
             if status == "processed" and row.get("call_session_id") is not None:
                 call_session_ids.append(row["call_session_id"])
         missing = [ext_id for ext_id in self.expected_ext_ids if ext_id not in self._rows]
+        short = self._short_requests()
+        missing_calls = sum(item["expected"] - item["visible"] for item in short)
         empty_but_required = self.require_rows and not self._rows
-        done = not pending and not missing and not empty_but_required
+        done = not pending and not missing and not short and not empty_but_required
         return {
             "done": done,
             "success": done and not failed,
             "calls": len(self._rows),
             "counts": counts,
-            "missing": len(missing),
+            "missing": len(missing) + missing_calls,
+            "incomplete_requests": short[:PENDING_SAMPLE],
             "pending_ext_ids": (missing + pending)[:PENDING_SAMPLE],
             "failed": failed,
             "call_session_ids": call_session_ids,
@@ -192,7 +406,15 @@ def progress_message(summary: Mapping[str, Any]) -> str:
     counts = ", ".join(f"{status} {n}" for status, n in (summary.get("counts") or {}).items() if n)
     text = f"{summary.get('calls', 0)} uploaded calls ({counts or 'none yet'})"
     if summary.get("missing"):
-        text += f"; {summary['missing']} expected ext_ids not visible yet"
+        text += f"; {summary['missing']} expected calls not visible yet"
+    short = summary.get("incomplete_requests") or []
+    if short:
+        sample = ", ".join(
+            f"{item['visible']} of {item['expected']}"
+            + (f" in {item['ext_request_id']}" if item.get("ext_request_id") is not None else "")
+            for item in short[:3]
+        )
+        text += f" ({sample})"
     if summary.get("pending_ext_ids"):
         text += f"; waiting for e.g. {', '.join(map(str, summary['pending_ext_ids'][:5]))}"
     return text

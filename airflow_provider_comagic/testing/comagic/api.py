@@ -37,7 +37,11 @@ from airflow_provider_comagic.testing.comagic.query import (
 )
 from airflow_provider_comagic.testing.comagic.rpc import RpcError, error_body, result_body, rows_result_body
 from airflow_provider_comagic.testing.comagic.stats import EmulatorStats
-from airflow_provider_comagic.testing.comagic.uploads import MAX_BODY_BYTES, UploadStore
+from airflow_provider_comagic.testing.comagic.uploads import (
+    MAX_BODY_BYTES,
+    UploadStore,
+    check_uploaded_calls_params,
+)
 from airflow_provider_comagic.testing.faults import Fault
 from airflow_provider_comagic.utils.time import API_TIME_FORMAT
 
@@ -77,6 +81,8 @@ class Dispatcher:
             error_ext_ids=frozenset(config.upload_error_ext_ids),
             cancel_ext_ids=frozenset(config.upload_cancel_ext_ids),
             error_rate=config.upload_error_rate,
+            order=config.uploaded_calls_order,
+            changes=config.uploaded_calls_changes,
         )
         self.stats = EmulatorStats()
         self.results = ResultCache()
@@ -148,11 +154,12 @@ class Dispatcher:
         if query.method == "get.uploaded_calls":
             spec = get_method(query.method)
             return run_rows_query(
-                self.uploads.rows(),
+                self.uploads.served_rows(),
                 query,
                 time_field=spec.time_field,
                 key=lambda row: row["__seq__"],
                 default_fields=spec.default_fields,
+                served_order=self.uploads.order != "upload_time",
             )
         return run_report_query(
             self.store_for(user_id), query, visible_until=self.visible_until(), cache=self.results if cache else None
@@ -289,8 +296,14 @@ class Dispatcher:
                 raise RpcError("invalid_parameter_value", field="calls", value=f"{len(body)} bytes > 512 KB")
             self.uploads.upload(params["calls"], str(request_id))
             return {"success": True}, None, None
+        if method == "get.uploaded_calls":
+            check_uploaded_calls_params(
+                params, reject_in=self.config.uploaded_calls_reject_in, report_id=self.config.uploaded_calls_report_id
+            )
         query = self.parse(method, params)
         page = self.run(query, user_id=params.get("user_id"))
+        if method == "get.uploaded_calls":
+            self.uploads.answered()
         return None, page.total, page
 
     @staticmethod

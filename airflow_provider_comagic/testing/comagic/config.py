@@ -42,6 +42,19 @@ class EmulatorConfig:
     upload_error_ext_ids: frozenset[str] = frozenset()
     upload_cancel_ext_ids: frozenset[str] = frozenset()
     upload_error_rate: float = 0.0
+    # get.uploaded_calls: the order of rows without a sort, kept among the rows a sort ties (the API documents
+    # none): "upload_time", "recently_changed" (the row whose status changed last first) or "random" (a new
+    # shuffle for every call, so each page sees another order)
+    uploaded_calls_order: str = "upload_time"
+    # statuses changing between pages: {n: {ext_id: outcome}} keeps each upload of a listed ext_id in_process
+    # until n get.uploaded_calls calls were answered; from then on it has the outcome (changed at that moment)
+    uploaded_calls_changes: Mapping[int, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    # get.uploaded_calls answers a filter using the "in" operator ("not available for all methods", index.txt)
+    # with invalid_parameter_value, field filter.operator, as for any operator a method does not support
+    uploaded_calls_reject_in: bool = False
+    # get.uploaded_calls requires report_id (its parameter table marks it required) and this value of it;
+    # None: report_id is optional (the request example omits it) and any number is accepted
+    uploaded_calls_report_id: int | None = None
     # agent account: N customers (get.customers / get.customer_users); calls then need a user_id
     partner_customers: int = 0
     # agent mode: customer ids whose report methods answer method_component_disabled (-32008)

@@ -28,6 +28,7 @@ from airflow_provider_comagic.testing.comagic.api import Dispatcher
 from airflow_provider_comagic.testing.comagic.config import EmulatorConfig
 from airflow_provider_comagic.testing.comagic.data import REMOVED
 from airflow_provider_comagic.testing.comagic.stats import EmulatorStats
+from airflow_provider_comagic.testing.comagic.uploads import ROW_ORDERS
 from airflow_provider_comagic.testing.faults import FAULT_KINDS, FaultInjector, parse_fault
 from airflow_provider_comagic.testing.server import API_PATH, EmulatorServer, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
@@ -192,6 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--upload-step", type=float, default=30.0, help="seconds per upload status step")
     parser.add_argument("--upload-error-rate", type=float, default=0.0)
     parser.add_argument(
+        "--uploaded-calls-order",
+        choices=ROW_ORDERS,
+        default="upload_time",
+        help="order of get.uploaded_calls rows without a sort (and of rows a sort ties)",
+    )
+    parser.add_argument(
+        "--uploaded-calls-reject-in", action="store_true", help="get.uploaded_calls rejects the 'in' filter operator"
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -229,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         upload_step_seconds=args.upload_step,
         upload_error_rate=args.upload_error_rate,
+        uploaded_calls_order=args.uploaded_calls_order,
+        uploaded_calls_reject_in=args.uploaded_calls_reject_in,
         faults=[parse_fault(f) for f in args.fault],
         partner_customers=args.partner_customers,
         partner_disabled_customers=frozenset(args.partner_disabled_customer),

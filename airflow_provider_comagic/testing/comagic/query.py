@@ -2,7 +2,8 @@
 
 The same :func:`run_query` serves the HTTP server and ``emu.truth()``, so tests compare a client's output with
 exactly what the server meant to return. Rows are in (time field, key) order unless sorted; a sort is stable
-with ties broken by the key.
+with ties broken by the key (get.uploaded_calls: kept in the order the upload store serves, see
+:data:`~airflow_provider_comagic.testing.comagic.uploads.ROW_ORDERS`).
 """
 
 from __future__ import annotations
@@ -210,9 +211,13 @@ def _sort_value(value: Any) -> tuple[bool, Any]:
 
 
 def _apply_sort(
-    items: list[Any], sort: Sequence[tuple[str, bool]], value: Callable[[Any, str], Any], key: Callable[[Any], Any]
+    items: list[Any],
+    sort: Sequence[tuple[str, bool]],
+    value: Callable[[Any, str], Any],
+    key: Callable[[Any], Any] | None,
 ) -> None:
-    items.sort(key=key)  # ties of every sort field are broken by the row key
+    if key is not None:
+        items.sort(key=key)  # ties of every sort field are broken by the row key (else kept as they are)
     for name, descending in reversed(sort):
         items.sort(key=lambda item, n=name: _sort_value(value(item, n)), reverse=descending)
 
@@ -307,8 +312,13 @@ def run_rows_query(
     time_field: str | None,
     key: Callable[[Mapping[str, Any]], Any],
     default_fields: Sequence[str],
+    served_order: bool = False,
 ) -> Page:
-    """Evaluate a query over in-memory rows (get.uploaded_calls): same filter/sort/fields semantics."""
+    """Evaluate a query over in-memory rows (get.uploaded_calls): same filter/sort/fields semantics.
+
+    Rows come out in (time field, key) order unless ``served_order``: then in the order given, which a sort
+    keeps among the rows it ties (a server's arbitrary order).
+    """
     selected = [
         row
         for row in rows
@@ -320,9 +330,10 @@ def run_rows_query(
         and _extra_ok(row, query.extra)
         and (query.filter is None or query.filter(row))
     ]
-    selected.sort(key=lambda row: ((row.get(time_field) or "") if time_field else "", key(row)))
+    if not served_order:
+        selected.sort(key=lambda row: ((row.get(time_field) or "") if time_field else "", key(row)))
     if query.sort:
-        _apply_sort(selected, query.sort, lambda row, name: row.get(name), key)
+        _apply_sort(selected, query.sort, lambda row, name: row.get(name), None if served_order else key)
     limit = query.limit if query.limit is not None else len(selected)
     names = list(query.fields or default_fields)
     page = selected[query.offset : query.offset + limit]

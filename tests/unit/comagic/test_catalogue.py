@@ -108,6 +108,8 @@ def test_json_is_sorted_and_shaped() -> None:
         "date_range",
         "time_field",
         "key",
+        "order",
+        "order_ties",
     }
     assert list(entry) == sorted(entry)
 
@@ -193,6 +195,11 @@ def test_other_methods() -> None:
     assert uploaded.date_range and uploaded.time_field == "upload_time"
     assert "processed" in uploaded.field("status").values
     assert not uploaded.params["report_id"].required  # override: see PARAM_FIXES in the generator
+    # paged in a stable order of documented sortable fields; an upload attempt is told apart by its upload_time
+    assert uploaded.order == ("ext_id", "ext_request_id") and uploaded.order_ties == 3
+    assert all(uploaded.field(name).sortable for name in uploaded.order)
+    assert uploaded.key == ("ext_id", "ext_request_id", "upload_time")
+    assert get_method("get.calls_report").order == () and get_method("get.calls_report").order_ties == 1
 
     assert set(get_method("login.user").params) == {"login", "password"}
     assert "access_token" in get_method("login.user").field_names

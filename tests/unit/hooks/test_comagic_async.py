@@ -160,12 +160,15 @@ async def test_iter_pages_drives_the_shared_page_plan(hook, api):
                 fields=["ext_id", "status"],
             )
         ]
-    assert [len(p) for p in pages] == [10, 10, 5]
+    # get.uploaded_calls is sorted by ext_id, ext_request_id and each page re-reads the last 2 rows of the one
+    # before (attempts of one call may tie in that order): they are skipped by key
+    assert [len(p) for p in pages] == [10, 8, 7]
     offsets = [r["params"]["offset"] for r in api.requests]
-    assert offsets == [0, 10, 20]
+    assert offsets == [0, 8, 16]
     params = api.requests[0]["params"]
     assert params["date_from"] == "2024-06-01 00:00:00" and params["date_till"] == "2024-06-01 23:59:59"
-    assert params["fields"] == ["ext_id", "status", "upload_time"]
+    assert params["fields"] == ["ext_id", "status", "ext_request_id", "upload_time"]
+    assert [s["field"] for s in params["sort"]] == ["ext_id", "ext_request_id"]
 
 
 def test_async_hook_raises_instead_of_waiting_too(api, httpserver, monkeypatch):

@@ -16,7 +16,14 @@ def test_defaults_and_template_fields():
     sensor = ComagicUploadedCallsSensor(task_id="s", ext_ids=["a"])
     assert sensor.deferrable is False  # [operators] default_deferrable is unset here
     assert sensor.success_statuses == ("processed",)
-    assert set(sensor.template_fields) == {"ext_request_ids", "ext_ids", "date_from", "date_till"}
+    assert set(sensor.template_fields) == {
+        "ext_request_ids",
+        "ext_ids",
+        "expected_calls",
+        "date_from",
+        "date_till",
+        "report_id",
+    }
     with pytest.raises(ValueError, match="final statuses"):
         ComagicUploadedCallsSensor(task_id="s", success_statuses=["in_process"])
 
@@ -53,3 +60,25 @@ def test_windows():
 def test_window_errors_say_what_to_do(kwargs, context, match):
     with pytest.raises(ComagicParameterError, match=match):
         ComagicUploadedCallsSensor(task_id="s", **kwargs)._window(context)
+
+
+def test_expected_calls_and_report_id_are_read_as_rendered():
+    sensor = ComagicUploadedCallsSensor(
+        task_id="s", ext_request_ids="['r1', 'r2']", expected_calls="{'r1': 50, 'r2': 7}", report_id="42"
+    )
+    selection = sensor._status_selection()
+    assert selection.ext_request_ids == ["r1", "r2"] and selection.expected_calls == {"r1": 50, "r2": 7}
+    assert selection.report_id == 42
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ext_ids": ["a"], "expected_calls": 3}, "give ext_request_ids too"),
+        ({"ext_request_ids": ["r1"], "expected_calls": {"r2": 3}}, "no count for"),
+        ({"ext_request_ids": ["r1"], "report_id": "report"}, "report_id must be an integer id"),
+    ],
+)
+def test_bad_expected_calls_or_report_id_fail_before_any_call(kwargs, match):
+    with pytest.raises(ComagicParameterError, match=match):
+        ComagicUploadedCallsSensor(task_id="s", **kwargs).check({})

@@ -50,3 +50,18 @@ def test_disabled_customer_needs_agent_mode():
     command = [sys.executable, "-m", "airflow_provider_comagic.testing.comagic.emulator"]
     result = subprocess.run([*command, "--partner-disabled-customer", "1"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--partner-disabled-customer needs --partner-customers" in result.stderr
+
+
+def test_cli_uploaded_calls_options():
+    args = ("--port", "0", "--uploaded-calls-order", "recently_changed", "--uploaded-calls-reject-in")
+    with served_cli("airflow_provider_comagic.testing.comagic.emulator", *args) as lines:
+        url = next(line for line in lines if "listening on" in line).strip().rsplit(" ", 1)[-1]
+        token = next(line for line in lines if line.startswith("access_token:")).strip().rsplit(" ", 1)[-1]
+        day = {"date_from": "2024-06-01 00:00:00", "date_till": "2024-06-02 00:00:00"}
+        in_filter = {"field": "ext_id", "operator": "in", "value": ["a"]}
+        reply = rpc(url, "get.uploaded_calls", access_token=token, filter=in_filter, **day)
+        assert reply["error"]["data"]["mnemonic"] == "invalid_parameter_value"
+        assert reply["error"]["data"]["field"] == "filter.operator"
+    command = [sys.executable, "-m", "airflow_provider_comagic.testing.comagic.emulator"]
+    result = subprocess.run([*command, "--uploaded-calls-order", "newest"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
