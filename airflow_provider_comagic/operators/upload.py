@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.comagic.errors import ComagicError, ComagicParameterError
 from airflow_provider_comagic.comagic.uploads.files import read_calls
 from airflow_provider_comagic.comagic.uploads.rules import (
@@ -14,7 +15,6 @@ from airflow_provider_comagic.comagic.uploads.rules import (
     batch_request_id,
     validate_calls,
 )
-from airflow_provider_comagic.hooks.comagic import ComagicHook
 from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.utils.templating import parse_structure
 from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
@@ -70,7 +70,7 @@ class ComagicUploadCallsOperator(BaseOperator):
         calls_path: str | ObjectStoragePath | None = None,
         calls_conn_id: str | None = None,
         calls_format: str | None = None,
-        comagic_conn_id: str = ComagicHook.default_conn_name,
+        comagic_conn_id: str = DEFAULT_CONN_ID,
         batch_size: int = MAX_CALLS_PER_REQUEST,
         max_errors_reported: int = 20,
         request_id_prefix: str = "airflow",
@@ -108,6 +108,8 @@ class ComagicUploadCallsOperator(BaseOperator):
         # the sensor counts each request's calls by its id: two batches must never share one
         if len(set(request_ids)) != len(request_ids):
             raise ComagicError(f"{UPLOAD_METHOD}: two batches got the same ext_request_id; nothing was sent")
+        from airflow_provider_comagic.hooks.comagic import ComagicHook  # requests: not at DAG parse time
+
         hook = ComagicHook(self.comagic_conn_id)
         calls_per_request: dict[str, int] = {}
         try:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.comagic.errors import ComagicApiError, ComagicParameterError
 from airflow_provider_comagic.comagic.uploads.status import (
     DEFAULT_SUCCESS_STATUSES,
@@ -17,8 +18,6 @@ from airflow_provider_comagic.comagic.uploads.status import (
     normalize_statuses,
     progress_message,
 )
-from airflow_provider_comagic.hooks.comagic import ComagicHook
-from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
 from airflow_provider_comagic.utils.templating import parse_list, parse_optional_int
 from airflow_provider_comagic.version_compat import (
     AirflowException,
@@ -114,7 +113,7 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         date_till: str | dt.datetime | None = None,
         upload_lookback: dt.timedelta = dt.timedelta(days=7),
         success_statuses: Iterable[str] = DEFAULT_SUCCESS_STATUSES,
-        comagic_conn_id: str = ComagicHook.default_conn_name,
+        comagic_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -178,6 +177,8 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         """Read the selection once with the sync hook and return its summary."""
         selection = self._status_selection()
         start, end = window or self._window(context)
+        from airflow_provider_comagic.hooks.comagic import ComagicHook  # requests: not at DAG parse time
+
         hook = ComagicHook(self.comagic_conn_id)
         try:
             while True:
@@ -219,6 +220,8 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
             return self._finish_or_skip(summary)
         selection = self._status_selection()
         self.log.info("Deferring: %s", progress_message(summary))
+        from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
+
         self.defer(
             trigger=ComagicUploadedCallsTrigger(
                 conn_id=self.comagic_conn_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_comagic.comagic.errors import (
     TRANSIENT_ERRORS,
@@ -23,8 +23,10 @@ from airflow_provider_comagic.comagic.uploads.status import (
     normalize_statuses,
     progress_message,
 )
-from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
 from airflow_provider_comagic.version_compat import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook
 
 MAX_FAILED_POLLS = 3
 """Consecutive polls that may fail on transient faults (after the hook's own retries) before giving up."""
@@ -128,6 +130,8 @@ class ComagicUploadedCallsTrigger(BaseTrigger):
 
     async def _wait(self) -> dict[str, Any]:
         try:
+            from airflow_provider_comagic.hooks.comagic_async import ComagicAsyncHook  # aiohttp: triggerer only
+
             async with ComagicAsyncHook(self.conn_id, sleep=self._sleep) as hook:
                 failed_polls = 0
                 while True:
