@@ -25,6 +25,7 @@ from airflow_provider_comagic.testing import ComagicEmulator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.triggers.uploaded_calls import ComagicUploadedCallsTrigger
 from airflow_provider_comagic.version_compat import AirflowException, AirflowFailException, TaskDeferred
+from tests.fixtures import uploads
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +43,7 @@ RETRIED = [f"call-{n:05d}" for n in range(9_991, 10_011)]
 
 
 def make_call(ext_id: str) -> dict:
-    return {
-        "ext_id": ext_id,
-        "direction": "in",
-        "calling_phone_number": "79262444397",
-        "called_phone_number": "74955140576",
-        "start_time": "2024-06-01 12:00:00",
-        "finish_time": "2024-06-01 12:00:30",
-        "is_lost": False,
-        "mp3_records": [{"record_url": f"https://pbx.example/{ext_id}.mp3"}],
-    }
+    return uploads.make_call(ext_id, mp3_records=[{"record_url": f"https://pbx.example/{ext_id}.mp3"}])
 
 
 def upload(ext_ids, **kwargs) -> dict:
