@@ -34,7 +34,8 @@ def test_overlapping_runs_never_break_the_partition(lake, capsys):  # noqa: F811
         violations += [f"pair {i} ({scenario}): {v}" for v in outcome.violations]
         if scenario in EXPECTED:
             kind, who = EXPECTED[scenario]
-            assert (outcome.kind, outcome.winner) == (kind, (fast if who == "fast" else slow).name), (i, scenario)
+            expected = (kind, (fast if who == "fast" else slow).name)
+            assert (outcome.kind, outcome.winner) == expected, (i, scenario, outcome)
     with capsys.disabled():
         print(
             f"\n{lake.kind}: {pairs} pairs {dict(tally)}, {checks} reads by the monitor, {len(violations)} violations"
