@@ -6,10 +6,22 @@ from airflow import __version__ as _airflow_version
 from airflow.triggers.base import BaseTrigger, TriggerEvent  # the same module on Airflow 2 and 3
 from packaging.version import Version
 
-AIRFLOW_V_3_0_PLUS = Version(Version(_airflow_version).base_version) >= Version("3.0.0")
+_AIRFLOW_VERSION = Version(Version(_airflow_version).base_version)
+AIRFLOW_V_3_0_PLUS = _AIRFLOW_VERSION >= Version("3.0.0")
+PARTITIONED_ASSETS = _AIRFLOW_VERSION >= Version("3.3.0")
+"""Airflow 3.3+: an outlet event carries run-time partition keys (``outlet_events[asset].add_partitions()``) and
+a DAG can be scheduled once per partition (``PartitionedAssetTimetable``)."""
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, ObjectStoragePath, PokeReturnValue, conf
+    from airflow.sdk import (
+        Asset,
+        BaseHook,
+        BaseOperator,
+        BaseSensorOperator,
+        ObjectStoragePath,
+        PokeReturnValue,
+        conf,
+    )
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -19,6 +31,7 @@ if AIRFLOW_V_3_0_PLUS:
     )
 else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
     from airflow.configuration import conf
+    from airflow.datasets import Dataset as Asset
     from airflow.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -31,6 +44,14 @@ else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
     from airflow.models import BaseOperator
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
 
+TRIGGERING_ASSET_EVENTS = "triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events"
+"""The context key of the asset (2.10: dataset) events that triggered a run."""
+
+if PARTITIONED_ASSETS:
+    from airflow.sdk import PartitionedAssetTimetable
+else:  # pragma: no cover - Airflow before 3.3
+    PartitionedAssetTimetable = None
+
 try:
     from airflow.sdk.log import mask_secret
 except ImportError:  # pragma: no cover
@@ -41,14 +62,18 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "PARTITIONED_ASSETS",
+    "TRIGGERING_ASSET_EVENTS",
     "AirflowException",
     "AirflowFailException",
     "AirflowSkipException",
+    "Asset",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
     "BaseTrigger",
     "ObjectStoragePath",
+    "PartitionedAssetTimetable",
     "PokeReturnValue",
     "TaskDeferralTimeout",
     "TaskDeferred",

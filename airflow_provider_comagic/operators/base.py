@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from airflow_provider_comagic.exceptions import LandingError, ParameterError
+from airflow_provider_comagic.landing.assets import emit_asset_events, landing_asset
 from airflow_provider_comagic.landing.formats import DEFAULT_GZIP_LEVEL, FORMATS, check_gzip_level
 from airflow_provider_comagic.landing.run_info import run_info
 from airflow_provider_comagic.landing.storage import to_storage_path
@@ -21,7 +22,7 @@ from airflow_provider_comagic.landing.writer import (
     DEFAULT_ROW_GROUP_ROWS,
 )
 from airflow_provider_comagic.utils.templating import is_templated
-from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
+from airflow_provider_comagic.version_compat import Asset, BaseOperator, ObjectStoragePath
 
 __all__ = ["TIMESTAMP_MODES", "BaseLandingOperator"]
 
@@ -59,6 +60,11 @@ class BaseLandingOperator(BaseOperator):
     :param max_bytes_per_file: start a new part file after this many bytes.
     :param row_group_rows: Parquet row-group size (also the most rows held in memory).
     :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
+
+    **Assets.** The operator's output is the asset of its report folder (:meth:`output_asset`, e.g.
+    ``s3://bucket/comagic/calls_report``), added to ``outlets`` at parse time when ``output_path`` is a literal
+    and once rendered when it is templated; each committed partition emits an asset event
+    (:mod:`airflow_provider_comagic.landing.assets`).
     """
 
     template_fields: Sequence[str] = ("output_path", "output_format")
@@ -87,6 +93,37 @@ class BaseLandingOperator(BaseOperator):
         self.max_bytes_per_file = max_bytes_per_file
         self.row_group_rows = row_group_rows
         self.gzip_level = gzip_level
+
+    def asset_folder(self) -> str | None:
+        """The report folder under ``output_path`` whose asset this task updates (None until it is known)."""
+        return None
+
+    def output_asset(self, *, rendered: bool = True) -> Asset | None:
+        """The asset of this task's output, or None while ``output_path`` (or the folder) is still a template."""
+        folder = self.asset_folder()
+        if folder is None or is_templated(folder) or (not rendered and is_templated(self.output_path)):
+            return None
+        if not isinstance(self.output_path, ObjectStoragePath) and not str(self.output_path or "").strip():
+            return None
+        return landing_asset(self.output_path, folder)
+
+    def declare_output_asset(self, *, rendered: bool) -> Asset | None:
+        """Add :meth:`output_asset` to ``outlets`` (once) when it is known; return it."""
+        asset = self.output_asset(rendered=rendered)
+        if asset is not None:
+            outlets = list(self.outlets or [])
+            if not any(getattr(o, "uri", None) == asset.uri for o in outlets):
+                self.outlets = [*outlets, asset]
+        return asset
+
+    def emit_landed(self, context: Mapping[str, Any], entries: list[dict[str, Any]]) -> None:
+        """The asset events of the committed partitions ``entries`` (each with its ``partition_key``)."""
+        asset = self.declare_output_asset(rendered=True)
+        outlet_events = context.get("outlet_events")
+        if asset is None or outlet_events is None or not entries:
+            return
+        extra = emit_asset_events(outlet_events, asset, entries)
+        self.log.info("Asset %s: %d partition event(s), keys %s", asset.uri, len(entries), extra["partition_keys"])
 
     def check_output_options(self, *, rendered: bool) -> None:
         """Raise :attr:`parameter_error` for a bad output option (a templated one is checked once rendered)."""

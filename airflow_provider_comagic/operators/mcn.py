@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_comagic.landing.assets import partition_key
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
 from airflow_provider_comagic.landing.partitions import partition_name
 from airflow_provider_comagic.landing.writer import land_pages
@@ -119,6 +120,12 @@ class McnCallLogOperator(BaseLandingOperator):
         self._validate(rendered=False)
         if not (is_templated(date_from) or is_templated(date_till)):
             check_literal_interval(date_from, date_till, error=McnParameterError)
+        self.declare_output_asset(rendered=False)
+
+    def asset_folder(self) -> str:
+        """``mcn_call_log`` (``unified_calls/mcn`` with ``output_schema="unified"``): the folder of the asset,
+        one partition key ``<vpbx_id>|YYYY-MM-DD`` per vPBX and day."""
+        return unified_report_name("mcn") if self.output_schema == "unified" else MCN_REPORT
 
     def _validate(self, *, rendered: bool) -> None:
         """Literal values are checked at parse time, templated ones once rendered."""
@@ -159,7 +166,27 @@ class McnCallLogOperator(BaseLandingOperator):
             landed = [self._land_vpbx(context, hook, account, vpbx, window) for vpbx in ids]
         finally:
             hook.close()
+        self.emit_landed(context, [self._event_entry(vpbx, p, m, window) for vpbx, p, m in landed])
         return self._summary(landed, window.dates())
+
+    @staticmethod
+    def _event_entry(
+        vpbx: str, partition: ObjectStoragePath, manifest: Mapping[str, Any], window: _CallLogWindow
+    ) -> dict[str, Any]:
+        """What the asset event says of one vPBX's partition."""
+        return {
+            "partition_key": partition_key(window.start, window.end, window.tz, vpbx),
+            "manifest": str(partition / MANIFEST_NAME),
+            "partition": str(partition),
+            "rows": manifest["rows"],
+            "bytes": manifest["bytes"],
+            "files": len(manifest["files"]),
+            "date_from": window.start.isoformat(),
+            "date_till": window.end.isoformat(),
+            "vpbx_id": vpbx,
+            "api_calls": manifest["api"]["calls"],
+            "replaced": bool(manifest.get("replaces")),
+        }
 
     def _schema(self, hook: McnTelecomHook) -> pa.Schema:
         if self.output_schema == "unified":

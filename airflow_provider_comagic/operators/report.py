@@ -26,6 +26,7 @@ from airflow_provider_comagic.comagic.errors import (
     ComagicRateLimitError,
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
+from airflow_provider_comagic.landing.assets import partition_key
 from airflow_provider_comagic.landing.checkpoint import ReportRun, pack_plan_state, unpack_plan_state
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
 from airflow_provider_comagic.landing.partitions import partition_name, report_name
@@ -183,7 +184,8 @@ class ComagicReportOperator(BaseLandingOperator):
     interval of the account's zone, ``<output_path>/<report>/interval=<start>_<end>/...`` otherwise.
 
     Returns (XCom) a small summary: ``manifest``, ``partition``, ``rows``, ``files``, ``bytes``, ``api_calls``,
-    ``points``, ``date_from``, ``date_till`` of the data interval (``api_calls``/``points``: the whole task);
+    ``points``, ``date_from``, ``date_till``, ``partition_key`` (its asset event's key) and ``replaced`` (whether
+    the commit replaced an earlier copy) of the data interval (``api_calls``/``points``: the whole task);
     with ``lookback`` also ``intervals`` (the same keys for every interval landed, the data interval first);
     with ``user_id``/``customer_id`` also those; ``deferrals`` when the task waited for the quota.
 
@@ -320,6 +322,11 @@ class ComagicReportOperator(BaseLandingOperator):
         self._validate(rendered=False)
         if not (is_templated(date_from) or is_templated(date_till)):
             check_literal_interval(date_from, date_till, error=ComagicParameterError)
+        self.declare_output_asset(rendered=False)
+
+    def asset_folder(self) -> str:
+        """``<report>`` (``unified_calls/comagic`` with ``output_schema="unified"``): the folder of the asset."""
+        return unified_report_name("comagic") if self.output_schema == "unified" else report_name(self.method)
 
     # -- validation (parse time for literal values, execute time for templated ones) ----------------------------
     def _validate(self, *, rendered: bool) -> ReportQuery | None:
@@ -453,6 +460,7 @@ class ComagicReportOperator(BaseLandingOperator):
                 )
                 raise AirflowSkipException(f"{label} has no access to {self.method}: {error}") from None
             raise
+        self.emit_landed(context, run.done)  # every interval committed by this task, across deferrals
         return self._summary(query, run)
 
     def _land_interval(
@@ -474,7 +482,14 @@ class ComagicReportOperator(BaseLandingOperator):
         with writer:
             self._write_pages(writer, hook, plan, run, meter)
             manifest = writer.commit(self._manifest_extra(context, hook, query, plan, start, end, api_dates, meter))
-        return self._interval_entry(partition, manifest, api_dates)
+        entry = self._interval_entry(partition, manifest, api_dates)
+        client = query.customer_id if query.customer_id is not None else query.user_id
+        entry["partition_key"] = partition_key(start, end, hook.timezone, client)
+        entry.update(
+            {k: v for k, v in (("customer_id", query.customer_id), ("user_id", query.user_id)) if v is not None}
+        )
+        entry["replaced"] = bool(manifest.get("replaces"))
+        return entry
 
     def _plan(self, hook: ComagicHook, query: ReportQuery, start: dt.datetime, end: dt.datetime) -> PagePlan:
         """The paging plan of one interval. Fields are always named: some methods' default fields lack the key

@@ -136,7 +136,10 @@ def test_manifest_and_xcom_summary(emu, tmp_path):
         "points",
         "date_from",
         "date_till",
+        "partition_key",
+        "replaced",
     }
+    assert summary["partition_key"] == DAY.date().isoformat() and summary["replaced"] is False
     assert len(json.dumps(summary)) < 1000
     manifest = read_manifest(summary["manifest"])
     assert manifest["method"] == "get.calls_report" and manifest["format"] == "parquet"
