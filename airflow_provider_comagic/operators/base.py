@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from airflow_provider_comagic.exceptions import LandingError, ParameterError
 from airflow_provider_comagic.landing.assets import emit_asset_events, landing_asset
 from airflow_provider_comagic.landing.formats import DEFAULT_GZIP_LEVEL, FORMATS, check_gzip_level
+from airflow_provider_comagic.landing.lineage import landed_dataset
+from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.run_info import run_info
 from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.landing.writer import (
@@ -21,6 +23,7 @@ from airflow_provider_comagic.landing.writer import (
     DEFAULT_MAX_ROWS_PER_FILE,
     DEFAULT_ROW_GROUP_ROWS,
 )
+from airflow_provider_comagic.utils.lineage import lineage_or_none, operator_lineage
 from airflow_provider_comagic.utils.templating import is_templated
 from airflow_provider_comagic.version_compat import Asset, BaseOperator, ObjectStoragePath
 
@@ -118,12 +121,28 @@ class BaseLandingOperator(BaseOperator):
 
     def emit_landed(self, context: Mapping[str, Any], entries: list[dict[str, Any]]) -> None:
         """The asset events of the committed partitions ``entries`` (each with its ``partition_key``)."""
+        self._landed = list(entries)  # what the lineage reports
         asset = self.declare_output_asset(rendered=True)
         outlet_events = context.get("outlet_events")
         if asset is None or outlet_events is None or not entries:
             return
         extra = emit_asset_events(outlet_events, asset, entries)
         self.log.info("Asset %s: %d partition event(s), keys %s", asset.uri, len(entries), extra["partition_keys"])
+
+    def api_dataset(self) -> Any:
+        """The OpenLineage input dataset of the API this task read (set by each vendor's operator)."""
+        raise NotImplementedError
+
+    @lineage_or_none
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the API as input, each partition this task committed as output (schema from the
+        manifest's Arrow schema, row/byte/file counts, ``OVERWRITE`` when it replaced a copy)."""
+        outputs = []
+        for entry in getattr(self, "_landed", None) or []:
+            manifest = read_manifest(entry["partition"], self.output_conn_id)
+            if manifest is not None:
+                outputs.append(landed_dataset(entry["partition"], manifest, output=True))
+        return operator_lineage([self.api_dataset()], outputs)
 
     def check_output_options(self, *, rendered: bool) -> None:
         """Raise :attr:`parameter_error` for a bad output option (a templated one is checked once rendered)."""

@@ -24,6 +24,7 @@ from airflow_provider_comagic.mcn.errors import McnParameterError
 from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.unified.mcn import mcn_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
+from airflow_provider_comagic.utils.lineage import dataset
 from airflow_provider_comagic.utils.templating import is_templated, parse_list
 from airflow_provider_comagic.utils.time import check_literal_interval, resolve_interval
 
@@ -127,6 +128,14 @@ class McnCallLogOperator(BaseLandingOperator):
         one partition key ``<vpbx_id>|YYYY-MM-DD`` per vPBX and day."""
         return unified_report_name("mcn") if self.output_schema == "unified" else MCN_REPORT
 
+    def api_dataset(self) -> Any:
+        """OpenLineage: ``mcn://<API host>``, name ``call_log/account_id=<id>``, schema = the call log's fields."""
+        state = getattr(self, "_api_lineage", None) or {}
+        schema = call_log_schema(state.get("timezone") or "UTC", "utc")
+        fields = [(f.name, str(f.type), None) for f in schema]
+        name = f"call_log/account_id={state.get('account', self.account_id)}"
+        return dataset(f"mcn://{state.get('host') or 'api.mcn.ru'}", name, fields=fields)
+
     def _validate(self, *, rendered: bool) -> None:
         """Literal values are checked at parse time, templated ones once rendered."""
         self.check_output_options(rendered=rendered)
@@ -157,6 +166,7 @@ class McnCallLogOperator(BaseLandingOperator):
             tz = hook.timezone
             start, end = resolve_interval(self.date_from, self.date_till, context, tz, error=McnParameterError)
             account = hook.account(self.account_id)
+            self._api_lineage = {"host": hook.config.host, "account": account, "timezone": hook.config.timezone}
             ids = self._vpbx_list(hook, account)
             if len(ids) > 1 and self.partition_template and "{report}" not in self.partition_template:
                 raise McnParameterError(

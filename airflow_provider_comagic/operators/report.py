@@ -35,6 +35,7 @@ from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
 from airflow_provider_comagic.unified.comagic import COMAGIC_SOURCE_FIELDS, comagic_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
+from airflow_provider_comagic.utils.lineage import dataset
 from airflow_provider_comagic.utils.templating import (
     is_templated,
     parse_list,
@@ -328,6 +329,17 @@ class ComagicReportOperator(BaseLandingOperator):
         """``<report>`` (``unified_calls/comagic`` with ``output_schema="unified"``): the folder of the asset."""
         return unified_report_name("comagic") if self.output_schema == "unified" else report_name(self.method)
 
+    def api_dataset(self) -> Any:
+        """OpenLineage: ``comagic://<Data API host>``, name ``<method>`` (``<method>/user_id=<id>`` for a client),
+        schema = the requested fields as the catalogue describes them."""
+        state = getattr(self, "_api_lineage", None) or {}
+        spec = get_method(self.method)
+        names = state.get("fields") or list(spec.default_fields)
+        catalogue = {f.name: f for f in spec.fields}
+        fields = [(n, catalogue[n].type, catalogue[n].description or None) for n in names if n in catalogue]
+        name = self.method if state.get("user_id") is None else f"{self.method}/user_id={state['user_id']}"
+        return dataset(f"comagic://{state.get('host') or 'dataapi.comagic.ru'}", name, fields=fields)
+
     # -- validation (parse time for literal values, execute time for templated ones) ----------------------------
     def _validate(self, *, rendered: bool) -> ReportQuery | None:
         """Check every option; once rendered, return the parsed :class:`ReportQuery`."""
@@ -474,6 +486,7 @@ class ComagicReportOperator(BaseLandingOperator):
     ) -> dict[str, Any]:
         """Land (or continue landing) one interval's partition and commit it; return its summary entry."""
         plan = self._plan(hook, query, start, end)
+        self._api_lineage = {"host": hook.config.host, "fields": list(plan.fields), "user_id": query.user_id}
         schema = self._schema(hook, plan)
         partition = self._partition(hook, query, start, end)
         api_dates = interval_to_api(start, end, hook.timezone, error=_ERROR)

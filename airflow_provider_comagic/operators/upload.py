@@ -16,6 +16,7 @@ from airflow_provider_comagic.comagic.uploads.rules import (
     validate_calls,
 )
 from airflow_provider_comagic.landing.storage import to_storage_path
+from airflow_provider_comagic.utils.lineage import dataset, lineage_or_none, operator_lineage, storage_dataset_id
 from airflow_provider_comagic.utils.templating import parse_structure
 from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
 
@@ -90,6 +91,22 @@ class ComagicUploadCallsOperator(BaseOperator):
         self.max_errors_reported = max_errors_reported
         self.request_id_prefix = request_id_prefix
 
+    @lineage_or_none
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the calls file (when read from one) as input, ``upload.calls`` of the Data API as output
+        (``comagic://<host>``, with the number of calls sent)."""
+        state = getattr(self, "_lineage", None) or {}
+        inputs = []
+        if self.calls_path is not None:
+            inputs.append(dataset(*storage_dataset_id(str(to_storage_path(self.calls_path, self.calls_conn_id)))))
+        output = dataset(
+            f"comagic://{state.get('host') or 'dataapi.comagic.ru'}",
+            UPLOAD_METHOD,
+            rows=state.get("calls"),
+            output=True,
+        )
+        return operator_lineage(inputs, [output])
+
     def _load_calls(self) -> list[Any]:
         if self.calls_path is not None:
             path = to_storage_path(self.calls_path, self.calls_conn_id)
@@ -125,6 +142,7 @@ class ComagicUploadCallsOperator(BaseOperator):
         finally:
             hook.close()
         points = hook.quota.points
+        self._lineage = {"host": hook.config.host, "calls": len(calls)}
         self.log.info("Uploaded %d calls in %d requests (%d points)", len(calls), len(batches), points)
         return {
             "ext_request_ids": list(calls_per_request),

@@ -10,9 +10,11 @@ import orjson
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import manifest_schema, read_manifest
 from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
 from airflow_provider_comagic.landing.storage import to_storage_path
+from airflow_provider_comagic.utils.lineage import dataset, lineage_or_none, operator_lineage, postgres_dataset_id
 from airflow_provider_comagic.version_compat import BaseOperator
 
 if TYPE_CHECKING:
@@ -215,9 +217,13 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         table = quote_ident(self.table)
         columns = ", ".join(quote_ident(name) for name in [*schema.names, INTERVAL_START, INTERVAL_END, LOADED_AT])
         copy_sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        connection = PostgresHook(postgres_conn_id=self.postgres_conn_id).get_conn()
+        hook = PostgresHook(postgres_conn_id=self.postgres_conn_id)
+        connection = hook.get_conn()
         try:
             with connection, connection.cursor() as cursor:  # one transaction: commit on success, else rollback
+                # loads of other partitions into the same table may run at once (one DAG run per partition):
+                # CREATE TABLE IF NOT EXISTS is not safe against a concurrent create, so they take turns
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
                 for statement in create_table_sql(self.table, schema):
                     cursor.execute(statement)
                 cursor.execute(
@@ -241,7 +247,30 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         finally:
             connection.close()
         self.log.info("Loaded %d rows into %s for [%s, %s) (replaced %d)", loaded, self.table, start, end, deleted)
+        conn = hook.get_connection(self.postgres_conn_id)
+        self._lineage = {
+            "partition": str(partition),
+            "manifest": manifest,
+            "rows": loaded,
+            "connection": {"host": conn.host, "port": conn.port, "database": conn.schema},
+        }
         return {"table": self.table, "rows": loaded, "deleted": deleted, "interval_start": start, "interval_end": end}
+
+    @lineage_or_none
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the landed partition as input, the table as output (``postgres://host:port``,
+        ``database.schema.table``) with the rows loaded."""
+        state = getattr(self, "_lineage", None)
+        if state is None:
+            return None
+        manifest = state["manifest"]
+        connection = state["connection"]
+        namespace, name = postgres_dataset_id(
+            connection["host"], connection["port"], connection["database"], self.table
+        )
+        columns = [(f.name, postgres_type(f.type), None) for f in manifest_schema(manifest) or []]
+        table = dataset(namespace, name, fields=columns, rows=state["rows"], output=True)
+        return operator_lineage([landed_dataset(state["partition"], manifest, output=False)], [table])
 
     @staticmethod
     def _batches(

@@ -84,7 +84,13 @@ def test_dagbag_imports_every_example_without_errors_or_api_calls(emu):
 
     bag = dag_bag(str(DAGS))  # no examples of Airflow itself
     assert bag.import_errors == {}
-    expected = {"comagic_calls_to_object_storage", "comagic_reports_to_postgres", "comagic_upload_and_wait"}
+    expected = {
+        "comagic_calls_to_object_storage",
+        "comagic_reports_to_postgres",
+        "comagic_upload_and_wait",
+        "comagic_calls_landed",
+        "comagic_calls_partition_to_postgres",
+    }
     assert expected <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
         dag = bag.dags[dag_id]

@@ -193,3 +193,34 @@ def test_a_partition_replaced_during_the_load_is_loaded_again(pg, lake, monkeypa
     monkeypatch.setattr(postgres, "_BATCH_ROWS", 100)
     result = load_lake(lake)
     assert result["rows"] == 180 and [row[:2] for row in table_state(pg)] == [("second", 180)]
+
+
+def test_concurrent_loads_into_a_new_table(emu, pg, tmp_path):
+    """One DAG run per partition loads several partitions at once: the first loads race to create the table."""
+    import concurrent.futures
+
+    summaries = [land(tmp_path, DAY + dt.timedelta(days=i), DAY + dt.timedelta(days=i + 1)) for i in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(load, summaries))
+    assert [r["rows"] for r in results] == [s["rows"] for s in summaries]
+    (total,) = query(pg, "SELECT count(*) FROM comagic.calls_report")
+    assert total == (sum(s["rows"] for s in summaries),)
+
+
+def test_openlineage_of_a_load(emu, pg, tmp_path):
+    pytest.importorskip("airflow.providers.openlineage")
+    summary = land(tmp_path, DAY, DAY + dt.timedelta(days=1))
+    op = ComagicLandedToPostgresOperator(
+        task_id="load",
+        partition_path=summary["partition"],
+        table="comagic.calls_report",
+        postgres_conn_id="postgres_test",
+    )
+    op.execute({})
+    lineage = op.get_openlineage_facets_on_complete(None)
+    (source,), (table,) = lineage.inputs, lineage.outputs
+    assert (source.namespace, source.name) == ("file", str(tmp_path / "calls_report" / "date=2024-03-01"))
+    host, port = postgres_connection(pg)["host"], postgres_connection(pg)["port"]
+    assert (table.namespace, table.name) == (f"postgres://{host}:{port}", "comagic.comagic.calls_report")
+    assert table.outputFacets["outputStatistics"].rowCount == summary["rows"] > 0
+    assert "id" in [f.name for f in table.facets["schema"].fields]
