@@ -11,9 +11,8 @@ import orjson
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.lineage import landed_dataset
-from airflow_provider_comagic.landing.manifest import manifest_schema, read_manifest
+from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, read_manifest
 from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
-from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.utils.lineage import dataset, lineage_or_none, operator_lineage, postgres_dataset_id
 from airflow_provider_comagic.version_compat import BaseOperator
 
@@ -182,7 +181,7 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         self.check_row_count = check_row_count
 
     def execute(self, context: Context) -> dict[str, Any]:
-        partition = to_storage_path(self.partition_path, self.storage_conn_id)
+        partition = partition_of(self.partition_path, self.storage_conn_id)  # the folder, also when given the manifest
         for attempt in range(1, _ATTEMPTS + 1):
             manifest = read_manifest(partition)
             if manifest is None:

@@ -49,6 +49,11 @@ def test_asset_events_schedule_one_load_per_partition(comagic_emulator_factory, 
         AIRFLOW_CONN_POSTGRES_DEFAULT=json.dumps(postgres_connection(postgres_dsn)),
         COMAGIC_OUTPUT_BASE=f"file://{base}",
         COMAGIC_CALLS_TABLE="comagic.calls_report",
+        # the OpenLineage provider's own listener, writing its events with the file transport
+        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
+            {"type": "file", "log_file_path": str(tmp_path / "openlineage.json"), "append": True}
+        ),
+        AIRFLOW__OPENLINEAGE__NAMESPACE="tests",
     )
     with airflow_processes(env, logs):
         wait_for_dags(env, {PRODUCER, CONSUMER}, logs)
@@ -61,10 +66,11 @@ def test_asset_events_schedule_one_load_per_partition(comagic_emulator_factory, 
         )
         assert {r["state"] for r in consumer} == {"success"}, consumer
 
-    day = dt.datetime.fromisoformat(producer["data_interval_start"]).astimezone(MSK).date()
+    db = sqlite3.connect(home / "airflow.db")
+    ((start,),) = db.execute("SELECT data_interval_start FROM dag_run WHERE dag_id = ?", (PRODUCER,)).fetchall()
+    day = dt.datetime.fromisoformat(start).replace(tzinfo=dt.timezone.utc).astimezone(MSK).date()  # stored in UTC
     days = [day, day - dt.timedelta(days=1)]
     keys = [d.isoformat() for d in days]
-    db = sqlite3.connect(home / "airflow.db")
     runs = dict(db.execute("SELECT partition_key, run_type FROM dag_run WHERE dag_id = ?", (CONSUMER,)).fetchall())
     assert runs == {key: "asset_triggered" for key in keys}  # one run per partition, with its key
 
@@ -93,3 +99,25 @@ def test_asset_events_schedule_one_load_per_partition(comagic_emulator_factory, 
                 (manifest["interval"]["start"],),
             )
             assert [row[0] for row in cursor.fetchall()] == truth
+
+    lineage = [json.loads(line) for line in (tmp_path / "openlineage.json").read_text().splitlines()]
+    complete = {}
+    for event in lineage:
+        if event["eventType"] == "COMPLETE" and event["job"]["name"].endswith((".land_calls", ".load_partition")):
+            complete.setdefault(event["job"]["name"].rsplit(".", 1)[1], []).append(event)
+    (land,) = complete["land_calls"]
+    (source,) = land["inputs"]
+    assert source["namespace"].startswith("comagic://127.0.0.1:") and source["name"] == "get.calls_report"
+    assert {o["name"]: o["outputFacets"]["outputStatistics"]["rowCount"] for o in land["outputs"]} == {
+        str(base / "calls_report" / f"date={d}"): len(_truth_ids(emu, d)) for d in days
+    }
+    assert {o["namespace"] for o in land["outputs"]} == {"file"}
+    pg = postgres_connection(postgres_dsn)
+    loads = sorted(complete["load_partition"], key=lambda e: e["inputs"][0]["name"])
+    assert [e["inputs"][0]["name"] for e in loads] == sorted(str(base / "calls_report" / f"date={d}") for d in days)
+    for event in loads:
+        (table,) = event["outputs"]
+        assert (table["namespace"], table["name"]) == (
+            f"postgres://{pg['host']}:{pg['port']}",
+            "comagic.comagic.calls_report",
+        )

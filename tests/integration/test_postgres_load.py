@@ -195,6 +195,11 @@ def test_a_partition_replaced_during_the_load_is_loaded_again(pg, lake, monkeypa
     assert result["rows"] == 180 and [row[:2] for row in table_state(pg)] == [("second", 180)]
 
 
+def test_the_manifest_path_loads_like_the_folder(emu, pg, tmp_path):
+    summary = land(tmp_path, DAY, DAY + dt.timedelta(days=1))
+    assert load({"partition": summary["manifest"]})["rows"] == summary["rows"] > 0
+
+
 def test_concurrent_loads_into_a_new_table(emu, pg, tmp_path):
     """One DAG run per partition loads several partitions at once: the first loads race to create the table."""
     import concurrent.futures
