@@ -330,14 +330,16 @@ class ComagicReportOperator(BaseLandingOperator):
         return unified_report_name("comagic") if self.output_schema == "unified" else report_name(self.method)
 
     def api_dataset(self) -> Any:
-        """OpenLineage: ``comagic://<Data API host>``, name ``<method>`` (``<method>/user_id=<id>`` for a client),
+        """OpenLineage: ``comagic://<Data API host>``, name ``<method>`` (``<method>/customer_id=<id>`` for an agency's
+        client, ``.../user_id=<id>`` for a user),
         schema = the requested fields as the catalogue describes them."""
         state = getattr(self, "_api_lineage", None) or {}
         spec = get_method(self.method)
         names = state.get("fields") or list(spec.default_fields)
         catalogue = {f.name: f for f in spec.fields}
         fields = [(n, catalogue[n].type, catalogue[n].description or None) for n in names if n in catalogue]
-        name = self.method if state.get("user_id") is None else f"{self.method}/user_id={state['user_id']}"
+        clients = [f"{k}={state[k]}" for k in ("customer_id", "user_id") if state.get(k) is not None]
+        name = "/".join([self.method, *clients])
         return dataset(f"comagic://{state.get('host') or 'dataapi.comagic.ru'}", name, fields=fields)
 
     # -- validation (parse time for literal values, execute time for templated ones) ----------------------------
@@ -486,7 +488,12 @@ class ComagicReportOperator(BaseLandingOperator):
     ) -> dict[str, Any]:
         """Land (or continue landing) one interval's partition and commit it; return its summary entry."""
         plan = self._plan(hook, query, start, end)
-        self._api_lineage = {"host": hook.config.host, "fields": list(plan.fields), "user_id": query.user_id}
+        self._api_lineage = {
+            "host": hook.config.host,
+            "fields": list(plan.fields),
+            "customer_id": query.customer_id,
+            "user_id": query.user_id,
+        }
         schema = self._schema(hook, plan)
         partition = self._partition(hook, query, start, end)
         api_dates = interval_to_api(start, end, hook.timezone, error=_ERROR)

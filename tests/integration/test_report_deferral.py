@@ -20,7 +20,8 @@ from airflow_provider_comagic.landing.storage import store_for, to_storage_path
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.triggers import quota as quota_trigger
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
-from airflow_provider_comagic.version_compat import TaskDeferred
+from airflow_provider_comagic.version_compat import PARTITIONED_ASSETS, TaskDeferred
+from tests.fixtures.airflow_compat import OutletEventAccessors, event_extra, partition_events
 from tests.integration.test_report_operators import DAY, api_range, canonical, context, emu  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -154,15 +155,26 @@ def test_rows_arriving_while_deferred_are_read_once(emu, tmp_path, monkeypatch):
 
 def test_lookback_run_defers_between_its_intervals_state(emu, tmp_path, monkeypatch):  # noqa: F811
     emu.faults.add("limit_exceeded", method="get.calls_report", calls={10}, limit_type="day", exhaust=True)
+    before = OutletEventAccessors()
     ctx = context(DAY, END)
     op = operator(tmp_path, lookback=dt.timedelta(days=2))
-    deferred = defer(op, ctx)
+    deferred = defer(op, {**ctx, "outlet_events": before})
     run = deferred.kwargs["run"]
     assert len(run["done"]) == 1 and len(run["intervals"]) == 3  # the data interval committed, the next in progress
+    asset = f"file://{tmp_path}/calls_report"
+    assert event_extra(before, asset) == {}  # a deferring task emits nothing: Airflow drops its events anyway
     emu.clock.advance(emu.quota.limits()["day_reset"] + 1)
+    after = OutletEventAccessors()
     summary = operator(tmp_path, lookback=dt.timedelta(days=2)).execute_complete(
-        ctx, event=fire(deferred.trigger, monkeypatch), **deferred.kwargs
+        {**ctx, "outlet_events": after}, event=fire(deferred.trigger, monkeypatch), **deferred.kwargs
     )
+    # the resumed task's events name every partition the task committed, also the one before the deferral
+    extra = event_extra(after, asset)
+    assert extra["partition_keys"] == ["2024-03-01", "2024-02-29", "2024-02-28"]
+    for key, entry in zip(extra["partition_keys"], summary["intervals"], strict=True):
+        assert extra["partitions"][key]["rows"] == entry["rows"] == read_manifest(entry["partition"])["rows"]
+    if PARTITIONED_ASSETS:
+        assert sorted(e["partition_key"] for e in partition_events(after)) == sorted(extra["partition_keys"])
     assert [i["date_from"][:10] for i in summary["intervals"]] == ["2024-03-01", "2024-02-29", "2024-02-28"]
     for entry in summary["intervals"]:
         day = entry["date_from"][:10]
