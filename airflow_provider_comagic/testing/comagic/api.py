@@ -226,6 +226,9 @@ class Dispatcher:
         self.quota.charge(weight)
         rows = len(page.rows) if page is not None else 0
         self.stats.record(method=method, points=weight, rows=rows)
+        if page is not None and method in self.reports:
+            request = {"method": method, **{k: v for k, v in params.items() if k != "access_token"}}
+            self.stats.page(orjson.dumps(request, option=orjson.OPT_SORT_KEYS))
         metadata: dict[str, Any] = {"limits": self.quota.limits()}
         if total is not None:
             metadata["total_items"] = total

@@ -1,4 +1,5 @@
-"""What the emulator saw: requests, calls per method, successes, points spent, errors by mnemonic."""
+"""What the emulator saw: requests, calls per method, successes, points spent, errors by mnemonic, and how many
+times each page of a report was served (a page fetched twice is a client that lost its place)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class EmulatorStats:
     faults: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     points: int = 0
     rows_served: int = 0
+    pages: collections.Counter[bytes] = dataclasses.field(default_factory=collections.Counter)
+    """Successful report calls by their parameters (everything but the token, as canonical JSON)."""
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, *, method: str | None, error: str | None = None, points: int = 0, rows: int = 0) -> None:
@@ -31,6 +34,16 @@ class EmulatorStats:
                 self.successes[method] += 1
             self.points += points
             self.rows_served += rows
+
+    def page(self, key: bytes) -> None:
+        """Count one served page of a report, identified by its request parameters."""
+        with self._lock:
+            self.pages[key] += 1
+
+    def repeated_pages(self) -> dict[bytes, int]:
+        """The report pages served more than once (same method, client, interval, offset, fields, filter)."""
+        with self._lock:
+            return {key: count for key, count in self.pages.items() if count > 1}
 
     def request(self) -> None:
         with self._lock:
@@ -47,7 +60,7 @@ class EmulatorStats:
     def reset(self) -> None:
         with self._lock:
             self.requests = self.points = self.rows_served = 0
-            for counter in (self.calls, self.successes, self.errors, self.faults):
+            for counter in (self.calls, self.successes, self.errors, self.faults, self.pages):
                 counter.clear()
 
     def snapshot(self) -> dict[str, Any]:
@@ -61,4 +74,6 @@ class EmulatorStats:
                 "faults": dict(self.faults),
                 "points": self.points,
                 "rows_served": self.rows_served,
+                "pages": sum(self.pages.values()),
+                "repeated_pages": sum(1 for count in self.pages.values() if count > 1),
             }
