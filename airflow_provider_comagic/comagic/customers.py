@@ -15,7 +15,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["CUSTOMER_FIELDS", "USER_FIELDS", "select_client_users"]
+__all__ = ["CUSTOMER_FIELDS", "USER_FIELDS", "group_client_users", "select_client_users"]
 
 CUSTOMER_FIELDS = ("id", "name", "status")
 """Fields of ``get.customers`` the selection needs."""
@@ -69,3 +69,22 @@ def select_client_users(
             }
         )
     return entries
+
+
+def group_client_users(entries: list[dict[str, Any]], group_size: int) -> list[dict[str, list[dict[str, Any]]]]:
+    """Chunk fan-out entries into groups of at most ``group_size``, in order: ``[{"clients": [entry, ...]}, ...]``.
+
+    Each group is the ``clients`` argument of one report task (``.expand_kwargs(groups)``), so an agency with
+    more clients than Airflow's ``[core] max_map_length`` maps one task per group instead of one per client.
+    The groups are as even as the count allows (1 500 clients in groups of at most 1 000 make two of 750).
+    """
+    if not entries:
+        return []
+    count = -(-len(entries) // group_size)  # ceil: the fewest groups of at most group_size
+    base, extra = divmod(len(entries), count)
+    groups, start = [], 0
+    for index in range(count):
+        end = start + base + (1 if index < extra else 0)
+        groups.append({"clients": entries[start:end]})
+        start = end
+    return groups

@@ -13,6 +13,10 @@ the resume (the data changed meanwhile) skips them exactly. Those keys can numbe
 ``next_kwargs``; a plan state over :data:`INLINE_PLAN_STATE_BYTES` is therefore stored gzipped as a scratch
 object next to the interval's parts (one PUT, deleted by the commit) and ``next_kwargs`` holds only its key.
 Memory stays bounded by one query's keys, as without deferral, and nothing is fetched twice.
+
+A task landing a group of agency clients one after the other saves a :class:`ClientGroupRun`: how many
+clients are finished, the totals and skipped clients so far, and the :class:`ReportRun` of the client in
+progress. It grows with neither the clients nor their rows (each client's partitions have their manifests).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import orjson
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.writer import PartitionWriter
 
-__all__ = ["INLINE_PLAN_STATE_BYTES", "ReportRun", "pack_plan_state", "unpack_plan_state"]
+__all__ = ["INLINE_PLAN_STATE_BYTES", "ClientGroupRun", "ReportRun", "pack_plan_state", "unpack_plan_state"]
 
 INLINE_PLAN_STATE_BYTES = 16 * 1024
 """Largest plan state (JSON bytes) kept inside ``next_kwargs``; a larger one goes to a scratch object."""
@@ -110,4 +114,101 @@ class ReportRun:
             [dict(entry) for entry in state["done"]],
             dict(state["current"]) if state.get("current") else None,
             int(state.get("deferrals") or 0),
+        )
+
+
+GROUP_TOTALS = ("partitions", "rows", "files", "bytes", "api_calls", "points")
+"""What a group task adds up over its clients' committed intervals."""
+
+
+class ClientGroupRun:
+    """Where a task landing a group of clients stands: clients ``[0, position)`` are finished (landed or
+    skipped), ``current`` is the run of client ``position``.
+
+    :param size: how many clients the group has.
+    :param current: the :class:`ReportRun` of the client in progress (fresh when it has not started).
+    :param position: index of the client in progress.
+    :param totals: sums of :data:`GROUP_TOTALS` over the finished clients' committed intervals.
+    :param skipped: ids of the clients skipped for lack of access.
+    :param deferrals: how many times the task has deferred so far.
+    :param client: the id of the client in progress when the task deferred (checked on resume).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        current: ReportRun,
+        position: int = 0,
+        totals: Mapping[str, int] | None = None,
+        skipped: list[int] | None = None,
+        deferrals: int = 0,
+        client: int | None = None,
+    ):
+        self.size = size
+        self.current = current
+        self.position = position
+        self.totals = {name: int((totals or {}).get(name, 0)) for name in GROUP_TOTALS}
+        self.skipped = list(skipped or [])
+        self.deferrals = deferrals
+        self.client = client
+
+    def finish(self) -> None:
+        """The client in progress is done: add up what it committed and move to the next client."""
+        self.totals["partitions"] += len(self.current.done)
+        for entry in self.current.done:
+            for name in GROUP_TOTALS[1:]:
+                self.totals[name] += int(entry.get(name) or 0)
+        self.position += 1
+        self.current = ReportRun(self.current.intervals)
+        self.client = None
+
+    def skip(self, client: int) -> None:
+        """The client in progress was refused (no access): record it and move on (anything it committed
+        before the refusal is counted)."""
+        self.skipped.append(client)
+        self.finish()
+
+    def suspend(self, client: int) -> None:
+        """The task is about to defer while landing ``client`` (its run holds the checkpoint)."""
+        self.client = client
+        self.deferrals += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": RUN_STATE_VERSION,
+            "size": self.size,
+            "position": self.position,
+            "client": self.client,
+            "totals": self.totals,
+            "skipped": self.skipped,
+            "deferrals": self.deferrals,
+            "current": self.current.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, state: Mapping[str, Any] | None, client_keys: list[int] | None) -> ClientGroupRun:
+        """The saved group, checked against the ids of the task's clients (rendered again on resume)."""
+        if not state or state.get("version") != RUN_STATE_VERSION:
+            raise LandingError(
+                f"cannot resume: the saved group state is missing or of another version ({state!r:.200})"
+            )
+        position, size = int(state["position"]), int(state["size"])
+        if client_keys is None or len(client_keys) != size or not 0 <= position <= size:
+            raise LandingError(
+                f"cannot resume: the group had {size} client(s) when it deferred, the task now has "
+                f"{'none' if client_keys is None else len(client_keys)}"
+            )
+        if position < size and state.get("client") not in (None, client_keys[position]):
+            raise LandingError(
+                f"cannot resume: client {position + 1} of the group was {state['client']} when it deferred, "
+                f"now {client_keys[position]}"
+            )
+        return cls(
+            size,
+            ReportRun.from_json(state["current"]),
+            position,
+            state.get("totals"),
+            [int(c) for c in state.get("skipped") or []],
+            int(state.get("deferrals") or 0),
+            state.get("client"),
         )

@@ -27,7 +27,12 @@ from airflow_provider_comagic.comagic.errors import (
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.landing.assets import partition_key
-from airflow_provider_comagic.landing.checkpoint import ReportRun, pack_plan_state, unpack_plan_state
+from airflow_provider_comagic.landing.checkpoint import (
+    ClientGroupRun,
+    ReportRun,
+    pack_plan_state,
+    unpack_plan_state,
+)
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
 from airflow_provider_comagic.landing.partitions import partition_name, report_name
 from airflow_provider_comagic.landing.writer import PartitionWriter
@@ -93,6 +98,8 @@ class ReportQuery:
     :param api_params: method-specific parameters passed through.
     :param user_id: the client user every call acts as (agency fan-out), or None.
     :param customer_id: the client's customer id (partition folder), or None.
+    :param customer_name: the client's name (logs, manifest), or None.
+    :param user_login: the client user's login (logs, manifest), or None.
     """
 
     fields: list[str] | None
@@ -101,6 +108,8 @@ class ReportQuery:
     api_params: dict[str, Any]
     user_id: int | None
     customer_id: int | None
+    customer_name: str | None = None
+    user_login: str | None = None
 
     @classmethod
     def parse(cls, op: ComagicReportOperator, spec: MethodSpec) -> ReportQuery:
@@ -124,7 +133,24 @@ class ReportQuery:
             api_params=api_params,
             user_id=parse_optional_int(op.user_id, "user_id", error=_ERROR),
             customer_id=parse_optional_int(op.customer_id, "customer_id", error=_ERROR),
+            customer_name=op.customer_name or None,
+            user_login=op.user_login or None,
         )
+
+    def for_client(self, client: ReportClient) -> ReportQuery:
+        """The same query acting as ``client`` (one client of a group)."""
+        return dataclasses.replace(
+            self,
+            user_id=client.user_id,
+            customer_id=client.customer_id,
+            customer_name=client.customer_name,
+            user_login=client.user_login,
+        )
+
+    @property
+    def client(self) -> ReportClient:
+        """The agency client this query acts as."""
+        return ReportClient(self.customer_id, self.customer_name, self.user_id, self.user_login)
 
     def call_params(self) -> dict[str, Any]:
         """``api_params`` plus the client's ``user_id`` (sent in every call, overriding the connection's)."""
@@ -149,6 +175,10 @@ def check_api_params(spec: MethodSpec, params: Mapping[str, Any]) -> None:
         )
 
 
+CLIENT_KEYS = ("user_id", "customer_id", "customer_name", "user_login")
+"""The keys of one client entry (of ``clients``, or of a per-client fan-out)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ReportClient:
     """The agency client a report task acts as (all None for the connection's own account)."""
@@ -161,6 +191,53 @@ class ReportClient:
     def as_dict(self) -> dict[str, Any]:
         """The set fields, for the manifest."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "")}
+
+    @classmethod
+    def parse_group(cls, value: Any) -> list[ReportClient] | None:
+        """The ``clients`` argument (entries of
+        :class:`~airflow_provider_comagic.operators.customers.ComagicCustomerUsersOperator`, or their JSON once
+        rendered) as clients; None when not given. Each entry needs ``user_id``; a client listed twice would be
+        landed twice, so it is refused."""
+        items = parse_structure(value, "clients", kinds=(list,), error=_ERROR)
+        if items is None:
+            if value is None:
+                return None
+            raise _ERROR(
+                "clients is empty: give at least one {'user_id': ..., 'customer_id': ...} entry or leave it unset"
+            )
+        clients: list[ReportClient] = []
+        seen: set[tuple[str, int]] = set()
+        for index, item in enumerate(items):
+            client = cls._from_entry(item, f"clients[{index}]")
+            key = ("customer_id", client.customer_id) if client.customer_id is not None else ("user_id", client.user_id)
+            if key in seen:
+                raise _ERROR(f"clients lists {key[0]} {key[1]} twice: its partitions would be landed twice")
+            seen.add(key)  # type: ignore[arg-type]
+
+            clients.append(client)
+        return clients
+
+    @classmethod
+    def _from_entry(cls, item: Any, name: str) -> ReportClient:
+        if not isinstance(item, Mapping):
+            raise _ERROR(f"{name} must be a mapping with user_id (and customer_id, ...), got {item!r:.100}")
+        unknown = set(item) - set(CLIENT_KEYS)
+        if unknown:
+            raise _ERROR(f"{name} has unknown key(s) {sorted(unknown)}; allowed: {', '.join(CLIENT_KEYS)}")
+        user_id = parse_optional_int(item.get("user_id"), f"{name}.user_id", error=_ERROR)
+        if user_id is None:
+            raise _ERROR(f"{name} has no user_id: every client of a group is acted as through its user")
+        return cls(
+            parse_optional_int(item.get("customer_id"), f"{name}.customer_id", error=_ERROR),
+            str(item["customer_name"]) if item.get("customer_name") not in (None, "") else None,
+            user_id,
+            str(item["user_login"]) if item.get("user_login") not in (None, "") else None,
+        )
+
+    @property
+    def key(self) -> int:
+        """The id a group records the client by: its customer id, else its user id."""
+        return self.customer_id if self.customer_id is not None else self.user_id  # type: ignore[return-value]
 
     def label(self) -> str:
         """How the logs name the client."""
@@ -196,6 +273,15 @@ class ComagicReportOperator(BaseLandingOperator):
     ``<output_path>/<report>/customer_id=<id>/date=.../``. With ``skip_on_missing_access=True`` a client whose
     account lacks the method's component (``method_component_disabled``, -32008) or the permission
     (``forbidden``, -32003) is logged and skipped instead of failing its task.
+
+    **Groups of clients (more clients than ``[core] max_map_length``).** ``clients=[{"user_id", "customer_id",
+    ...}, ...]`` makes one task land several clients, one after the other, each into its own
+    ``customer_id=<id>`` partitions exactly as a per-client task would. Map it over
+    ``ComagicCustomerUsersOperator(group_size=N)``, whose entries are ``{"clients": [...]}``. A client without
+    access is skipped (with ``skip_on_missing_access``) and the group goes on; a deferral saves which clients are
+    done and where the current one stands. The XCom is a summary of the group (``clients``, ``landed``,
+    ``skipped``, ``partitions``, ``rows``, ``files``, ``bytes``, ``api_calls``, ``points``), never one entry per
+    client: each client's partitions are described by their manifests.
 
     **Late changes (lookback).** Tags, sales fields, ``is_lost`` and recordings of a call change after the call.
     ``lookback=timedelta(days=7)`` makes each run also re-read the 7 intervals of the same length before its
@@ -252,6 +338,9 @@ class ComagicReportOperator(BaseLandingOperator):
         it, ``<report>/user_id=<id>/`` when ``user_id`` is given). (templated, mappable)
     :param customer_name: the client's name, for the logs and the manifest. (templated, mappable)
     :param user_login: the client user's login, for the logs and the manifest. (templated, mappable)
+    :param clients: land these clients one after the other instead of one: entries with ``user_id`` and
+        optionally ``customer_id``, ``customer_name``, ``user_login`` (a list, or its JSON once rendered). Not
+        together with ``user_id``/``customer_id``/``customer_name``/``user_login``. (templated, mappable)
     :param skip_on_missing_access: skip the task (logged) instead of failing when the account lacks the
         method's component or permission.
     :param lookback: also re-read and replace the intervals of the same length covering this much time before
@@ -273,8 +362,15 @@ class ComagicReportOperator(BaseLandingOperator):
         "customer_id",
         "customer_name",
         "user_login",
+        "clients",
     )
-    template_fields_renderers = {"filter": "json", "sort": "json", "api_params": "json", "fields": "json"}
+    template_fields_renderers = {
+        "filter": "json",
+        "sort": "json",
+        "api_params": "json",
+        "fields": "json",
+        "clients": "json",
+    }
     ui_color = "#e8f4fd"
     parameter_error = ComagicParameterError
 
@@ -296,6 +392,7 @@ class ComagicReportOperator(BaseLandingOperator):
         customer_id: int | str | None = None,
         customer_name: str | None = None,
         user_login: str | None = None,
+        clients: Sequence[Mapping[str, Any]] | str | None = None,
         skip_on_missing_access: bool = False,
         lookback: dt.timedelta | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -317,6 +414,7 @@ class ComagicReportOperator(BaseLandingOperator):
         self.customer_id = customer_id
         self.customer_name = customer_name
         self.user_login = user_login
+        self.clients = clients
         self.skip_on_missing_access = skip_on_missing_access
         self.lookback = lookback
         self.deferrable = deferrable
@@ -357,6 +455,12 @@ class ComagicReportOperator(BaseLandingOperator):
         page_size = self.page_size
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_LIMIT:
             raise ComagicParameterError(f"page_size must be an integer from 1 to {MAX_LIMIT}, got {page_size!r}")
+        if self.clients is not None:
+            given = [name for name in CLIENT_KEYS if getattr(self, name) not in (None, "")]
+            if given:
+                raise _ERROR(
+                    f"clients lists the clients to land; do not pass {', '.join(given)} with it (each entry has them)"
+                )
         if rendered:
             return ReportQuery.parse(self, spec)
         self._check_literal_query(spec)
@@ -378,6 +482,8 @@ class ComagicReportOperator(BaseLandingOperator):
         for name in ("user_id", "customer_id"):
             if not is_templated(getattr(self, name)):
                 parse_optional_int(getattr(self, name), name, error=_ERROR)
+        if self.clients is not None and not is_templated(self.clients):
+            ReportClient.parse_group(self.clients)
         if not is_templated(self.fields):
             fields = parse_list(self.fields, "fields", item=str, error=_ERROR)
             if fields is not None:
@@ -400,46 +506,65 @@ class ComagicReportOperator(BaseLandingOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         query = self._rendered_query()
+        clients = ReportClient.parse_group(self.clients)
         hook = self.get_hook()
         try:
-            tz = hook.timezone
-            start, end = resolve_interval(self.date_from, self.date_till, context, tz, error=_ERROR)
-            intervals = [(start, end), *lookback_intervals(start, end, tz, self.lookback, error=_ERROR)]
-            if len(intervals) > 1:
-                self.log.info(
-                    "lookback %s: re-landing %d earlier interval(s) too, %s .. %s",
-                    self.lookback,
-                    len(intervals) - 1,
-                    intervals[-1][0].isoformat(),
-                    start.isoformat(),
-                )
+            intervals = self._intervals(context, hook)
+            if clients is not None:
+                return self._run_group(context, hook, query, ClientGroupRun(len(clients), ReportRun(intervals)))
             return self._run(context, hook, query, ReportRun(intervals))
         finally:
             hook.close()
 
+    def _intervals(self, context: Context, hook: ComagicHook) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The data interval (or the explicit dates), then the lookback intervals."""
+        tz = hook.timezone
+        start, end = resolve_interval(self.date_from, self.date_till, context, tz, error=_ERROR)
+        intervals = [(start, end), *lookback_intervals(start, end, tz, self.lookback, error=_ERROR)]
+        if len(intervals) > 1:
+            self.log.info(
+                "lookback %s: re-landing %d earlier interval(s) too, %s .. %s",
+                self.lookback,
+                len(intervals) - 1,
+                intervals[-1][0].isoformat(),
+                start.isoformat(),
+            )
+        return intervals
+
     def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, run: dict[str, Any] | None = None
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        run: dict[str, Any] | None = None,
+        group: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Resume after :class:`~airflow_provider_comagic.triggers.quota.ComagicQuotaResetTrigger` fired: continue
-        from the saved position (``run``, the JSON of :class:`~airflow_provider_comagic.landing.checkpoint.ReportRun`)."""
+        from the saved position (``run``, the JSON of :class:`~airflow_provider_comagic.landing.checkpoint.ReportRun`,
+        or ``group``, that of :class:`~airflow_provider_comagic.landing.checkpoint.ClientGroupRun`)."""
         if not event or event.get("status") != "success":
             raise ComagicError(f"CoMagic quota wait ended without success: {event!r}")
-        if run is None:
+        if run is None and group is None:
             # the triggerer passes next_kwargs back; `airflow dags test` on Airflow 3.3.2 and earlier drops them
             # (apache/airflow#69942). Starting over is exact (the commit replaces), only slower.
             self.log.warning("The saved position did not come back with the trigger event; landing from the start")
             return self.execute(context)
         query = self._rendered_query()
-        state = ReportRun.from_json(run)
+        clients = ReportClient.parse_group(self.clients)
+        keys = [client.key for client in clients] if clients is not None else None
+        saved = ClientGroupRun.from_json(group, keys) if group is not None else None
+        state = saved.current if saved is not None else ReportRun.from_json(run)
         self.log.info(
-            "The CoMagic %s quota has reset; resuming %s (%d of %d interval(s) committed)",
+            "The CoMagic %s quota has reset; resuming %s (%d of %d interval(s) committed%s)",
             event.get("limit_type"),
             self.method,
             len(state.done),
             len(state.intervals),
+            f"; client {saved.position + 1} of {saved.size}" if saved is not None else "",
         )
         hook = self.get_hook()
         try:
+            if saved is not None:
+                return self._run_group(context, hook, query, saved, clients)
             return self._run(context, hook, query, state)
         finally:
             hook.close()
@@ -450,32 +575,70 @@ class ComagicReportOperator(BaseLandingOperator):
         return query
 
     def client(self, query: ReportQuery) -> ReportClient:
-        """The agency client this task acts as."""
-        return ReportClient(query.customer_id, self.customer_name or None, query.user_id, self.user_login or None)
+        """The agency client this task (or this step of a group) acts as."""
+        return query.client
 
     # -- one run: every interval, deferring on a spent quota -------------------------------------------------------
     def _run(self, context: Context, hook: ComagicHook, query: ReportQuery, run: ReportRun) -> dict[str, Any]:
         try:
-            while (interval := run.next_interval()) is not None:
-                run.finish(self._land_interval(context, hook, query, run, *interval))
+            self._land_intervals(context, hook, query, run)
         except ComagicRateLimitError as error:
             if not self.deferrable:
                 raise
-            self._defer_until_reset(error, run)
+            self._defer_until_reset(error, run, {"run": run.to_json()})
         except (ComagicComponentDisabledError, ComagicPermissionError) as error:
-            if self.skip_on_missing_access and _is_missing_access(error):
+            if self._may_skip(error):
                 label = self.client(query).label()
-                self.log.warning(
-                    "Skipping %s for %s: %s (%d interval(s) committed before)",
-                    self.method,
-                    label,
-                    error,
-                    len(run.done),
-                )
+                self._log_skip(label, error, run)
                 raise AirflowSkipException(f"{label} has no access to {self.method}: {error}") from None
             raise
         self.emit_landed(context, run.done)  # every interval committed by this task, across deferrals
         return self._summary(query, run)
+
+    def _land_intervals(self, context: Context, hook: ComagicHook, query: ReportQuery, run: ReportRun) -> None:
+        while (interval := run.next_interval()) is not None:
+            run.finish(self._land_interval(context, hook, query, run, *interval))
+
+    def _may_skip(self, error: ComagicApiError) -> bool:
+        return self.skip_on_missing_access and _is_missing_access(error)
+
+    def _log_skip(self, label: str, error: ComagicApiError, run: ReportRun) -> None:
+        self.log.warning(
+            "Skipping %s for %s: %s (%d interval(s) committed before)", self.method, label, error, len(run.done)
+        )
+
+    def _run_group(
+        self,
+        context: Context,
+        hook: ComagicHook,
+        query: ReportQuery,
+        group: ClientGroupRun,
+        clients: list[ReportClient] | None = None,
+    ) -> dict[str, Any]:
+        """Land each client of ``clients`` in turn from ``group.position``; skip those without access (when
+        allowed); on a spent quota, defer with the group's position."""
+        clients = clients if clients is not None else ReportClient.parse_group(self.clients) or []
+        while group.position < len(clients):
+            client = clients[group.position]
+            client_query = query.for_client(client)
+            run = group.current
+            if group.client is None:
+                self.log.info("Client %d of %d: %s", group.position + 1, group.size, client.label())
+            try:
+                self._land_intervals(context, hook, client_query, run)
+            except ComagicRateLimitError as error:
+                if not self.deferrable:
+                    raise
+                group.suspend(client.key)
+                self._defer_until_reset(error, run, {"group": group.to_json()})
+            except (ComagicComponentDisabledError, ComagicPermissionError) as error:
+                if not self._may_skip(error):
+                    raise
+                self._log_skip(client.label(), error, run)
+                group.skip(client.key)
+                continue
+            group.finish()
+        return self._group_summary(group, clients)
 
     def _land_interval(
         self,
@@ -680,13 +843,13 @@ class ComagicReportOperator(BaseLandingOperator):
         )
         return entry
 
-    def _defer_until_reset(self, error: ComagicRateLimitError, run: ReportRun) -> None:
-        """Free the worker until the quota resets; :meth:`execute_complete` continues from ``run``."""
+    def _defer_until_reset(self, error: ComagicRateLimitError, run: ReportRun, saved: dict[str, Any]) -> None:
+        """Free the worker until the quota resets; :meth:`execute_complete` gets ``saved`` (``run`` or ``group``)
+        back as its keyword arguments and continues from there (``run``: the interval in progress, for the log)."""
         limit_type = "day" if isinstance(error, ComagicDayLimitExceededError) else "minute"
         wait = max(error.reset_seconds, 1.0) + QUOTA_RESET_MARGIN
         resume_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait)
-        state = run.to_json()
-        position = _position(state["current"]["plan"].get("inline")) if state["current"] else "between intervals"
+        position = _position(run.current["plan"].get("inline")) if run.current else "between intervals"
         self.log.info(
             "CoMagic %s quota spent (%s); deferring %s for %.0f s until %s. Saved: %d interval(s) committed, %s",
             limit_type,
@@ -702,7 +865,7 @@ class ComagicReportOperator(BaseLandingOperator):
                 resume_at=resume_at.isoformat(), limit_type=limit_type, method=self.method
             ),
             method_name="execute_complete",
-            kwargs={"run": state},
+            kwargs=saved,
         )
 
     def _summary(self, query: ReportQuery, run: ReportRun) -> dict[str, Any]:
@@ -717,6 +880,30 @@ class ComagicReportOperator(BaseLandingOperator):
                 summary[name] = value
         if run.deferrals:
             summary["deferrals"] = run.deferrals
+        return summary
+
+    def _group_summary(self, group: ClientGroupRun, clients: Sequence[ReportClient]) -> dict[str, Any]:
+        """The XCom of a group: totals over its clients (each client's partitions have their own manifests)."""
+        summary = {
+            "clients": group.size,
+            "landed": group.size - len(group.skipped),
+            "skipped": group.skipped,
+            **group.totals,
+            "output": str(self.output_base()),
+        }
+        if group.deferrals:
+            summary["deferrals"] = group.deferrals
+        self.log.info(
+            "Group of %d client(s) from %s: %d landed, %d skipped; %d partition(s), %d rows, %d API calls, %d points",
+            group.size,
+            clients[0].label() if clients else "(none)",
+            summary["landed"],
+            len(group.skipped),
+            group.totals["partitions"],
+            group.totals["rows"],
+            group.totals["api_calls"],
+            group.totals["points"],
+        )
         return summary
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_comagic.comagic.customers import select_client_users
+from airflow_provider_comagic.comagic.customers import group_client_users, select_client_users
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,21 @@ def test_select_client_users(kwargs, expected):
     users.append({"id": 31, "customer_id": 3})
     kwargs.setdefault("one_per_customer", True)
     assert [e["user_id"] for e in select_client_users(customers, users, **kwargs)] == expected
+
+
+@pytest.mark.parametrize(
+    ("count", "group_size", "sizes"),
+    [
+        (1500, 1000, [750, 750]),
+        (1500, 500, [500, 500, 500]),
+        (10, 3, [3, 3, 2, 2]),
+        (3, 10, [3]),
+        (0, 5, []),
+    ],
+)
+def test_group_client_users_chunks_in_order_as_evenly_as_possible(count, group_size, sizes):
+    entries = [{"user_id": i * 10 + 1, "customer_id": i} for i in range(count)]
+    groups = group_client_users(entries, group_size)
+    assert [len(g["clients"]) for g in groups] == sizes
+    assert all(set(g) == {"clients"} for g in groups)
+    assert [e for g in groups for e in g["clients"]] == entries  # every client once, in order

@@ -188,3 +188,37 @@ def test_unified_output_is_for_the_calls_report_only():
         ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="unified", fields=["id"])
     with pytest.raises(ComagicParameterError, match="output_schema must be"):
         ComagicCallsReportOperator(task_id="t", output_path="/tmp/x", output_schema="mcn")
+
+
+CLIENT = {"user_id": 5000011, "customer_id": 500001, "customer_name": "Customer 500001", "user_login": "api"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"clients": [CLIENT], "user_id": 1}, "do not pass user_id with it"),
+        ({"clients": [CLIENT], "customer_name": "x"}, "do not pass customer_name with it"),
+        ({"clients": []}, "clients is empty"),
+        ({"clients": [CLIENT, dict(CLIENT, user_id=7)]}, "customer_id 500001 twice"),
+        ({"clients": [{"customer_id": 1}]}, r"clients\[0\] has no user_id"),
+        ({"clients": [{"user_id": 1}, {"user_id": 1}]}, "user_id 1 twice"),
+        ({"clients": [{"user_id": 1, "site": 3}]}, r"clients\[0\] has unknown key\(s\) \['site'\]"),
+        ({"clients": ["5000011"]}, r"clients\[0\] must be a mapping"),
+        ({"clients": [{"user_id": "x"}]}, r"clients\[0\].user_id"),
+        ({"clients": {"user_id": 1}}, "clients must be a list"),
+    ],
+)
+def test_bad_clients_fail_at_construction(kwargs, match):
+    with pytest.raises(ComagicParameterError, match=match):
+        make(**kwargs)
+
+
+def test_templated_clients_are_checked_once_rendered():
+    op = make(clients="{{ ti.xcom_pull('users') }}")
+    op.clients = json.dumps([CLIENT, CLIENT])  # what the template renders to
+    op._validate(rendered=True)  # the other options are fine; the clients are parsed where they are used
+    with pytest.raises(ComagicParameterError, match="twice"):
+        report.ReportClient.parse_group(op.clients)
+    assert report.ReportClient.parse_group(json.dumps([CLIENT])) == [
+        report.ReportClient(500001, "Customer 500001", 5000011, "api")
+    ]
