@@ -9,14 +9,24 @@ An agency (partner) account holds one CoMagic connection and acts for many clien
 
 * A client whose account lacks the call-tracking component or the API permission is **skipped** (its mapped
   task shows as skipped, with the reason in its log) instead of failing the run.
-* `lookback`: each run also re-lands the 3 days before the data interval, so tags, sales fields and `is_lost`
-  changed after the call reach the lake. The price is 4x the API points of one day per client.
+* `lookback`: each run also re-lands the 3 days (`COMAGIC_LOOKBACK_DAYS`) before the data interval, so tags,
+  sales fields and `is_lost` changed after the call reach the lake. The price is 4x the API points of one day
+  per client.
 * `deferrable`: a spent minute or day quota frees the worker slot; the task resumes in the triggerer's wake
   where it stopped, without fetching a page twice.
 
 Connection: `comagic_default` (the agency's token; leave its `user_id` empty). Base path: the Airflow Variable
 `comagic_output_base`, else the environment variable `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`, read at
 run time through a template, never at parse time.
+
+Environment variables read when the DAG file is parsed (the DAG processor's and the workers' environment):
+
+* `COMAGIC_LOOKBACK_DAYS`: the lookback in days (default 3; 0 lands the data interval only).
+* `COMAGIC_PAGE_SIZE`: rows per API call (default and maximum 10 000; smaller pages only cost more points, so
+  lower it only to exercise paging).
+* `COMAGIC_CLIENT_GROUP_SIZE`: land the clients in groups of at most this many per mapped task, for agencies
+  with more clients than Airflow maps tasks (`[core] max_map_length`, 1 024 by default); unset: one task per
+  client.
 """
 
 from __future__ import annotations
@@ -38,6 +48,15 @@ from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 ACCOUNT_TZ = "Europe/Moscow"
 DEFAULT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")
 OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_BASE + "') }}"
+LOOKBACK_DAYS = int(os.environ.get("COMAGIC_LOOKBACK_DAYS", "3"))
+PAGE_SIZE = int(os.environ.get("COMAGIC_PAGE_SIZE", "10000"))
+GROUP_SIZE = int(os.environ.get("COMAGIC_CLIENT_GROUP_SIZE", "0")) or None
+# the UI names each mapped task by its client, or by the first client of its group
+MAP_INDEX = (
+    "{{ task.customer_name }}"
+    if GROUP_SIZE is None
+    else "{{ task.clients[0]['customer_name'] }} + {{ task.clients | length - 1 }} more"
+)
 
 with DAG(
     dag_id="comagic_agency_fanout",
@@ -52,16 +71,17 @@ with DAG(
     tags=["example", "comagic"],
 ) as dag:
     # [START howto_operator_comagic_agency_fanout]
-    client_users = ComagicCustomerUsersOperator(task_id="client_users", active_only=True)
+    client_users = ComagicCustomerUsersOperator(task_id="client_users", active_only=True, group_size=GROUP_SIZE)
 
     calls = ComagicCallsReportOperator.partial(
         task_id="calls_report",
         output_path=OUTPUT_BASE,
         output_format="parquet",
         skip_on_missing_access=True,
-        lookback=dt.timedelta(days=3),
+        lookback=dt.timedelta(days=LOOKBACK_DAYS),
+        page_size=PAGE_SIZE,
         deferrable=True,
-        map_index_template="{{ task.customer_name }}",  # the client's name in the UI instead of 0, 1, 2...
+        map_index_template=MAP_INDEX,  # the client's name in the UI instead of 0, 1, 2...
         max_active_tis_per_dag=4,  # the clients share the agency's point quota
-    ).expand_kwargs(client_users.output)  # user_id, customer_id, customer_name, user_login per client
+    ).expand_kwargs(client_users.output)  # user_id, customer_id, customer_name, user_login per client (or clients)
     # [END howto_operator_comagic_agency_fanout]
