@@ -223,7 +223,7 @@ def figures_of(plan, args, cluster: CeleryCluster, emu, director, dag_run, stats
         "run_state": dag_run["state"],
         "startup_seconds": round(startup, 1),
         "wall_seconds": round(wall, 1),
-        "quota_wait_seconds": round((director.released_at or 0) - (director.spent_at or 0), 1),
+        "release_after_spent_seconds": round((director.released_at or 0) - (director.spent_at or 0), 1),
         "task_instances": len(tis),
         "task_states": {state: sum(1 for t in tis if t["state"] == state) for state in {t["state"] for t in tis}},
         "api_calls": stats.successful_calls,
