@@ -199,3 +199,36 @@ def test_agency_fanout_in_partner_mode(comagic_emulator_factory, airflow_home, t
             assert sorted(row["id"] for row in iter_landed_rows(partition)) == sorted(r["id"] for r in truth)
             assert read_manifest(partition)["client"]["customer_id"] == customer
     assert not (base / "calls_report" / "customer_id=500002").exists()  # a skipped client leaves no folder
+
+
+def test_agency_fanout_in_groups_past_max_map_length(comagic_emulator_factory, airflow_home, tmp_path):
+    """More clients (30) than Airflow maps tasks ([core] max_map_length=8 here, 1 024 by default): the DAG with
+    COMAGIC_CLIENT_GROUP_SIZE=4 maps 8 group tasks; every client still lands its own partition, the client
+    without the component is skipped inside its group."""
+    disabled = 500013
+    emu = comagic_emulator_factory(
+        calls_per_day=40, partner_customers=30, partner_disabled_customers=frozenset({disabled})
+    )
+    base = tmp_path / "lake"
+    env = {
+        **airflow_home,
+        "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
+        "COMAGIC_OUTPUT_BASE": base.as_uri(),
+        "COMAGIC_LOOKBACK_DAYS": "0",
+        "COMAGIC_CLIENT_GROUP_SIZE": "4",
+        "AIRFLOW__CORE__MAX_MAP_LENGTH": "8",
+    }
+    output = run_dag(env, "comagic_agency_fanout", "2026-11-27", tmp_path, timeout=400)
+    assert "8 group(s) of at most 4 client(s)" in output
+    assert f"Skipping get.calls_report for customer 'Customer {disabled}'" in output
+    users = {u["customer_id"]: u["id"] for u in emu.call("get.customer_users", {})["result"]["data"]}
+    assert len(users) == 30
+    landed = sorted(int(p.name.split("=")[1]) for p in (base / "calls_report").iterdir())
+    assert landed == sorted(set(users) - {disabled})
+    for customer in landed:
+        partition = f"{base.as_uri()}/calls_report/customer_id={customer}/date=2026-11-26"
+        truth = emu.truth(
+            "get.calls_report", "2026-11-26 00:00:00", "2026-11-26 23:59:59", fields=["id"], user_id=users[customer]
+        )
+        assert sorted(row["id"] for row in iter_landed_rows(partition)) == sorted(r["id"] for r in truth)
+        assert read_manifest(partition)["client"]["customer_id"] == customer
