@@ -220,6 +220,7 @@ def figures_of(plan, args, cluster: CeleryCluster, emu, director, dag_run, stats
             "max_active_tis_per_dag": MAX_ACTIVE_TIS,
             "first_day_limit": plan.first_day_limit,
         },
+        "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()]},
         "run_state": dag_run["state"],
         "startup_seconds": round(startup, 1),
         "wall_seconds": round(wall, 1),
