@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.assets import EVENT_FIELDS
 from airflow_provider_comagic.landing.writer import PartitionWriter
 
 __all__ = ["INLINE_PLAN_STATE_BYTES", "ClientGroupRun", "ReportRun", "pack_plan_state", "unpack_plan_state"]
@@ -117,6 +118,7 @@ class ReportRun:
         )
 
 
+_LANDED_FIELDS = ("partition_key", "partition", *EVENT_FIELDS)
 GROUP_TOTALS = ("partitions", "rows", "files", "bytes", "api_calls", "points")
 """What a group task adds up over its clients' committed intervals."""
 
@@ -132,6 +134,9 @@ class ClientGroupRun:
     :param skipped: ids of the clients skipped for lack of access.
     :param deferrals: how many times the task has deferred so far.
     :param client: the id of the client in progress when the task deferred (checked on resume).
+    :param landed: what the asset events say of each partition the finished clients committed (their
+        ``partition_key``, ``partition`` and :data:`~airflow_provider_comagic.landing.assets.EVENT_FIELDS`), so a
+        group that deferred still emits an event for every partition it landed.
     """
 
     def __init__(
@@ -143,6 +148,7 @@ class ClientGroupRun:
         skipped: list[int] | None = None,
         deferrals: int = 0,
         client: int | None = None,
+        landed: list[dict[str, Any]] | None = None,
     ):
         self.size = size
         self.current = current
@@ -151,6 +157,7 @@ class ClientGroupRun:
         self.skipped = list(skipped or [])
         self.deferrals = deferrals
         self.client = client
+        self.landed = list(landed or [])
 
     def finish(self) -> None:
         """The client in progress is done: add up what it committed and move to the next client."""
@@ -158,6 +165,7 @@ class ClientGroupRun:
         for entry in self.current.done:
             for name in GROUP_TOTALS[1:]:
                 self.totals[name] += int(entry.get(name) or 0)
+            self.landed.append({name: entry[name] for name in _LANDED_FIELDS if entry.get(name) is not None})
         self.position += 1
         self.current = ReportRun(self.current.intervals)
         self.client = None
@@ -182,6 +190,7 @@ class ClientGroupRun:
             "totals": self.totals,
             "skipped": self.skipped,
             "deferrals": self.deferrals,
+            "landed": self.landed,
             "current": self.current.to_json(),
         }
 
@@ -211,4 +220,5 @@ class ClientGroupRun:
             [int(c) for c in state.get("skipped") or []],
             int(state.get("deferrals") or 0),
             state.get("client"),
+            [dict(entry) for entry in state.get("landed") or []],
         )

@@ -638,6 +638,7 @@ class ComagicReportOperator(BaseLandingOperator):
                 group.skip(client.key)
                 continue
             group.finish()
+        self.emit_landed(context, group.landed)  # every client's partitions, across deferrals
         return self._group_summary(group, clients)
 
     def _land_interval(

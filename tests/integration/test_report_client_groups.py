@@ -16,7 +16,8 @@ from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
-from airflow_provider_comagic.version_compat import TaskDeferred
+from airflow_provider_comagic.version_compat import PARTITIONED_ASSETS, TaskDeferred
+from tests.fixtures.airflow_compat import OutletEventAccessors, event_extra, partition_events
 from tests.integration.test_report_operators import DAY, NOW, api_range, context
 
 pytestmark = pytest.mark.integration
@@ -117,8 +118,21 @@ def test_a_group_defers_mid_client_and_resumes_where_it_stood(agency, tmp_path, 
     agency.clock.advance(agency.quota.limits()["day_reset"] + 1)  # a new day: the quota is back
     agency.quota.set_limits(day_limit=10_000)
     event = {"status": "success", "limit_type": "day"}
-    summary = group_operator(tmp_path, clients).execute_complete(ctx, event=event, **saved)
+    accessors = OutletEventAccessors()
+    summary = group_operator(tmp_path, clients).execute_complete(
+        {**ctx, "outlet_events": accessors}, event=event, **saved
+    )
     assert_partitions_equal_truth(agency, tmp_path, clients)
+    # one asset event per partition of every landed client, those committed before the deferral included
+    extra = event_extra(accessors, f"file://{tmp_path}/calls_report")
+    landed = [c["customer_id"] for c in clients if c["customer_id"] != DISABLED]
+    days = [f"{DAY:%Y-%m-%d}", f"{DAY - LOOKBACK:%Y-%m-%d}"]
+    assert extra["partition_keys"] == [f"{customer}|{day}" for customer in landed for day in days]
+    for key, details in extra["partitions"].items():
+        assert details["rows"] == read_manifest(details["manifest"])["rows"] > 0
+        assert details["customer_id"] == int(key.split("|")[0])
+    if PARTITIONED_ASSETS:
+        assert sorted(e["partition_key"] for e in partition_events(accessors)) == sorted(extra["partition_keys"])
     assert summary["landed"] == 4 and summary["skipped"] == [DISABLED] and summary["deferrals"] == 1
     assert summary["api_calls"] == 8 * 3  # the interrupted client's calls before and after the deferral
     assert not agency.stats.repeated_pages()  # no page fetched twice
