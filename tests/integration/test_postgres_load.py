@@ -16,6 +16,7 @@ from airflow_provider_comagic.landing.writer import land_pages
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator, postgres_type
+from tests.fixtures.airflow_compat import allow_execute_in_this_thread
 from tests.fixtures.lake import lake  # noqa: F401 - fixture
 from tests.fixtures.landing_crash import context, kill_loader_mid_copy
 from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
@@ -205,7 +206,7 @@ def test_concurrent_loads_into_a_new_table(emu, pg, tmp_path):
     import concurrent.futures
 
     summaries = [land(tmp_path, DAY + dt.timedelta(days=i), DAY + dt.timedelta(days=i + 1)) for i in range(4)]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4, initializer=allow_execute_in_this_thread) as pool:
         results = list(pool.map(load, summaries))
     assert [r["rows"] for r in results] == [s["rows"] for s in summaries]
     (total,) = query(pg, "SELECT count(*) FROM comagic.calls_report")
