@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from tenacity import AsyncRetrying
 
-from airflow_provider_comagic.comagic.config import ComagicConnectionConfig
+from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID, ComagicConnectionConfig
 from airflow_provider_comagic.comagic.errors import ComagicApiError, ComagicError, ComagicTransportError
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
@@ -58,7 +58,7 @@ class ComagicAsyncHook(HookSettings, BaseHook):
     """
 
     conn_name_attr = "comagic_conn_id"
-    default_conn_name = "comagic_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "comagic"
     hook_name = "CoMagic (async)"
 
