@@ -7,8 +7,11 @@ For every row count N the emulator serves one day (2024-03-01, Europe/Moscow) ho
 requests all documented fields of ``get.calls_report`` (~4.2 KB of JSON per row) and lands the day on local
 storage. Runners:
 
-* ``ceiling``         ``orjson.loads`` alone over the provider's own raw pages (fetched first, only the decode is
-                      timed): the client-side physical limit.
+* ``transfer``        the transfer ceiling: the provider's own requests (its ``PagePlan``, planned in an untimed
+                      first pass), each response body read as raw bytes in 4 MB reads and written straight to a
+                      local file, nothing parsed: what moving the bytes costs; no landing can beat it.
+* ``ceiling``         the decode ceiling: ``orjson.loads`` alone over the provider's own raw pages (fetched first,
+                      only the decode is timed).
 * ``provider-jsonl``  ``ComagicReportOperator.execute`` -> gzip JSON Lines, manifest committed.
 * ``provider-parquet`` the same -> Parquet (typed Arrow schema, zstd).
 * ``plain``           ``requests`` + ``json`` writing JSON Lines: what anyone writes in an afternoon (limit/offset
@@ -49,7 +52,8 @@ DAY = "2024-03-01"
 DATE_FROM, DATE_TILL = f"{DAY} 00:00:00", f"{DAY} 23:59:59"
 PAGE = 10_000
 OFFSET_CAP = 100_000
-RUNNERS = ("ceiling", "provider-jsonl", "provider-parquet", "plain", "dlt")
+READ_CHUNK = 4 * 2**20
+RUNNERS = ("transfer", "ceiling", "provider-jsonl", "provider-parquet", "plain", "dlt")
 
 
 def all_fields() -> list[str]:
@@ -74,11 +78,9 @@ def rpc(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- runners (each in its own process: `run.py --child NAME ...`) ---------------------------------------------
-def run_ceiling(url: str, token: str, out: Path) -> dict[str, Any]:
-    """``orjson.loads`` alone over the provider's raw pages: fetched once (its PagePlan drives the requests),
-    spilled to disk as bytes, then each decoded on its own (nothing else alive, default GC) and timed."""
-    import gc
-
+def plan_pages(url: str, token: str, spill: Path | None = None) -> tuple[list[bytes], list[int], int]:
+    """Read the day once as the provider pages it (its ``PagePlan`` drives the requests): the request bodies,
+    the response sizes and the rows; with ``spill`` the response bodies are written there."""
     import pendulum
 
     from airflow_provider_comagic.comagic.catalogue import get_method
@@ -88,18 +90,56 @@ def run_ceiling(url: str, token: str, out: Path) -> dict[str, Any]:
     start = dt.datetime.fromisoformat(DAY).replace(tzinfo=tz)
     plan = PagePlan.for_method(get_method(METHOD), start, start + dt.timedelta(days=1), tz=tz, fields=all_fields())
     session = requests.Session()
+    bodies: list[bytes] = []
     sizes: list[int] = []
     rows = 0
-    with open(out / "pages.bin", "wb") as spill:
+    with open(spill or os.devnull, "wb") as sink:
         while (params := plan.next_request()) is not None:
-            body = {"jsonrpc": "2.0", "id": 1, "method": METHOD, "params": {**params, "access_token": token}}
-            content = session.post(
-                url, data=orjson.dumps(body), headers={"Content-Type": "application/json"}, timeout=600
-            ).content
-            spill.write(content)
+            body = orjson.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": METHOD, "params": {**params, "access_token": token}}
+            )
+            content = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=600).content
+            sink.write(content)
+            bodies.append(body)
             sizes.append(len(content))
             rows += len(plan.feed(orjson.loads(content)["result"]))
             del content
+    return bodies, sizes, rows
+
+
+def run_transfer(url: str, token: str, out: Path) -> dict[str, Any]:
+    """The transfer ceiling: the provider's requests sent again, each body read raw in 4 MB reads and written
+    straight to a local file (no parsing, no joining): what moving the bytes costs on this machine."""
+    bodies, sizes, rows = plan_pages(url, token)  # untimed: the plan needs each page to choose the next request
+    session = requests.Session()
+    written = 0
+    started = time.perf_counter()
+    with open(out / "pages.bin", "wb", buffering=0) as sink:
+        for body in bodies:
+            with session.post(
+                url, data=body, headers={"Content-Type": "application/json"}, timeout=600, stream=True
+            ) as response:
+                for chunk in response.iter_content(READ_CHUNK):
+                    written += sink.write(chunk)
+    seconds = time.perf_counter() - started
+    if written != sum(sizes):
+        raise RuntimeError(f"the transfer read {written} bytes, the planning pass {sum(sizes)}")
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "calls": len(bodies),
+        "untimed_points": len(bodies),
+        "out_bytes": written,
+        "note": f"{written / 2**20 / seconds:,.0f} MiB/s",
+    }
+
+
+def run_ceiling(url: str, token: str, out: Path) -> dict[str, Any]:
+    """``orjson.loads`` alone over the provider's raw pages: fetched once (its PagePlan drives the requests),
+    spilled to disk as bytes, then each decoded on its own (nothing else alive, default GC) and timed."""
+    import gc
+
+    _, sizes, rows = plan_pages(url, token, out / "pages.bin")
     decode = decode_no_gc = json_decode = 0.0
     with open(out / "pages.bin", "rb") as spill:
         for number, size in enumerate(sizes):
@@ -276,6 +316,7 @@ def run_dlt(url: str, token: str, out: Path) -> dict[str, Any]:
 
 
 CHILD: dict[str, Callable[[str, str, Path], dict[str, Any]]] = {
+    "transfer": run_transfer,
     "ceiling": run_ceiling,
     "provider-jsonl": lambda url, token, out: run_provider(url, token, out, "jsonl"),
     "provider-parquet": lambda url, token, out: run_provider(url, token, out, "parquet"),
@@ -372,11 +413,12 @@ def run_child(name: str, emulator: Emulator, timeout: float) -> dict[str, Any]:
         return {"error": f"timed out after {timeout:.0f} s"}
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    points = before - emulator.day_remaining() - 1  # the probe after the run costs one point
+    # the probe after the run costs one point; a runner's untimed planning pass is not part of its figures
+    points = before - emulator.day_remaining() - 1
     for line in completed.stdout.splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
-            result["points"] = points
+            result["points"] = points - result.pop("untimed_points", 0)
             return result
     tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
     return {"error": " | ".join(tail) or f"exit code {completed.returncode}"}
@@ -395,37 +437,44 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, {ram:.0f} GiB RAM, Python {platform.python_version()}, {platform.system()}"
 
 
+def rate_of(result: dict[str, Any] | None) -> float | None:
+    """rows/s of a successful result, else None."""
+    if not result or "error" in result or not result.get("seconds"):
+        return None
+    return result["rows"] / result["seconds"]
+
+
 def table(results: dict[int, dict[str, dict[str, Any]]], runners: Sequence[str]) -> str:
     lines = [
-        "| rows | runner | rows/s | x ceiling | provider x | API calls (min) | points | peak RSS MiB | output MiB |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| rows | runner | rows/s | x decode ceiling | x transfer ceiling | provider x | API calls (min) | points "
+        "| peak RSS MiB | output MiB |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for rows, by_runner in results.items():
-        ceiling = by_runner.get("ceiling", {})
-        ceiling_rate = ceiling["rows"] / ceiling["seconds"] if ceiling.get("seconds") else None
+        decode_rate = rate_of(by_runner.get("ceiling"))
+        transfer_rate = rate_of(by_runner.get("transfer"))
+        provider_rate = rate_of(by_runner.get("provider-jsonl"))
         for name in runners:
             result = by_runner.get(name)
             if result is None:
                 continue
             if "error" in result:
-                lines.append(f"| {rows:,} | {name} | failed: {result['error']} | | | | | | |")
+                lines.append(f"| {rows:,} | {name} | failed: {result['error']} | | | | | | | |")
                 continue
             rate = result["rows"] / result["seconds"]
-            ratio = f"{rate / ceiling_rate:.2f}" if ceiling_rate and name != "ceiling" else ""
+            decode = f"{rate / decode_rate:.2f}" if decode_rate and name != "ceiling" else ""
+            transfer = f"{rate / transfer_rate:.2f}" if transfer_rate and name != "transfer" else ""
             # how many times faster the provider (same format family) is than this runner
-            provider = by_runner.get("provider-jsonl", {})
-            versus = ""
-            if name in ("plain", "dlt") and provider.get("seconds"):
-                versus = f"{provider['rows'] / provider['seconds'] / rate:.1f}x"
+            versus = f"{provider_rate / rate:.1f}x" if name in ("plain", "dlt") and provider_rate else ""
             minimum = math.ceil(rows / PAGE)
             calls = f"{result['calls']} ({minimum}, {result['calls'] / minimum:.2f}x)"
             out = f"{result['out_bytes'] / 2**20:,.0f}" if result.get("out_bytes") else ""
             lines.append(
-                f"| {rows:,} | {name} | {rate:,.0f} | {ratio} | {versus} | {calls} | {result.get('points', '')} | "
-                f"{result['peak_rss_mib']:,.0f} | {out} |"
+                f"| {rows:,} | {name} | {rate:,.0f} | {decode} | {transfer} | {versus} | {calls} | "
+                f"{result.get('points', '')} | {result['peak_rss_mib']:,.0f} | {out} |"
             )
             if result["rows"] != rows:
-                lines.append(f"| | ^ WRONG ROW COUNT: {result['rows']:,} landed, {rows:,} expected | | | | | | | |")
+                lines.append(f"| | ^ WRONG ROW COUNT: {result['rows']:,} landed, {rows:,} expected | | | | | | | | |")
     return "\n".join(lines)
 
 
