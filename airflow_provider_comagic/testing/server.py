@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from typing import Any, TypeVar
 
 import orjson
@@ -76,8 +77,23 @@ def _method_of(body: bytes) -> str | None:
 class EmulatorServer:
     """Serves a :class:`Dispatcher` on ``host:port`` (port 0 picks a free one) until :meth:`stop`."""
 
-    def __init__(self, dispatcher: Dispatcher, faults: FaultInjector, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        faults: FaultInjector,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        response_delay: float = 0.0,
+        delay_per_row: float = 0.0,
+    ):
+        if response_delay < 0 or delay_per_row < 0:
+            raise ValueError(
+                f"response_delay and delay_per_row must be >= 0, got {response_delay!r} and {delay_per_row!r}"
+            )
         self.dispatcher = dispatcher
+        self.response_delay = response_delay
+        self.delay_per_row = delay_per_row
         self.faults = faults
         self.host = host
         self.port = port
@@ -138,11 +154,23 @@ class EmulatorServer:
     def locked(self) -> threading.Lock:
         return self._lock
 
+    async def _hold(self, reply: Any, arrived: float) -> None:
+        """Latency: hold ``reply`` until ``response_delay + delay_per_row x rows`` after its request arrived
+        (an asyncio sleep: the server answers other requests meanwhile)."""
+        if not (self.response_delay or self.delay_per_row):
+            return
+        target = self.response_delay + self.delay_per_row * getattr(reply, "rows", 0)
+        wait = target - (time.monotonic() - arrived)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.dispatcher.stats.delayed(target)
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.method != "POST":
             return web.Response(
                 status=405, text="Method Not Allowed: the Data API accepts POST only", headers={"Allow": "POST"}
             )
+        arrived = time.monotonic()
         body = await request.read()
         fired = self.faults.pick(_method_of(body)) if len(self.faults) else []
         api_faults = []
@@ -168,5 +196,6 @@ class EmulatorServer:
                 api_faults.append(fault)
         with self._lock:
             reply = self.dispatcher.handle(body, api_faults)
+        await self._hold(reply, arrived)
         payload = reply.body[: len(reply.body) // 2] if truncate else reply.body
         return web.Response(body=payload, status=reply.status, content_type="application/json", charset="utf-8")

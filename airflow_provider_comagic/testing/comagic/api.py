@@ -57,6 +57,7 @@ class Reply:
     status: int = 200
     mnemonic: str | None = None
     method: str | None = None
+    rows: int = 0
 
 
 class Dispatcher:
@@ -233,7 +234,7 @@ class Dispatcher:
         if total is not None:
             metadata["total_items"] = total
         if page is not None:
-            return Reply(rows_result_body(request_id, page.rows, metadata), method=method)
+            return Reply(rows_result_body(request_id, page.rows, metadata), method=method, rows=rows)
         return Reply(result_body(request_id, data, metadata), method=method)
 
     def _before(self, fault: Fault, method: str, params: Mapping[str, Any]) -> None:

@@ -62,6 +62,10 @@ class EmulatorConfig:
     # server
     host: str = "127.0.0.1"
     port: int = 0
+    # latency: each response is sent no earlier than response_delay + delay_per_row x its rows (real seconds)
+    # after its request arrived (the server's own work counts toward it); other requests are served meanwhile
+    response_delay: float = 0.0
+    delay_per_row: float = 0.0
     cache_bytes: int = 768 * 2**20  # generated days kept in memory (LRU); evicted days regenerate identically
     faults: Sequence[Any] = ()  # Fault objects installed at start
 

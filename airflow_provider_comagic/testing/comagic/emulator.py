@@ -8,6 +8,10 @@ Python::
 CLI::
 
     python -m airflow_provider_comagic.testing.comagic.emulator --port 8765 --seed 1 --calls-per-day 5000
+
+Latency (``response_delay``, ``delay_per_row``; CLI ``--response-delay 1.5 --delay-per-row 0.0001``): each
+response is held until that long after its request arrived, the server's own work included, while the server
+keeps answering other requests; ``emu.stats.delayed_responses`` and ``delay_seconds`` count what was applied.
 """
 
 from __future__ import annotations
@@ -50,7 +54,14 @@ class ComagicEmulator(ServedEmulator):
         self.clock = EmulatorClock(config.start_time, frozen=config.frozen_clock)
         self.faults = FaultInjector(config.seed, list(config.faults))
         self.dispatcher = Dispatcher(config, self.clock, self.tz)
-        self.server = EmulatorServer(self.dispatcher, self.faults, config.host, config.port)
+        self.server = EmulatorServer(
+            self.dispatcher,
+            self.faults,
+            config.host,
+            config.port,
+            response_delay=config.response_delay,
+            delay_per_row=config.delay_per_row,
+        )
 
     # -- credentials (start/stop, port, base_url, url: ServedEmulator) -------------------------------
     @property
@@ -208,6 +219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="kind[:probability][@method] or kind#3,5-7[@method]; kinds: " + ", ".join(FAULT_KINDS),
     )
     parser.add_argument(
+        "--response-delay",
+        type=float,
+        default=0.0,
+        help="latency: each response is sent this many seconds after its request arrived (the work included)",
+    )
+    parser.add_argument("--delay-per-row", type=float, default=0.0, help="latency: seconds added per row of a response")
+    parser.add_argument(
         "--partner-customers",
         type=int,
         default=0,
@@ -223,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="in agent mode, a client whose report methods answer method_component_disabled (repeat)",
     )
     args = parser.parse_args(argv)
+    for name in ("response_delay", "delay_per_row"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     if args.partner_disabled_customer and not args.partner_customers:
         parser.error("--partner-disabled-customer needs --partner-customers")
     config = EmulatorConfig(
@@ -242,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         uploaded_calls_order=args.uploaded_calls_order,
         uploaded_calls_reject_in=args.uploaded_calls_reject_in,
         faults=[parse_fault(f) for f in args.fault],
+        response_delay=args.response_delay,
+        delay_per_row=args.delay_per_row,
         partner_customers=args.partner_customers,
         partner_disabled_customers=frozenset(args.partner_disabled_customer),
     )

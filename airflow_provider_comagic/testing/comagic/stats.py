@@ -22,6 +22,9 @@ class EmulatorStats:
     rows_served: int = 0
     pages: collections.Counter[bytes] = dataclasses.field(default_factory=collections.Counter)
     """Successful report calls by their parameters (everything but the token, as canonical JSON)."""
+    delayed_responses: int = 0
+    delay_seconds: float = 0.0
+    """Real seconds the responses were held back by the latency option (``response_delay``, ``delay_per_row``)."""
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, *, method: str | None, error: str | None = None, points: int = 0, rows: int = 0) -> None:
@@ -49,6 +52,11 @@ class EmulatorStats:
         with self._lock:
             self.requests += 1
 
+    def delayed(self, seconds: float) -> None:
+        with self._lock:
+            self.delayed_responses += 1
+            self.delay_seconds += seconds
+
     def fault(self, kind: str) -> None:
         with self._lock:
             self.faults[kind] += 1
@@ -59,7 +67,8 @@ class EmulatorStats:
 
     def reset(self) -> None:
         with self._lock:
-            self.requests = self.points = self.rows_served = 0
+            self.requests = self.points = self.rows_served = self.delayed_responses = 0
+            self.delay_seconds = 0.0
             for counter in (self.calls, self.successes, self.errors, self.faults, self.pages):
                 counter.clear()
 
@@ -76,4 +85,6 @@ class EmulatorStats:
                 "rows_served": self.rows_served,
                 "pages": sum(self.pages.values()),
                 "repeated_pages": sum(1 for count in self.pages.values() if count > 1),
+                "delayed_responses": self.delayed_responses,
+                "delay_seconds": self.delay_seconds,
             }
