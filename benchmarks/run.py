@@ -53,18 +53,92 @@ DATE_FROM, DATE_TILL = f"{DAY} 00:00:00", f"{DAY} 23:59:59"
 PAGE = 10_000
 OFFSET_CAP = 100_000
 READ_CHUNK = 4 * 2**20
-RUNNERS = ("transfer", "ceiling", "provider-jsonl", "provider-parquet", "plain", "dlt")
+RUNNERS = ("transfer", "ceiling", "provider-jsonl", "provider-parquet", "hook-dicts", "plain", "dlt")
+
+
+NARROW_FIELDS = (
+    *("id", "start_time", "finish_time", "direction", "is_lost", "communication_number", "communication_id"),
+    *("communication_type", "contact_phone_number", "virtual_phone_number", "wait_duration", "total_wait_duration"),
+    *("talk_duration", "clean_talk_duration", "total_duration", "postprocess_duration", "is_transfer", "source"),
+    *("channel", "site_id", "campaign_id", "campaign_name", "scenario_id", "scenario_name", "visitor_id"),
+    *("person_id", "visits_count", "visitor_device", "utm_source", "utm_medium", "last_answered_employee_id"),
+    *("cpn_region_id", "source_id", "sale_cost", "contact_id", "tags", "employees", "scenario_operations"),
+)
+"""The narrow row: 38 fields, nested ``tags``, ``employees`` and ``scenario_operations`` among them (~1.3 KB)."""
+SHAPES = ("full", "narrow")
+_shape = "full"
+
+
+def use_shape(shape: str) -> None:
+    """Make :func:`all_fields` return the fields of ``shape`` (``full``: all 105; ``narrow``: 38)."""
+    global _shape
+    if shape not in SHAPES:
+        raise ValueError(f"row shape must be one of {SHAPES}, got {shape!r}")
+    _shape = shape
 
 
 def all_fields() -> list[str]:
+    """The fields every runner asks for: all documented ones, or the narrow row's."""
     from airflow_provider_comagic.comagic.catalogue import get_method
 
+    if _shape == "narrow":
+        return list(NARROW_FIELDS)
     return [f.name for f in get_method(METHOD).fields]
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident set size in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_mib(name: str) -> float:
+    """A ``/proc/self/status`` figure (``VmRSS``, ``VmHWM``) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{name} not in /proc/self/status")
+
+
+class Memory:
+    """A runner's peak RSS over its own baseline: the resident size right before its first request (or where
+    the runner marks it). At the baseline the kernel's high-water mark is reset (``/proc/self/clear_refs``),
+    so the peak read at the end (``VmHWM``, no sampling to miss a spike) is the peak after the baseline."""
+
+    def __init__(self) -> None:
+        self.baseline: float | None = None
+        self.reset = False
+
+    def mark(self) -> None:
+        """Take the baseline (once)."""
+        if self.baseline is not None:
+            return
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak RSS to the current RSS
+            self.reset = True
+        except OSError:
+            self.reset = False
+        self.baseline = _status_mib("VmRSS")
+
+    def report(self) -> dict[str, Any]:
+        peak = _status_mib("VmHWM") if self.reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        baseline = self.baseline if self.baseline is not None else 0.0
+        return {
+            "baseline_mib": baseline,
+            "peak_rss_mib": peak,
+            "peak_over_baseline_mib": peak - baseline,
+            "peak_since_baseline": self.reset,  # False: the peak may predate the baseline (an upper bound)
+        }
+
+    def mark_on_first_request(self) -> None:
+        """Take the baseline when ``requests`` sends its first request (every runner talks through it)."""
+        from requests.adapters import HTTPAdapter
+
+        send = HTTPAdapter.send
+        memory = self
+
+        def marking_send(adapter: HTTPAdapter, *args: Any, **kwargs: Any) -> Any:
+            memory.mark()
+            return send(adapter, *args, **kwargs)
+
+        HTTPAdapter.send = marking_send  # type: ignore[method-assign]
+
+
+MEMORY = Memory()
 
 
 def rpc(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +187,7 @@ def run_transfer(url: str, token: str, out: Path) -> dict[str, Any]:
     bodies, sizes, rows = plan_pages(url, token)  # untimed: the plan needs each page to choose the next request
     session = requests.Session()
     written = 0
+    MEMORY.mark()
     started = time.perf_counter()
     with open(out / "pages.bin", "wb", buffering=0) as sink:
         for body in bodies:
@@ -122,7 +197,7 @@ def run_transfer(url: str, token: str, out: Path) -> dict[str, Any]:
                 for chunk in response.iter_content(READ_CHUNK):
                     written += sink.write(chunk)
     seconds = time.perf_counter() - started
-    if written != sum(sizes):
+    if abs(written - sum(sizes)) > 64 * len(bodies):  # only the points left in metadata.limits may differ
         raise RuntimeError(f"the transfer read {written} bytes, the planning pass {sum(sizes)}")
     return {
         "rows": rows,
@@ -141,6 +216,7 @@ def run_ceiling(url: str, token: str, out: Path) -> dict[str, Any]:
 
     _, sizes, rows = plan_pages(url, token, out / "pages.bin")
     decode = decode_no_gc = json_decode = 0.0
+    MEMORY.mark()
     with open(out / "pages.bin", "rb") as spill:
         for number, size in enumerate(sizes):
             content = spill.read(size)
@@ -167,11 +243,24 @@ def run_ceiling(url: str, token: str, out: Path) -> dict[str, Any]:
     }
 
 
-def run_provider(url: str, token: str, out: Path, fmt: str) -> dict[str, Any]:
-    """The provider as a DAG task runs it: ``ComagicReportOperator.execute`` with an explicit interval."""
+def use_connection(url: str, token: str) -> None:
+    """Point the default ``comagic`` connection at the emulator."""
     os.environ["AIRFLOW_CONN_COMAGIC_DEFAULT"] = json.dumps(
         {"conn_type": "comagic", "host": url.rsplit("/v2.0", 1)[0], "password": token, "extra": {"timezone": TIMEZONE}}
     )
+
+
+def run_provider(url: str, token: str, out: Path, fmt: str) -> dict[str, Any]:
+    """The provider as a DAG task runs it: ``ComagicReportOperator.execute`` with an explicit interval."""
+    use_connection(url, token)
+    # what the task imports lazily, imported before the baseline (as the decode and the landing will need it)
+    import isal.igzip  # noqa: F401
+    import pyarrow.json
+    import pyarrow.parquet  # noqa: F401
+
+    import airflow_provider_comagic.landing.arrow
+    import airflow_provider_comagic.landing.writer  # noqa: F401
+    from airflow_provider_comagic.hooks.comagic import ComagicHook  # noqa: F401
     from airflow_provider_comagic.operators.report import ComagicReportOperator
 
     next_day = (dt.date.fromisoformat(DAY) + dt.timedelta(days=1)).isoformat()
@@ -188,6 +277,28 @@ def run_provider(url: str, token: str, out: Path, fmt: str) -> dict[str, Any]:
     summary = operator.execute({"run_id": "bench"})
     seconds = time.perf_counter() - started
     return {"rows": summary["rows"], "seconds": seconds, "calls": summary["api_calls"], "out_bytes": summary["bytes"]}
+
+
+def run_hook_dicts(url: str, token: str, out: Path) -> dict[str, Any]:
+    """What a user of the hook gets: ``ComagicHook.iter_pages`` yielding pages of row dicts, counted, nothing
+    written."""
+    use_connection(url, token)
+    import pendulum
+
+    from airflow_provider_comagic.hooks.comagic import ComagicHook
+
+    tz = pendulum.timezone(TIMEZONE)
+    start = dt.datetime.fromisoformat(DAY).replace(tzinfo=tz)
+    hook = ComagicHook()
+    plan = hook.plan(METHOD, start, start + dt.timedelta(days=1), fields=all_fields())
+    rows = 0
+    started = time.perf_counter()
+    for page in hook.iter_pages(METHOD, plan=plan):
+        rows += len(page)
+        if page and type(page[0]) is not dict:
+            raise RuntimeError(f"iter_pages yielded {type(page[0]).__name__} rows, not dicts")
+    seconds = time.perf_counter() - started
+    return {"rows": rows, "seconds": seconds, "calls": plan.stats.pages}
 
 
 def run_plain(url: str, token: str, out: Path) -> dict[str, Any]:
@@ -320,14 +431,20 @@ CHILD: dict[str, Callable[[str, str, Path], dict[str, Any]]] = {
     "ceiling": run_ceiling,
     "provider-jsonl": lambda url, token, out: run_provider(url, token, out, "jsonl"),
     "provider-parquet": lambda url, token, out: run_provider(url, token, out, "parquet"),
+    "hook-dicts": run_hook_dicts,
     "plain": run_plain,
     "dlt": run_dlt,
 }
+LATENCY_RUNNERS = ["provider-jsonl", "provider-parquet", "hook-dicts", "plain"]
+CEILINGS = ("transfer", "ceiling")  # they take their baseline themselves, before their timed part
 
 
-def child_main(name: str, url: str, token: str, out: Path) -> None:
+def child_main(name: str, shape: str, url: str, token: str, out: Path) -> None:
+    use_shape(shape)
+    if name not in CEILINGS:
+        MEMORY.mark_on_first_request()
     result = CHILD[name](url, token, out)
-    result["peak_rss_mib"] = peak_rss_mib()
+    result.update(MEMORY.report())
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -335,8 +452,9 @@ def child_main(name: str, url: str, token: str, out: Path) -> None:
 class Emulator:
     """The emulator CLI in its own process, one day of ``rows`` calls."""
 
-    def __init__(self, rows: int):
+    def __init__(self, rows: int, response_delay: float = 0.0, delay_per_row: float = 0.0):
         self.rows = rows
+        delays = ["--response-delay", str(response_delay), "--delay-per-row", str(delay_per_row)]
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -352,6 +470,7 @@ class Emulator:
                 TIMEZONE,
                 "--day-limit",
                 "10000000",
+                *(delays if response_delay or delay_per_row else []),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -398,12 +517,12 @@ class Emulator:
             self.process.kill()
 
 
-def run_child(name: str, emulator: Emulator, timeout: float) -> dict[str, Any]:
-    out = Path(tempfile.mkdtemp(prefix=f"comagic-bench-{name}-"))
+def run_child(name: str, shape: str, emulator: Emulator, timeout: float) -> dict[str, Any]:
+    out = tempfile.mkdtemp(prefix=f"comagic-bench-{name}-")
     before = emulator.day_remaining()
     try:
         completed = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child", name, emulator.url, emulator.token, str(out)],
+            [sys.executable, str(Path(__file__).resolve()), "--child", name, shape, emulator.url, emulator.token, out],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -444,37 +563,61 @@ def rate_of(result: dict[str, Any] | None) -> float | None:
     return result["rows"] / result["seconds"]
 
 
-def table(results: dict[int, dict[str, dict[str, Any]]], runners: Sequence[str]) -> str:
+def mib(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def table(results: dict[tuple[int, str], dict[str, dict[str, Any]]], runners: Sequence[str]) -> str:
     lines = [
-        "| rows | runner | rows/s | x decode ceiling | x transfer ceiling | provider x | API calls (min) | points "
-        "| peak RSS MiB | output MiB |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| rows | fields | runner | rows/s | x decode ceiling | x transfer ceiling | x plain | API calls (min) "
+        "| points | baseline RSS MiB | peak over baseline MiB | output MiB |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for rows, by_runner in results.items():
+    for (rows, shape), by_runner in results.items():
         decode_rate = rate_of(by_runner.get("ceiling"))
         transfer_rate = rate_of(by_runner.get("transfer"))
-        provider_rate = rate_of(by_runner.get("provider-jsonl"))
+        plain_rate = rate_of(by_runner.get("plain"))
         for name in runners:
             result = by_runner.get(name)
             if result is None:
                 continue
             if "error" in result:
-                lines.append(f"| {rows:,} | {name} | failed: {result['error']} | | | | | | | |")
+                lines.append(f"| {rows:,} | {shape} | {name} | failed: {result['error']} | | | | | | | | |")
                 continue
             rate = result["rows"] / result["seconds"]
             decode = f"{rate / decode_rate:.2f}" if decode_rate and name != "ceiling" else ""
             transfer = f"{rate / transfer_rate:.2f}" if transfer_rate and name != "transfer" else ""
-            # how many times faster the provider (same format family) is than this runner
-            versus = f"{provider_rate / rate:.1f}x" if name in ("plain", "dlt") and provider_rate else ""
+            plain = f"{rate / plain_rate:.2f}" if plain_rate and name not in (*CEILINGS, "plain") else ""
             minimum = math.ceil(rows / PAGE)
             calls = f"{result['calls']} ({minimum}, {result['calls'] / minimum:.2f}x)"
-            out = f"{result['out_bytes'] / 2**20:,.0f}" if result.get("out_bytes") else ""
+            over = mib(result.get("peak_over_baseline_mib")) + ("" if result.get("peak_since_baseline") else " (<=)")
             lines.append(
-                f"| {rows:,} | {name} | {rate:,.0f} | {decode} | {transfer} | {versus} | {calls} | "
-                f"{result.get('points', '')} | {result['peak_rss_mib']:,.0f} | {out} |"
+                f"| {rows:,} | {shape} | {name} | {rate:,.0f} | {decode} | {transfer} | {plain} | {calls} | "
+                f"{result.get('points', '')} | {mib(result.get('baseline_mib'))} | {over} | "
+                f"{mib(result['out_bytes'] / 2**20) if result.get('out_bytes') else ''} |"
             )
             if result["rows"] != rows:
-                lines.append(f"| | ^ WRONG ROW COUNT: {result['rows']:,} landed, {rows:,} expected | | | | | | | | |")
+                lines.append(f"| | | ^ WRONG ROW COUNT: {result['rows']:,} landed, {rows:,} expected |" + " |" * 8)
+    return "\n".join(lines)
+
+
+def latency_table(results: dict[tuple[int, str], dict[str, dict[str, Any]]], delay: float, per_row: float) -> str:
+    """Wall time against the server's time (calls x the delay + rows x the per-row delay)."""
+    lines = [
+        f"| rows | fields | runner | wall s | calls x {delay:g} s + rows x {per_row * 1000:g} ms | ratio |",
+        "| ---: | --- | --- | ---: | ---: | ---: |",
+    ]
+    for (rows, shape), by_runner in results.items():
+        for name, result in by_runner.items():
+            if "error" in result:
+                lines.append(f"| {rows:,} | {shape} | {name} | failed: {result['error']} | | |")
+                continue
+            served = result.get("served_rows", result["rows"])
+            server = result["calls"] * delay + served * per_row
+            lines.append(
+                f"| {rows:,} | {shape} | {name} | {result['seconds']:.1f} | {server:.1f} | "
+                f"{result['seconds'] / server:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -482,36 +625,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--quick", action="store_true", help="100 000 rows only")
-    parser.add_argument("--runners", nargs="+", choices=RUNNERS, default=list(RUNNERS))
+    parser.add_argument("--fields", nargs="+", choices=SHAPES, default=list(SHAPES), help="row shapes to run")
+    parser.add_argument("--runners", nargs="+", choices=RUNNERS, default=None)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
-    parser.add_argument("--child", nargs=4, metavar=("RUNNER", "URL", "TOKEN", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--response-delay", type=float, default=0.0, help="latency mode: the emulator answers each call this late"
+    )
+    parser.add_argument("--delay-per-row", type=float, default=0.0, help="latency mode: seconds more per row served")
+    parser.add_argument("--child", nargs=5, metavar=("RUNNER", "FIELDS", "URL", "TOKEN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        name, url, token, out = args.child
-        child_main(name, url, token, Path(out))
+        name, shape, url, token, out = args.child
+        child_main(name, shape, url, token, Path(out))
         return 0
+    latency = bool(args.response_delay or args.delay_per_row)
+    runners = args.runners or (LATENCY_RUNNERS if latency else list(RUNNERS))
     sizes = [100_000] if args.quick else args.rows
     print(f"machine: {machine()}")
     print(f"date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; command: {' '.join(sys.argv)}")
-    results: dict[int, dict[str, dict[str, Any]]] = {}
+    print(f"load average at the start: {os.getloadavg()[0]:.2f}")
+    results: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
     for rows in sizes:
-        emulator = Emulator(rows)
+        emulator = Emulator(rows, args.response_delay, args.delay_per_row)
         try:
-            print(f"\n{rows:,} rows: emulator at {emulator.url}; warm-up {emulator.warm_up():.1f} s", flush=True)
-            results[rows] = {}
-            for name in args.runners:
-                result = run_child(name, emulator, args.timeout)
-                results[rows][name] = result
-                summary = result.get("error") or (
-                    f"{result['rows']:,} rows in {result['seconds']:.1f} s = {result['rows'] / result['seconds']:,.0f}"
-                    f" rows/s, {result['calls']} calls, {result['points']} points, peak RSS "
-                    f"{result['peak_rss_mib']:,.0f} MiB {result.get('note', '')}"
-                )
-                print(f"  {name:17} {summary}", flush=True)
+            print(f"\n{rows:,} rows: emulator at {emulator.url}", flush=True)
+            for shape in args.fields:
+                use_shape(shape)
+                print(f" {shape} rows ({len(all_fields())} fields): warm-up {emulator.warm_up():.1f} s", flush=True)
+                results[rows, shape] = by_runner = {}
+                for name in runners:
+                    by_runner[name] = result = run_child(name, shape, emulator, args.timeout)
+                    summary = result.get("error") or (
+                        f"{result['rows']:,} rows in {result['seconds']:.1f} s = "
+                        f"{result['rows'] / result['seconds']:,.0f} rows/s, {result['calls']} calls, "
+                        f"{result['points']} points, RSS {result['baseline_mib']:,.0f} MiB + peak "
+                        f"{result['peak_over_baseline_mib']:,.0f} MiB {result.get('note', '')}"
+                    )
+                    print(f"  {name:17} {summary}", flush=True)
         finally:
             emulator.stop()
     print()
-    print(table(results, args.runners))
+    print(table(results, runners))
+    if latency:
+        print()
+        print(latency_table(results, args.response_delay, args.delay_per_row))
     return 0
 
 
