@@ -60,6 +60,16 @@ except ImportError:  # pragma: no cover
     except ImportError:
         from airflow.utils.log.secrets_masker import mask_secret
 
+
+def attach_store(protocol: str, **kwargs: object) -> object:
+    """Airflow's ``attach`` (the object-store registry behind ``ObjectStoragePath``), imported when first used."""
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.io import attach
+    else:
+        from airflow.io.store import attach
+    return attach(protocol, **kwargs)  # noqa: AIR311 - the 2.10 name on Airflow 2.10 only
+
+
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "PARTITIONED_ASSETS",
@@ -78,6 +88,7 @@ __all__ = [
     "TaskDeferralTimeout",
     "TaskDeferred",
     "TriggerEvent",
+    "attach_store",
     "conf",
     "mask_secret",
 ]

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from airflow_provider_comagic.version_compat import ObjectStoragePath
+from airflow_provider_comagic.version_compat import ObjectStoragePath, attach_store
 
 __all__ = [
     "Entry",
@@ -62,8 +62,20 @@ def to_storage_path(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: s
     text = os.fspath(path)
     if "://" not in text:
         text = "file://" + os.path.abspath(text)
+    if text.startswith("file://") and not conn_id:
+        _attach_local_disk()
     # no conn_id=None: on Airflow 2.10 an explicit None overrides the connection named in the URL (s3://conn@bucket)
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+def _attach_local_disk() -> None:
+    """Register the local disk with Airflow's object-store registry unless something else already did (then
+    that store is kept). Otherwise the first ``.fs`` of a ``file://`` path has Airflow discover and import every
+    provider's file systems (the Amazon provider's S3 hooks and boto: over a second per task) to build the very
+    ``LocalFileSystem`` given here."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    attach_store("file", fs=LocalFileSystem())
 
 
 def is_local(fs: Any) -> bool:
