@@ -24,14 +24,6 @@ def build_request(method: str, params: Mapping[str, Any], request_id: str) -> by
     return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
 
 
-class _RawMessage(msgspec.Struct):
-    """A JSON-RPC response with its ``result`` left undecoded (``jsonrpc`` and unknown members ignored)."""
-
-    id: Any = None
-    result: msgspec.Raw = msgspec.Raw()
-    error: Any = None
-
-
 class _RawPage(msgspec.Struct):
     """A ``get.*`` result whose rows stay undecoded JSON objects."""
 
@@ -39,8 +31,16 @@ class _RawPage(msgspec.Struct):
     metadata: Any = None
 
 
+class _RawMessage(msgspec.Struct):
+    """A JSON-RPC response whose ``result`` is a page of undecoded rows (``jsonrpc`` and unknown members
+    ignored): the body is scanned once. Any other ``result`` shape fails validation (then fully decoded)."""
+
+    id: Any = None
+    result: _RawPage | None = None
+    error: Any = None
+
+
 _decode_raw_message = msgspec.json.Decoder(_RawMessage).decode
-_decode_raw_page = msgspec.json.Decoder(_RawPage).decode
 
 
 def parse_response(
@@ -86,8 +86,8 @@ def _raw_page(body: bytes, request_id: str) -> _RawPage | None:
     """The page of undecoded rows of a successful response to ``request_id``, else None (fully decoded then)."""
     try:
         message = _decode_raw_message(body)
-        if message.error is not None or message.id != request_id:
-            return None
-        return _decode_raw_page(message.result)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+    if message.error is not None or message.id != request_id:
+        return None
+    return message.result

@@ -39,11 +39,13 @@ class JsonLines:
         if not rows:
             return cls(b"", 0)
         parts = [orjson.dumps(row) if isinstance(row, Mapping) else row for row in rows]
-        data = b"\n".join(parts) + b"\n"
-        if data.count(b"\n") != len(parts) or b"\r" in data:
+        count = len(parts)
+        parts.append(b"")  # the last line's newline comes from the join: the page is copied once
+        data = b"\n".join(parts)
+        if data.count(b"\n") != count or b"\r" in data:
             parts = [_one_line(bytes(part)) for part in parts]
-            data = b"\n".join(parts) + b"\n"
-        return cls(data, len(parts))
+            data = b"\n".join(parts)
+        return cls(data, count)
 
     def dicts(self) -> list[dict[str, Any]]:
         """The rows decoded (one dict per line)."""
