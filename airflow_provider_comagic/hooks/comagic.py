@@ -312,9 +312,18 @@ class ComagicHook(HookSettings, BaseHook):
 
     def _pages(self, plan: PagePlan, as_json_lines: bool) -> Iterator[Any]:
         while (request := plan.next_request()) is not None:
-            rows = plan.feed(self.call(plan.method, request, raw_rows=as_json_lines))
-            if rows:
-                yield JsonLines.from_rows(rows) if as_json_lines else rows
+            page = self._page(plan, request, as_json_lines)
+            if page:
+                yield page
+            del page  # not held while this generator waits for its next turn
+
+    def _page(self, plan: PagePlan, request: dict[str, Any], as_json_lines: bool) -> Any:
+        """One page's rows to emit: a list of dicts, or ``JsonLines``. For ``JsonLines`` the raw rows (slices of
+        the response body) are dropped on return, so a page in flight is its lines alone, not the body too."""
+        rows = plan.feed(self.call(plan.method, request, raw_rows=as_json_lines))
+        if as_json_lines:
+            return JsonLines.from_rows(rows)
+        return rows
 
     def iter_rows(self, method: str, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Like :meth:`iter_pages`, one row at a time."""

@@ -80,7 +80,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 DEFAULT_MAX_ROWS_PER_FILE = 1_000_000
 DEFAULT_MAX_BYTES_PER_FILE = 256 * 2**20
 DEFAULT_ROW_GROUP_ROWS = 100_000
-DEFAULT_ROW_GROUP_BYTES = 64 * 2**20  # flush a row group early when rows are wide: bounds the memory a flush needs
+DEFAULT_ROW_GROUP_BYTES = 8 * 2**20  # flush early: a row group is ~one 10 000-row page of report rows (bounds memory)
 
 
 class PartitionWriter:

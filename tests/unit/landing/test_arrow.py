@@ -118,3 +118,35 @@ def test_rows_with_different_key_orders_and_missing_keys(to_batch):
     rows = [{"is_lost": True, "id": 1}, {"id": 2, "start_time": "2024-03-01 00:00:00", "is_lost": False}]
     assert [r["id"] for r in to_batch(rows, schema).to_pylist()] == [1, 2]
     assert to_batch([], schema).num_rows == 0
+
+
+def test_pages_are_parsed_in_the_page_memory_pool(monkeypatch):
+    from airflow_provider_comagic.landing import arrow
+
+    seen = []
+    read_json = arrow.pa_json.read_json
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("memory_pool"))
+        return read_json(*args, **kwargs)
+
+    monkeypatch.setattr(arrow.pa_json, "read_json", spy)
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("at", pa.timestamp("us", tz="UTC"))])
+    lines = b"".join(b'{"id": %d, "at": "2024-03-01 00:00:%02d"}\n' % (i, i) for i in range(50))
+    batch = json_lines_to_batch(lines, 50, schema)
+    assert batch.column(0).to_pylist() == list(range(50))
+    assert seen == [arrow.page_memory_pool()]
+
+
+def test_page_memory_pool_is_not_mimalloc_unless_asked(monkeypatch):
+    from airflow_provider_comagic.landing import arrow
+
+    arrow.page_memory_pool.cache_clear()
+    try:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+        assert arrow.page_memory_pool().backend_name in ("jemalloc", "system")
+        arrow.page_memory_pool.cache_clear()
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")  # the user's choice wins
+        assert arrow.page_memory_pool().backend_name == pa.default_memory_pool().backend_name
+    finally:
+        arrow.page_memory_pool.cache_clear()
