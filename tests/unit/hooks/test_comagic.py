@@ -359,3 +359,18 @@ def test_list_customer_users_joins_and_filters(api, httpserver, monkeypatch):
         {"user_id": 12, "customer_id": 1, "customer_name": "Acme", "user_login": "acme-2"},
         {"user_id": 21, "customer_id": 2, "customer_name": "Beta shop", "user_login": "beta-api"},
     ]
+
+
+def test_raw_rows_are_decoded_to_dicts_in_the_callers_thread():
+    import msgspec
+
+    from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError
+    from airflow_provider_comagic.hooks.comagic import _decoded
+
+    raw = msgspec.json.decode(b'[{"id": 1, "tags": [{"a": null}]}, {"id": 2}]', type=list[msgspec.Raw])
+    assert _decoded(raw, "get.calls_report") == [{"id": 1, "tags": [{"a": None}]}, {"id": 2}]
+    dicts = [{"id": 3}]
+    assert _decoded(dicts, "get.calls_report") is dicts  # a response read whole already gave dicts
+    too_big = msgspec.json.decode(b'[{"id": 1e400}]', type=list[msgspec.Raw])  # valid JSON, beyond a float
+    with pytest.raises(ComagicDataIntegrityError, match=r"get\.calls_report: a row of the result cannot be decoded"):
+        _decoded(too_big, "get.calls_report")
