@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 import orjson
 import requests
+import urllib3
 from tenacity import Retrying
 
 from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID, KNOWN_HOSTS, ComagicConnectionConfig
@@ -35,7 +36,6 @@ from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, f
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 T = TypeVar("T")
-_READ_CHUNK = 4 * 2**20
 DEFAULT_PREFETCH = 1
 """Pages :meth:`ComagicHook.iter_pages` fetches ahead in a background thread while the caller handles one."""
 
@@ -241,10 +241,11 @@ class ComagicHook(HookSettings, BaseHook):
         except (requests.ConnectionError, requests.Timeout) as error:
             raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} talking to {config.host}") from None
         try:
-            # large reads: `response.content` reads 10 KB at a time, and every read hands the GIL over, which
-            # starves this thread when another one (the landing) is busy in Python
-            content = b"".join(response.iter_content(_READ_CHUNK))
-        except requests.RequestException as error:  # body cut off mid-stream
+            # one read of the whole body (decoded if the server compressed it): `response.content` reads 10 KB at
+            # a time, and every read hands the GIL over, which starves this thread when another one (the landing)
+            # is busy in Python; one read also saves joining chunks (~15 % of a 42 MB page's read)
+            content = response.raw.read(decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:  # cut off mid-stream
             raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} reading the response") from None
         finally:
             response.close()  # back to the pool once fully read (keep-alive), else the connection is dropped
@@ -336,7 +337,10 @@ class ComagicHook(HookSettings, BaseHook):
         """The rows to emit of each page, undecoded (``msgspec.Raw``; dicts when a response could not be read
         as a page of rows), for ``JsonLines.from_rows`` or :func:`_decoded`."""
         while (request := plan.next_request()) is not None:
-            rows = plan.feed(self.call(plan.method, request, raw_rows=True))
+            result = self.call(plan.method, request, raw_rows=True)
+            with _gc_paused():  # reading keys allocates per row; a collection would scan the caller's page
+                rows = plan.feed(result)
+            del result
             if rows:
                 yield rows
             del rows  # not held while this generator waits for its next turn
