@@ -449,6 +449,14 @@ def child_main(name: str, shape: str, url: str, token: str, out: Path) -> None:
 
 
 # -- the orchestrator -----------------------------------------------------------------------------------------
+def child_env() -> dict[str, str]:
+    """The environment of the emulator and the runners: this checkout first on the path, so the code measured is
+    the code next to this script (not an editable install of another checkout)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
 class Emulator:
     """The emulator CLI in its own process, one day of ``rows`` calls."""
 
@@ -473,6 +481,7 @@ class Emulator:
                 *(delays if response_delay or delay_per_row else []),
             ],
             cwd=ROOT,
+            env=child_env(),
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -524,6 +533,7 @@ def run_child(name: str, shape: str, emulator: Emulator, timeout: float) -> dict
         completed = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child", name, shape, emulator.url, emulator.token, out],
             cwd=ROOT,
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
