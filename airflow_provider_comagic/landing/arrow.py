@@ -44,6 +44,7 @@ from airflow_provider_comagic.utils.arrow_fields import DEFAULT_TIME_FORMAT, SOU
 __all__ = [
     "RowConversionError",
     "json_lines_to_batch",
+    "json_lines_to_table",
     "rows_to_batch",
 ]
 
@@ -92,8 +93,15 @@ def json_lines_to_batch(lines: bytes, rows: int, schema: pa.Schema) -> pa.Record
     strings, then parsed as :func:`rows_to_batch` parses them); when it rejects the page, the page is decoded
     and converted by :func:`rows_to_batch`, which applies the module's rules or raises naming the column.
     """
+    table = json_lines_to_table(lines, rows, schema)
+    return table.combine_chunks(page_memory_pool()).to_batches()[0] if table.num_rows else rows_to_batch([], schema)
+
+
+def json_lines_to_table(lines: bytes, rows: int, schema: pa.Schema) -> pa.Table:
+    """:func:`json_lines_to_batch` without joining the reader's chunks: a table of ``schema`` whose columns are
+    the blocks Arrow's JSON reader parsed in parallel (what a Parquet writer takes as is; a copy saved)."""
     if rows == 0:
-        return rows_to_batch([], schema)
+        return pa.Table.from_batches([rows_to_batch([], schema)])
     pool = page_memory_pool()
     try:
         table = pa_json.read_json(
@@ -105,12 +113,16 @@ def json_lines_to_batch(lines: bytes, rows: int, schema: pa.Schema) -> pa.Record
             memory_pool=pool,
         )
         if table.num_rows == rows:
-            columns = (table.column(i).combine_chunks(pool) for i in range(len(schema)))
-            arrays = [_finish(column, field, pool) for column, field in zip(columns, schema, strict=True)]
-            return pa.RecordBatch.from_arrays(arrays, schema=schema)
+            columns = [
+                pa.chunked_array([_finish(chunk, field, pool) for chunk in table.column(i).chunks], type=field.type)
+                for i, field in enumerate(schema)
+            ]
+            del table  # the parsed strings of the time columns, before the next page's
+            return pa.Table.from_arrays(columns, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass  # the rules below decide: convert what they allow, raise naming the column otherwise
-    return rows_to_batch([orjson.loads(line) for line in lines.split(b"\n")[:-1]], schema)
+    batch = rows_to_batch([orjson.loads(line) for line in lines.split(b"\n")[:-1]], schema)
+    return pa.Table.from_batches([batch])
 
 
 def _is_temporal(kind: pa.DataType) -> bool:

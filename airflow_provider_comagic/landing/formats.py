@@ -151,13 +151,15 @@ class _ParquetPart(_Part):
         self.writer = pq.ParquetWriter(self.raw, schema, compression=compression)
         self.group_rows = group_rows
         self.group_bytes = group_bytes
-        self.pending: list[pa.RecordBatch] = []
+        self.pending: list[pa.Table] = []
         self.pending_rows = 0
         self.pending_bytes = 0
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         if batch.num_rows:
-            self.pending.append(batch)
+            import pyarrow as pa
+
+            self.pending.append(batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch]))
             self.pending_rows += batch.num_rows
             self.pending_bytes += batch.nbytes
             self.rows += batch.num_rows
@@ -169,7 +171,7 @@ class _ParquetPart(_Part):
         if self.pending:
             import pyarrow as pa
 
-            table = pa.Table.from_batches(self.pending)
+            table = pa.concat_tables(self.pending)  # the pages' chunks, not copied
             self.writer.write_table(table, row_group_size=max(1, table.num_rows))
             self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
 
@@ -212,12 +214,14 @@ def _jsonl_payload(rows: Sequence[Mapping[str, Any]] | JsonLines, schema: pa.Sch
     return rows  # JSON Lines keeps the rows as given
 
 
-def _parquet_payload(rows: Sequence[Mapping[str, Any]] | JsonLines, schema: pa.Schema | None) -> pa.RecordBatch:
+def _parquet_payload(
+    rows: Sequence[Mapping[str, Any]] | JsonLines, schema: pa.Schema | None
+) -> pa.RecordBatch | pa.Table:
     assert schema is not None  # the writer infers one from the first page when none was given
-    from airflow_provider_comagic.landing.arrow import json_lines_to_batch, rows_to_batch
+    from airflow_provider_comagic.landing.arrow import json_lines_to_table, rows_to_batch
 
     if isinstance(rows, JsonLines):
-        return json_lines_to_batch(rows.data, rows.rows, schema)
+        return json_lines_to_table(rows.data, rows.rows, schema)
     return rows_to_batch(rows, schema)
 
 
