@@ -8,6 +8,7 @@ its reader. Adding a format touches this module only (plus its name in the opera
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import gzip
 import logging
@@ -142,6 +143,9 @@ class _JsonlPart(_Part):
 
 
 class _ParquetPart(_Part):
+    """A Parquet part: pages buffered up to a row group, each row group encoded and written by a background
+    thread (Arrow releases the GIL) while the next pages are parsed; at most one row group in flight."""
+
     def __init__(
         self, fs: Any, directory: str, name: str, schema: pa.Schema, compression: str, group_rows: int, group_bytes: int
     ):
@@ -154,6 +158,9 @@ class _ParquetPart(_Part):
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
         self.pending_bytes = 0
+        self._flusher = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parquet-row-groups")
+        self._in_flight: concurrent.futures.Future[None] | None = None
+        self._in_flight_bytes = 0
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         if batch.num_rows:
@@ -167,24 +174,44 @@ class _ParquetPart(_Part):
                 self.flush()
 
     def flush(self) -> None:
-        """Write the buffered batches as one row group and forget them."""
+        """Hand the buffered pages to the background thread as one row group (after the previous one is written:
+        its error, if any, is raised here) and forget them."""
         if self.pending:
             import pyarrow as pa
 
             table = pa.concat_tables(self.pending)  # the pages' chunks, not copied
-            self.writer.write_table(table, row_group_size=max(1, table.num_rows))
+            self._wait()
+            self._in_flight_bytes = self.pending_bytes
+            self._in_flight = self._flusher.submit(self.writer.write_table, table, max(1, table.num_rows))
             self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
 
+    def _wait(self) -> None:
+        """Wait for the row group in flight; raise its error."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+            self._in_flight_bytes = 0
+
     def written(self) -> int:
-        return super().written() + self.pending_bytes  # buffered rows will land here too (upper bound)
+        # buffered and in-flight rows will land here too (an upper bound)
+        return super().written() + self._in_flight_bytes + self.pending_bytes
 
     def finish(self) -> dict[str, Any]:
-        self.flush()
+        try:
+            self.flush()
+            self._wait()
+        finally:
+            self._flusher.shutdown()
         self.writer.close()  # does not close a file object it did not open
         return super().finish()
 
     def discard(self) -> None:
         self.pending = []
+        try:
+            self._wait()
+        except Exception:  # the failure that got us here matters more
+            log.debug("writing a row group of %s failed", self.target, exc_info=True)
+        self._flusher.shutdown()
         try:
             self.writer.close()  # before the file goes: a writer left open writes its footer at GC time
         except Exception:

@@ -766,6 +766,7 @@ class ComagicReportOperator(BaseLandingOperator):
         try:
             for page in comagic_pages_to_unified(pages, hook.timezone) if unified else pages:
                 writer.write(page)
+                del page  # landed: not held while the next page is made
         except ComagicRateLimitError:
             if self.deferrable:
                 # the failed call changed nothing: the plan still points at it, every fed page is written

@@ -138,6 +138,27 @@ def test_parquet_row_groups_and_bounded_buffer(tmp_path, monkeypatch):
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [400] * 6 + [100]
 
 
+def test_parquet_row_groups_are_written_by_a_background_thread_whose_error_fails_the_run(tmp_path, monkeypatch):
+    import threading
+
+    writers: list[str] = []
+    original = pq.ParquetWriter.write_table
+
+    def failing_write(self, table, row_group_size=None):
+        writers.append(threading.current_thread().name)
+        if len(writers) == 4:  # the second row group of the second run
+            raise OSError("disk full")
+        return original(self, table, row_group_size)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing_write)
+    land_pages(pages(2, size=100), tmp_path / "first", "parquet", SCHEMA, row_group_rows=100)
+    with pytest.raises(OSError, match="disk full"):
+        land_pages(pages(5, size=100), tmp_path / "second", "parquet", SCHEMA, row_group_rows=100)
+    assert all(name.startswith("parquet-row-groups") for name in writers)
+    assert not (tmp_path / "second" / MANIFEST_NAME).exists()
+    assert [p.name for p in (tmp_path / "second").iterdir()] == []  # the unfinished part was deleted
+
+
 def test_parquet_without_schema_infers_it_from_the_first_page(tmp_path):
     manifest = land_pages(pages(2), tmp_path, "parquet")
     assert manifest_schema(manifest).names == ["id", "name", "tags"]
