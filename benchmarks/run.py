@@ -1,26 +1,32 @@
-"""End-to-end benchmark of ``get.calls_report`` landing: the provider against a plain loop, dlt and the decode
-ceiling, each run in its own process against the emulator running in another process (its CLI).
+"""End-to-end benchmark of ``get.calls_report`` landing: the provider against a plain loop, dlt, the decode
+ceiling and the transfer ceiling, each run in its own process against the emulator running in another process.
 
-    .venv/bin/python benchmarks/run.py [--rows 100000 1000000] [--quick] [--runners provider-jsonl ...]
+    .venv/bin/python benchmarks/run.py [--rows 100000 1000000] [--quick] [--fields full narrow] [--runners ...]
+        [--response-delay 1.5 --delay-per-row 0.0001]
 
 For every row count N the emulator serves one day (2024-03-01, Europe/Moscow) holding N calls; every run
-requests all documented fields of ``get.calls_report`` (~4.2 KB of JSON per row) and lands the day on local
-storage. Runners:
+requests the fields of a row shape (``full``: all 105 documented fields, ~4.2 KB of JSON per row; ``narrow``: 38
+fields with the nested tags, employees and scenario operations, ~1.3 KB) and lands the day on local storage.
+Runners:
 
 * ``transfer``        the transfer ceiling: the provider's own requests (its ``PagePlan``, planned in an untimed
                       first pass), each response body read as raw bytes in 4 MB reads and written straight to a
-                      local file, nothing parsed: what moving the bytes costs; no landing can beat it.
+                      local file, nothing parsed: what moving the bytes costs.
 * ``ceiling``         the decode ceiling: ``orjson.loads`` alone over the provider's own raw pages (fetched first,
                       only the decode is timed).
 * ``provider-jsonl``  ``ComagicReportOperator.execute`` -> gzip JSON Lines, manifest committed.
 * ``provider-parquet`` the same -> Parquet (typed Arrow schema, zstd).
+* ``hook-dicts``      ``ComagicHook.iter_pages`` yielding pages of row dicts, counted, nothing written.
 * ``plain``           ``requests`` + ``json`` writing JSON Lines: what anyone writes in an afternoon (limit/offset
                       paging; past the 110 000-row offset cap it pages hour windows, as a naive user would).
 * ``dlt``             dlt's ``RESTClient`` with its ``OffsetPaginator`` moving ``params.offset`` in the JSON-RPC
                       body, written by a dlt pipeline to its ``filesystem`` destination as JSON Lines.
 
-Each runner reports its wall time, rows, API calls and its own peak RSS (``ru_maxrss``); the points spent are
-read from the emulator's ``metadata.limits`` before and after the run. Figures are printed, never asserted.
+Each runner reports its wall time, rows, API calls, its resident size right before its first request (the
+baseline) and its peak over that baseline (the kernel's high-water mark, reset at the baseline); the points spent
+are read from the emulator's ``metadata.limits`` before and after the run. With a response delay the emulator
+holds every response that long (plus the per-row delay) and each runner's wall time is printed against the
+server's time. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
