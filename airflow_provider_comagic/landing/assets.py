@@ -146,7 +146,4 @@ def landed_partitions(context: Mapping[str, Any], asset: Asset | str | None = No
 
 def _triggering_events(context: Mapping[str, Any]) -> list[tuple[Any, list[Any]]]:
     events = context.get(TRIGGERING_ASSET_EVENTS) or {}
-    pairs = []
-    for key in events:
-        pairs.append((key, list(events[key])))
-    return pairs
+    return [(key, list(events[key])) for key in events]  # a lazy mapping: iterated by key, not .items()

@@ -666,14 +666,10 @@ class ComagicReportOperator(BaseLandingOperator):
         with writer:
             self._write_pages(writer, hook, plan, run, meter)
             manifest = writer.commit(self._manifest_extra(context, hook, query, plan, start, end, api_dates, meter))
-        entry = self._interval_entry(partition, manifest, api_dates)
         client = query.customer_id if query.customer_id is not None else query.user_id
-        entry["partition_key"] = partition_key(start, end, hook.timezone, client)
-        entry.update(
-            {k: v for k, v in (("customer_id", query.customer_id), ("user_id", query.user_id)) if v is not None}
+        return self._interval_entry(
+            partition, manifest, api_dates, partition_key(start, end, hook.timezone, client), query
         )
-        entry["replaced"] = bool(manifest.get("replaces"))
-        return entry
 
     def _plan(self, hook: ComagicHook, query: ReportQuery, start: dt.datetime, end: dt.datetime) -> PagePlan:
         """The paging plan of one interval. Fields are always named: some methods' default fields lack the key
@@ -817,10 +813,19 @@ class ComagicReportOperator(BaseLandingOperator):
         }
 
     def _interval_entry(
-        self, partition: ObjectStoragePath, manifest: Mapping[str, Any], api_dates: tuple[str, str]
+        self,
+        partition: ObjectStoragePath,
+        manifest: Mapping[str, Any],
+        api_dates: tuple[str, str],
+        key: str,
+        query: ReportQuery,
     ) -> dict[str, Any]:
-        """The summary of one committed interval (an item of the XCom)."""
+        """The summary of one committed interval (an item of the XCom, and what its asset event says)."""
+        clients = (("customer_id", query.customer_id), ("user_id", query.user_id))
         entry = {
+            "partition_key": key,
+            **{name: value for name, value in clients if value is not None},
+            "replaced": bool(manifest.get("replaces")),
             "manifest": str(partition / MANIFEST_NAME),
             "partition": str(partition),
             "rows": manifest["rows"],
