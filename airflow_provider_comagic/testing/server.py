@@ -21,7 +21,24 @@ from airflow_provider_comagic.testing.faults import FaultInjector
 API_PATH = "/v2.0"
 _HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429}
 
+_STREAM_CHUNK = 2 * 2**20
+"""Bodies over this size are sent in chunks of it (see :func:`_stream`)."""
+
 _E = TypeVar("_E", bound="ServedEmulator")
+
+
+async def _stream(request: web.Request, body: bytes, status: int) -> web.StreamResponse:
+    """Send a large body chunk by chunk, each written once the last has drained: handing a 40 MB page to the
+    transport at once copies it in one go and stalls every other connection for tens of milliseconds (a
+    request arriving then would see its latency start late). The length is declared: no chunked encoding."""
+    response = web.StreamResponse(status=status, headers={"Content-Type": "application/json; charset=utf-8"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    view = memoryview(body)
+    for start in range(0, len(body), _STREAM_CHUNK):
+        await response.write(view[start : start + _STREAM_CHUNK])
+    await response.write_eof()
+    return response
 
 
 class ServedEmulator:
@@ -198,4 +215,6 @@ class EmulatorServer:
             reply = self.dispatcher.handle(body, api_faults)
         await self._hold(reply, arrived)
         payload = reply.body[: len(reply.body) // 2] if truncate else reply.body
-        return web.Response(body=payload, status=reply.status, content_type="application/json", charset="utf-8")
+        if len(payload) <= _STREAM_CHUNK:
+            return web.Response(body=payload, status=reply.status, content_type="application/json", charset="utf-8")
+        return await _stream(request, payload, reply.status)
