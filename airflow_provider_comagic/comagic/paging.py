@@ -236,13 +236,29 @@ class PagePlan:
             start, end, seen = self._windows.popleft()
             self._query = _Query(start, end, seen=seen)
             self.stats.queries += 1
+        return self._params(self._query, self._query.offset)
+
+    def following_request(self) -> dict[str, Any] | None:
+        """Parameters of the call that will follow the pending one if its page comes back whole and unchanged,
+        or ``None`` when that cannot be known before its page is read (the first page of a query, which gives
+        the total; the query's last page; a continuation past the offset cap, which starts at that page's last
+        second). A driver may send it early, while the pending page is still arriving, and must use its
+        answer only when :meth:`next_request` then asks for exactly these parameters."""
         query = self._query
+        if query is None or query.total is None or not self.key:
+            return None
+        following = query.offset + self._step
+        if query.offset + self.page_size >= query.total or following > self.max_offset:
+            return None
+        return self._params(query, following)
+
+    def _params(self, query: _Query, offset: int) -> dict[str, Any]:
         params: dict[str, Any] = dict(self._extra)
         if self._dated:
             params["date_from"] = format_api_time(query.start, self.tz)
             params["date_till"] = format_api_time(query.end - ONE_SECOND, self.tz)
         params["limit"] = self.page_size
-        params["offset"] = query.offset
+        params["offset"] = offset
         if self._sort:
             params["sort"] = self._sort
         if self._filter:

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.comagic.paging import PagePlan, split_windows
-from tests.fixtures.paging import DAY, MSK, FakeReport, make_plan, spread
+from tests.fixtures.paging import DAY, MSK, FakeReport, FollowingChecker, make_plan, spread
 
 UTC = dt.timezone.utc
 
@@ -24,9 +24,12 @@ def row_form(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def run(plan: PagePlan, report: FakeReport) -> list[dict]:
+    """Every row the plan emits; around each feed, its prediction of the following call is checked."""
     out = []
+    following = FollowingChecker(plan)
     while (params := plan.next_request()) is not None:
         result = report.query(params)
+        following.before_feed()
         if getattr(report, "raw", False):
             result = {**result, "data": [msgspec.Raw(orjson.dumps(row)) for row in result["data"]]}
             emitted = plan.feed(result)
@@ -34,6 +37,7 @@ def run(plan: PagePlan, report: FakeReport) -> list[dict]:
             out.extend(orjson.loads(bytes(row)) for row in emitted)
         else:
             out.extend(plan.feed(result))
+        following.after_feed()
     return out
 
 
@@ -212,3 +216,41 @@ def test_for_method_adds_key_and_time_field_to_default_fields_that_lack_them():
     assert "id" in requested and spec.time_field in requested
     calls = PagePlan.for_method(get_method("get.calls_report"), DAY, DAY + dt.timedelta(days=1), tz=MSK)
     assert "fields" not in calls.next_request()  # defaults already hold id and start_time
+
+
+def test_following_request_is_named_only_when_the_pending_page_cannot_change_it():
+    report = FakeReport(spread(35, DAY, 86_400), max_limit=10)
+    plan = make_plan(DAY, DAY + dt.timedelta(days=1), page_size=10)
+    following = FollowingChecker(plan)
+    out = []
+    while (params := plan.next_request()) is not None:
+        following.before_feed()
+        out.extend(plan.feed(report.query(params)))
+        following.after_feed()
+    assert len(out) == 35
+    # the first page gives the total (a 10-row report has no second page); the last has no page after it
+    assert [None if p is None else p["offset"] for p in following.predicted] == [None, 20, 30, None]
+
+
+def test_following_request_stops_at_the_offset_cap_where_a_continuation_starts():
+    report = FakeReport(spread(700, DAY, 86_400, seed=7), max_offset=200, max_limit=100)
+    plan = make_plan(DAY, DAY + dt.timedelta(days=1), page_size=100, max_offset=200)
+    following = FollowingChecker(plan)
+    while (params := plan.next_request()) is not None:
+        following.before_feed()
+        plan.feed(report.query(params))
+        following.after_feed()
+    offsets = [None if p is None else p["offset"] for p in following.predicted]
+    assert plan.stats.continuations >= 2
+    assert 300 not in offsets and offsets.count(200) >= 2  # never past the cap; continuations start unpredicted
+
+
+def test_following_request_after_drift_is_not_the_reread():
+    report = FakeReport(spread(30, DAY, 86_400), max_limit=10)
+    report.on_call = lambda n, rep: rep.add_row(DAY + dt.timedelta(seconds=5)) if n == 2 else None
+    plan = make_plan(DAY, DAY + dt.timedelta(days=1), page_size=10)
+    plan.feed(report.query(plan.next_request()))
+    predicted = plan.following_request()
+    assert predicted is not None and predicted["offset"] == 20
+    plan.feed(report.query(plan.next_request()))  # the total changed: the query is read again from its start
+    assert plan.stats.rereads == 1 and plan.next_request()["offset"] == 0 != predicted["offset"]

@@ -16,6 +16,7 @@ from airflow_provider_comagic.comagic.catalogue import get_method
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError
 from airflow_provider_comagic.comagic.paging import PagePlan
 from airflow_provider_comagic.utils.time import API_TIME_FORMAT
+from tests.fixtures.paging import FollowingChecker
 
 MSK = pendulum.timezone("Europe/Moscow")
 START = dt.datetime(2024, 6, 1, tzinfo=MSK)
@@ -80,9 +81,14 @@ def upload_rows(calls: int, *, attempts: dict[int, int] | None = None) -> list[d
 
 
 def read_all(plan: PagePlan, server: FakeUploadedCalls) -> list[dict]:
+    """Every row the plan emits; around each feed, its prediction of the following call is checked (with the
+    overlap of ordered pages)."""
     out = []
+    following = FollowingChecker(plan)
     while (params := plan.next_request()) is not None:
+        following.before_feed()
         out.extend(plan.feed(server.query(params)))
+        following.after_feed()
     return out
 
 
