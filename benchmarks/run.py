@@ -259,11 +259,14 @@ def use_connection(url: str, token: str) -> None:
 def run_provider(url: str, token: str, out: Path, fmt: str) -> dict[str, Any]:
     """The provider as a DAG task runs it: ``ComagicReportOperator.execute`` with an explicit interval."""
     use_connection(url, token)
-    # what the task imports lazily, imported before the baseline (as the decode and the landing will need it)
+    # what the task imports lazily, imported before the baseline (as the decode and the landing will need it),
+    # and the connection lookup's module, which a worker's task process has loaded before its task starts
+    import airflow.sdk.execution_time.supervisor  # noqa: F401
     import isal.igzip  # noqa: F401
     import pyarrow.json
     import pyarrow.parquet  # noqa: F401
 
+    import airflow_provider_comagic.comagic.schemas
     import airflow_provider_comagic.landing.arrow
     import airflow_provider_comagic.landing.writer  # noqa: F401
     from airflow_provider_comagic.hooks.comagic import ComagicHook  # noqa: F401

@@ -6,6 +6,7 @@ The tracker remembers when it saw them, so it can tell how long to wait before t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,6 +19,7 @@ class QuotaTracker:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
+        self._lock = threading.Lock()  # a call sent ahead (``ComagicHook.iter_pages``) counts from its own thread
         self._limits: dict[str, Any] = {}
         self._seen_at = 0.0
         self.requests = 0
@@ -30,25 +32,34 @@ class QuotaTracker:
     def observe(self, limits: Mapping[str, Any] | None) -> None:
         """Remember the ``metadata.limits`` of a response."""
         if limits:
-            self._limits = dict(limits)
-            self._seen_at = self._clock()
+            with self._lock:
+                self._limits, self._seen_at = dict(limits), self._clock()
+
+    def count_request(self) -> None:
+        """Count one HTTP request sent."""
+        with self._lock:
+            self.requests += 1
 
     def charge(self, weight: int) -> None:
         """Count one successful call of the given weight."""
-        self.calls += 1
-        self.points += weight
+        with self._lock:
+            self.calls += 1
+            self.points += weight
 
     def minute_waited(self) -> None:
         """Forget the spent minute counter once its reset has been waited out (the next response refreshes it)."""
-        self._limits.pop("minute_remaining", None)
+        with self._lock:
+            self._limits = {k: v for k, v in self._limits.items() if k != "minute_remaining"}
 
     @property
     def limits(self) -> dict[str, Any]:
         """The last limits seen, with the reset counters brought forward to now."""
-        if not self._limits:
+        with self._lock:
+            seen, seen_at = self._limits, self._seen_at
+        if not seen:
             return {}
-        elapsed = self._clock() - self._seen_at
-        current = dict(self._limits)
+        elapsed = self._clock() - seen_at
+        current = dict(seen)
         for key in ("minute_reset", "day_reset"):
             if isinstance(current.get(key), int | float):
                 current[key] = max(0.0, float(current[key]) - elapsed)
@@ -83,6 +94,11 @@ class QuotaTracker:
                 method=method,
                 limits=self.limits,
             )
+
+    def affords(self, weight: int = 1) -> bool:
+        """Whether a call of ``weight`` points can be sent now without waiting or failing for the quota."""
+        day_remaining, _reset = self._remaining("day")
+        return self.seconds_before_call(weight) <= 0 and (day_remaining is None or day_remaining >= weight)
 
     def check_day(self, method: str, weight: int = 1) -> None:
         """Fail fast, before sending, when the day quota cannot pay for the call."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,14 +29,18 @@ from airflow_provider_comagic.comagic.errors import (
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
-from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, read_response
+from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, method_weight, read_response
 from airflow_provider_comagic.landing.json_lines import JsonLines
+from airflow_provider_comagic.utils.background import AheadTally, CallAhead, prefetched
 from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 T = TypeVar("T")
 DEFAULT_PREFETCH = 1
 """Pages :meth:`ComagicHook.iter_pages` fetches ahead in a background thread while the caller handles one."""
+CALL_AHEAD_AFTER_SECONDS = 0.25
+"""When the server took at least this long to start answering a page, :meth:`ComagicHook.iter_pages` sends the
+call of the following page as soon as that answer starts (see :meth:`PagePlan.following_request`)."""
 
 
 @contextlib.contextmanager
@@ -68,49 +71,6 @@ def _decoded(rows: list[Any], method: str) -> list[Any]:
             return [loads(memoryview(row)) for row in rows]
     except orjson.JSONDecodeError as error:  # valid JSON orjson refuses, e.g. a number beyond float range
         raise ComagicDataIntegrityError(f"{method}: a row of the result cannot be decoded: {error}") from None
-
-
-def _prefetched(pages: Iterator[T], ahead: int, name: str) -> Iterator[T]:
-    """Yield ``pages`` while a daemon thread produces up to ``ahead`` more: network and decoding of the next page
-    overlap the caller's work on this one (compression and Parquet encoding release the GIL).
-
-    Memory stays bounded: the producer takes a slot before producing a page and the caller gives it back when it
-    asks for the next one. Errors of the producer are raised here, in order; closing this generator stops it.
-    """
-    slots = threading.Semaphore(ahead + 1)  # the caller's page holds one slot
-    results: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            while True:
-                slots.acquire()
-                if stop.is_set():
-                    return
-                try:
-                    page = next(pages)
-                except StopIteration:
-                    results.put(("done", None))
-                    return
-                results.put(("page", page))
-        except BaseException as error:  # handed to the caller, which raises it
-            results.put(("error", error))
-
-    thread = threading.Thread(target=produce, name=name, daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = results.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
-            slots.release()  # the caller is done with the previous page
-    finally:
-        stop.set()
-        slots.release()  # wake a producer waiting for a slot so it sees `stop`
-        thread.join(30)
 
 
 class ComagicHook(HookSettings, BaseHook):
@@ -162,6 +122,12 @@ class ComagicHook(HookSettings, BaseHook):
             wall_clock=wall_clock,
         )
         self._session: requests.Session | None = None
+        self._login_lock = threading.Lock()
+        self.call_ahead_after: float | None = CALL_AHEAD_AFTER_SECONDS
+        """Seconds the server must take to start answering a page before the following page's call is sent
+        while that answer arrives (``None``: never send a call ahead)."""
+        self.calls_ahead = AheadTally()
+        """What became of the calls :meth:`iter_pages` sent ahead."""
 
     # -- connection -----------------------------------------------------------------------------------------
     @cached_property
@@ -198,18 +164,25 @@ class ComagicHook(HookSettings, BaseHook):
         *,
         request_id: str | None = None,
         raw_rows: bool = False,
+        on_answer: Callable[[float], None] | None = None,
     ) -> dict[str, Any]:
         """Call a Data API method and return its ``result`` object (``data`` and ``metadata``).
 
         ``access_token`` and the connection's ``user_id`` are added to ``params``. ``request_id`` sets the
         JSON-RPC ``id`` (kept across retries; ``upload.calls`` records it as the calls' ``ext_request_id``).
-        ``raw_rows=True`` leaves the rows of ``data`` undecoded (``msgspec.Raw`` JSON objects).
+        ``raw_rows=True`` leaves the rows of ``data`` undecoded (``msgspec.Raw`` JSON objects). ``on_answer`` is
+        called with the server's seconds to the response headers when an answer starts arriving (every attempt).
         """
         retrying = Retrying(sleep=self._sleep, **self._retry_kwargs())
-        return retrying(self._call_with_recovery, method, dict(params or {}), request_id, raw_rows)
+        return retrying(self._call_with_recovery, method, dict(params or {}), request_id, raw_rows, on_answer)
 
     def _call_with_recovery(
-        self, method: str, params: dict[str, Any], request_id: str | None, raw_rows: bool = False
+        self,
+        method: str,
+        params: dict[str, Any],
+        request_id: str | None,
+        raw_rows: bool = False,
+        on_answer: Callable[[float], None] | None = None,
     ) -> dict[str, Any]:
         steps = self._call_steps(method, self._auth)  # every decision is made there; the I/O is done here
         while True:
@@ -219,7 +192,7 @@ class ComagicHook(HookSettings, BaseHook):
             if self._auth.needs_login:
                 self._login()
             try:
-                result = self._post(method, self._auth.call_params(params, method), request_id, raw_rows)
+                result = self._post(method, self._auth.call_params(params, method), request_id, raw_rows, on_answer)
             except ComagicApiError as error:
                 if (wait := steps.wait_after_error(error)) is not None:  # re-raises what cannot be recovered
                     self._sleep(wait)
@@ -229,17 +202,25 @@ class ComagicHook(HookSettings, BaseHook):
             return result
 
     def _post(
-        self, method: str, params: Mapping[str, Any], request_id: str | None = None, raw_rows: bool = False
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        request_id: str | None = None,
+        raw_rows: bool = False,
+        on_answer: Callable[[float], None] | None = None,
     ) -> dict[str, Any]:
         """One HTTP round trip: send the request, check the status, decode, raise typed errors."""
         config = self.config
         request_id = request_id or new_request_id()
         body = build_request(method, params, request_id)
-        self.quota.requests += 1
+        self.quota.count_request()
+        sent = time.monotonic()
         try:
             response = self.get_conn().post(config.endpoint, data=body, timeout=self.timeout, stream=True)
         except (requests.ConnectionError, requests.Timeout) as error:
             raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} talking to {config.host}") from None
+        if on_answer is not None:
+            on_answer(time.monotonic() - sent)
         try:
             # one read of the whole body (decoded if the server compressed it): `response.content` reads 10 KB at
             # a time, and every read hands the GIL over, which starves this thread when another one (the landing)
@@ -263,8 +244,11 @@ class ComagicHook(HookSettings, BaseHook):
             )
 
     def _login(self) -> None:
-        token = self._auth.accept_login(self._post("login.user", self._auth.login_params()))
-        mask_secret(token)  # derived secrets are not masked automatically
+        with self._login_lock:  # a call sent ahead may find the session expired at the same time
+            if not self._auth.needs_login:
+                return
+            token = self._auth.accept_login(self._post("login.user", self._auth.login_params()))
+            mask_secret(token)  # derived secrets are not masked automatically
         self.log.info("Logged in to CoMagic as %s; session valid for %.0f s", self.config.login, self.session_ttl)
 
     @property
@@ -306,6 +290,14 @@ class ComagicHook(HookSettings, BaseHook):
         ``prefetch`` pages are fetched ahead in a background thread while the caller handles the current one
         (0: fetch only when asked). The hook's state (quota, session) is settled once the iteration ends.
 
+        When the server takes at least :attr:`call_ahead_after` seconds (0.25) to start answering a page, the call
+        of the following page is sent as soon as that answer starts arriving, whenever the plan can already name
+        it (:meth:`PagePlan.following_request`: not after a query's first page, which gives the total, nor past
+        its last page or the offset cap): reading, splitting and landing a page then hide under the server's
+        time on the next one. Its answer is used only for exactly the call the plan then asks for; it makes one
+        attempt, and what fails is called again normally. An answer not needed after all (the result changed
+        while paged, so the query is read again) costs one call: :attr:`calls_ahead` counts them.
+
         ``as_json_lines=True`` yields each page as :class:`~airflow_provider_comagic.landing.json_lines.JsonLines`:
         the rows as the API sent them, one per line, never decoded to dicts (only their key and time fields are
         read), which is what landing JSON Lines or Parquet needs and several times cheaper than a full decode.
@@ -323,7 +315,7 @@ class ComagicHook(HookSettings, BaseHook):
             )
         pages = self._pages(plan)
         if prefetch > 0:
-            pages = _prefetched(pages, prefetch, name=f"comagic-prefetch-{plan.method}")
+            pages = prefetched(pages, prefetch, name=f"comagic-prefetch-{plan.method}")
         # pages are made here, in the caller's thread: the fetch thread only reads, splits and feeds the plan, so
         # the next request leaves sooner; the page fetched ahead meanwhile stays the response's bytes (a third
         # of the memory of its dicts), and this work overlaps the server's on the next page
@@ -336,14 +328,62 @@ class ComagicHook(HookSettings, BaseHook):
     def _pages(self, plan: PagePlan) -> Iterator[list[Any]]:
         """The rows to emit of each page, undecoded (``msgspec.Raw``; dicts when a response could not be read
         as a page of rows), for ``JsonLines.from_rows`` or :func:`_decoded`."""
+        ahead: CallAhead[dict[str, Any]] | None = None
         while (request := plan.next_request()) is not None:
-            result = self.call(plan.method, request, raw_rows=True)
+            result, ahead = self._fetch_page(plan, request, ahead)
             with _gc_paused():  # reading keys allocates per row; a collection would scan the caller's page
                 rows = plan.feed(result)
             del result
             if rows:
                 yield rows
             del rows  # not held while this generator waits for its next turn
+
+    def _fetch_page(
+        self, plan: PagePlan, request: dict[str, Any], ahead: CallAhead[dict[str, Any]] | None
+    ) -> tuple[dict[str, Any], CallAhead[dict[str, Any]] | None]:
+        """The answer to the plan's pending ``request`` (taken from ``ahead`` when that call asked for exactly
+        it), and the call of the following page when it was sent ahead while this answer arrived."""
+        following: list[CallAhead[dict[str, Any]]] = []
+
+        def send_following(server_seconds: float) -> None:  # in this thread: the plan is read by one thread only
+            if not following and (call := self._call_ahead(plan, server_seconds)) is not None:
+                following.append(call)
+
+        result = None
+        if ahead is not None and ahead.key == request:
+            send_following(ahead.answering())
+            if (result := ahead.result()) is None:
+                self.calls_ahead.failed += 1
+                self.log.debug("The call sent ahead for %s failed (%r); calling again", plan.method, ahead.error)
+            else:
+                self.calls_ahead.used += 1
+        elif ahead is not None:
+            # the page before changed the plan (a re-read after drift): the answer fetched ahead is not used
+            self.calls_ahead.dropped += 1
+            self.log.info("%s: the result changed while it was paged; the page fetched ahead is dropped", plan.method)
+        if result is None:
+            result = self.call(plan.method, request, raw_rows=True, on_answer=send_following)
+        return result, (following[0] if following else None)
+
+    def _call_ahead(self, plan: PagePlan, server_seconds: float) -> CallAhead[dict[str, Any]] | None:
+        """Send the call of the page after the pending one, when the server is slow enough for it to pay and
+        the plan can tell it already; ``None`` when not sent. It makes one attempt, without quota waits or
+        login: what it cannot do, the caller does when it needs the page."""
+        if self.call_ahead_after is None or server_seconds < self.call_ahead_after:
+            return None
+        params = plan.following_request()
+        weight = method_weight(plan.method)
+        if params is None or self._auth.needs_login or not self.quota.affords(weight):
+            return None
+        method = plan.method
+
+        def send(on_answer: Callable[[float], None]) -> dict[str, Any]:
+            result = self._post(method, self._auth.call_params(params, method), None, True, on_answer)
+            self.quota.charge(weight)
+            return result
+
+        self.calls_ahead.sent += 1
+        return CallAhead(params, send, name=f"comagic-ahead-{method}")
 
     def iter_rows(self, method: str, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Like :meth:`iter_pages`, one row at a time."""

@@ -155,7 +155,7 @@ class ComagicAsyncHook(HookSettings, BaseHook):
         config = self.config
         request_id = request_id or new_request_id()
         body = build_request(method, params, request_id)
-        self.quota.requests += 1
+        self.quota.count_request()
         try:
             async with self._http.post(config.endpoint, data=body) as response:
                 content = await response.read()
