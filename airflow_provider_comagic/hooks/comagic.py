@@ -33,6 +33,7 @@ from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, 
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.utils.background import AheadTally, CallAhead, prefetched
 from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
+from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 T = TypeVar("T")
@@ -313,6 +314,10 @@ class ComagicHook(HookSettings, BaseHook):
                 page_size=page_size,
                 params=params,
             )
+        if not as_json_lines:
+            # a decoded page is ~3x its body, and glibc's heaps kept freed bodies resident beside it (see the
+            # function); JSON Lines pages are a third of that and pay for new mappings in speed: left alone
+            return_large_buffers_to_os()
         pages = self._pages(plan)
         if prefetch > 0:
             pages = prefetched(pages, prefetch, name=f"comagic-prefetch-{plan.method}")
