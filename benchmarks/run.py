@@ -26,7 +26,8 @@ Each runner reports its wall time, rows, API calls, its resident size right befo
 baseline) and its peak over that baseline (the kernel's high-water mark, reset at the baseline); the points spent
 are read from the emulator's ``metadata.limits`` before and after the run. With a response delay the emulator
 holds every response that long (plus the per-row delay) and each runner's wall time is printed against the
-server's time. Figures are printed, never asserted.
+server's time. ``--repeat N`` runs every runner N times, in rounds, and shows each one's median-speed run (all
+its figures from that run) with the range of speeds and the largest peak. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -582,6 +583,29 @@ def rate_of(result: dict[str, Any] | None) -> float | None:
     return result["rows"] / result["seconds"]
 
 
+def run_summary(result: dict[str, Any]) -> str:
+    return result.get("error") or (
+        f"{result['rows']:,} rows in {result['seconds']:.1f} s = "
+        f"{result['rows'] / result['seconds']:,.0f} rows/s, {result['calls']} calls, "
+        f"{result['points']} points, RSS {result['baseline_mib']:,.0f} MiB + peak "
+        f"{result['peak_over_baseline_mib']:,.0f} MiB {result.get('note', '')}"
+    )
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median speed (all its figures from that one run), with the range of the others; a failure
+    of any run is the result."""
+    if failed := next((run for run in runs if "error" in run), None):
+        return failed
+    ordered = sorted(runs, key=lambda run: run["rows"] / run["seconds"])
+    median = dict(ordered[len(ordered) // 2])
+    if len(runs) > 1:
+        rates = [run["rows"] / run["seconds"] for run in ordered]
+        median["range"] = f"{len(runs)} runs: {rates[0]:,.0f}-{rates[-1]:,.0f}"
+        median["peak_over_baseline_max_mib"] = max(run["peak_over_baseline_mib"] for run in runs)
+    return median
+
+
 def mib(value: float | None) -> str:
     return "" if value is None else f"{value:,.0f}"
 
@@ -610,8 +634,11 @@ def table(results: dict[tuple[int, str], dict[str, dict[str, Any]]], runners: Se
             minimum = math.ceil(rows / PAGE)
             calls = f"{result['calls']} ({minimum}, {result['calls'] / minimum:.2f}x)"
             over = mib(result.get("peak_over_baseline_mib")) + ("" if result.get("peak_since_baseline") else " (<=)")
+            if "peak_over_baseline_max_mib" in result:
+                over += f" (max {mib(result['peak_over_baseline_max_mib'])})"
+            shown = f"{rate:,.0f}" + (f" ({result['range']})" if "range" in result else "")
             lines.append(
-                f"| {rows:,} | {shape} | {name} | {rate:,.0f} | {decode} | {transfer} | {plain} | {calls} | "
+                f"| {rows:,} | {shape} | {name} | {shown} | {decode} | {transfer} | {plain} | {calls} | "
                 f"{result.get('points', '')} | {mib(result.get('baseline_mib'))} | {over} | "
                 f"{mib(result['out_bytes'] / 2**20) if result.get('out_bytes') else ''} |"
             )
@@ -648,6 +675,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runners", nargs="+", choices=RUNNERS, default=None)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of every runner, in rounds; the table shows each runner's median-speed run and the range",
+    )
+    parser.add_argument(
         "--response-delay", type=float, default=0.0, help="latency mode: the emulator answers each call this late"
     )
     parser.add_argument("--delay-per-row", type=float, default=0.0, help="latency mode: seconds more per row served")
@@ -671,16 +704,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for shape in args.fields:
                 use_shape(shape)
                 print(f" {shape} rows ({len(all_fields())} fields): warm-up {emulator.warm_up():.1f} s", flush=True)
-                results[rows, shape] = by_runner = {}
-                for name in runners:
-                    by_runner[name] = result = run_child(name, shape, emulator, args.timeout)
-                    summary = result.get("error") or (
-                        f"{result['rows']:,} rows in {result['seconds']:.1f} s = "
-                        f"{result['rows'] / result['seconds']:,.0f} rows/s, {result['calls']} calls, "
-                        f"{result['points']} points, RSS {result['baseline_mib']:,.0f} MiB + peak "
-                        f"{result['peak_over_baseline_mib']:,.0f} MiB {result.get('note', '')}"
-                    )
-                    print(f"  {name:17} {summary}", flush=True)
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in runners}
+                for _round in range(args.repeat):  # rounds, so a change of the machine's pace touches every runner
+                    for name in runners:
+                        runs[name].append(result := run_child(name, shape, emulator, args.timeout))
+                        print(f"  {name:17} {run_summary(result)}", flush=True)
+                results[rows, shape] = {name: median_run(found) for name, found in runs.items()}
         finally:
             emulator.stop()
     print()
