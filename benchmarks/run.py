@@ -607,7 +607,7 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def mib(value: float | None) -> str:
-    return "" if value is None else f"{value:,.0f}"
+    return "" if value is None else f"{max(value, 0):,.0f}"  # a high-water mark a hair under the baseline: 0
 
 
 def table(results: dict[tuple[int, str], dict[str, dict[str, Any]]], runners: Sequence[str]) -> str:
