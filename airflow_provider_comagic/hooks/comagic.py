@@ -348,11 +348,12 @@ class ComagicHook(HookSettings, BaseHook):
     ) -> tuple[dict[str, Any], CallAhead[dict[str, Any]] | None]:
         """The answer to the plan's pending ``request`` (taken from ``ahead`` when that call asked for exactly
         it), and the call of the following page when it was sent ahead while this answer arrived."""
-        following: list[CallAhead[dict[str, Any]]] = []
+        following: CallAhead[dict[str, Any]] | None = None
 
         def send_following(server_seconds: float) -> None:  # in this thread: the plan is read by one thread only
-            if not following and (call := self._call_ahead(plan, server_seconds)) is not None:
-                following.append(call)
+            nonlocal following
+            if following is None:
+                following = self._call_ahead(plan, server_seconds)
 
         result = None
         if ahead is not None and ahead.key == request:
@@ -368,7 +369,7 @@ class ComagicHook(HookSettings, BaseHook):
             self.log.info("%s: the result changed while it was paged; the page fetched ahead is dropped", plan.method)
         if result is None:
             result = self.call(plan.method, request, raw_rows=True, on_answer=send_following)
-        return result, (following[0] if following else None)
+        return result, following
 
     def _call_ahead(self, plan: PagePlan, server_seconds: float) -> CallAhead[dict[str, Any]] | None:
         """Send the call of the page after the pending one, when the server is slow enough for it to pay and
@@ -376,11 +377,10 @@ class ComagicHook(HookSettings, BaseHook):
         login: what it cannot do, the caller does when it needs the page."""
         if self.call_ahead_after is None or server_seconds < self.call_ahead_after:
             return None
-        params = plan.following_request()
-        weight = method_weight(plan.method)
-        if params is None or self._auth.needs_login or not self.quota.affords(weight):
-            return None
         method = plan.method
+        weight = method_weight(method)
+        if self._auth.needs_login or not self.quota.affords(weight) or (params := plan.following_request()) is None:
+            return None
 
         def send(on_answer: Callable[[float], None]) -> dict[str, Any]:
             result = self._post(method, self._auth.call_params(params, method), None, True, on_answer)

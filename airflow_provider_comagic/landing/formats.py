@@ -22,6 +22,7 @@ import orjson
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.landing.storage import is_local
+from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -152,6 +153,7 @@ class _ParquetPart(_Part):
         super().__init__(fs, directory, name)
         import pyarrow.parquet as pq
 
+        return_large_buffers_to_os()  # Arrow's pages beside the response bodies: freed bodies must leave the heaps
         self.writer = pq.ParquetWriter(self.raw, schema, compression=compression)
         self.group_rows = group_rows
         self.group_bytes = group_bytes

@@ -41,7 +41,6 @@ from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
 from airflow_provider_comagic.unified.comagic import COMAGIC_SOURCE_FIELDS, comagic_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
 from airflow_provider_comagic.utils.lineage import dataset
-from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 from airflow_provider_comagic.utils.templating import (
     is_templated,
     parse_list,
@@ -757,8 +756,6 @@ class ComagicReportOperator(BaseLandingOperator):
     ) -> None:
         """Feed every page of the plan to the writer; on a spent quota, save the position for a deferral."""
         unified = self.output_schema == "unified"
-        if self.output_format == "parquet":
-            return_large_buffers_to_os()  # Arrow's batches beside the bodies: keep freed bodies out of the heaps
         # report rows are landed as the API sent them (JSON Lines bytes, never decoded to dicts), except for the
         # unified schema, which maps each row in Python
         pages = hook.iter_pages(self.method, plan=plan, as_json_lines=not unified)

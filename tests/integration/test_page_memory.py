@@ -1,5 +1,6 @@
-"""Which paths fix glibc's mmap threshold (``utils/memory``): the decoded-dict pages and Parquet, whose peak it
-lowers; not JSON Lines, whose pages are small beside it and would pay in speed."""
+"""Which paths fix glibc's mmap threshold (``utils/memory``): the decoded-dict pages and Parquet parts (set by the
+Parquet format itself, for every landing operator), whose peak it lowers; not JSON Lines, whose pages are small
+beside it and would pay in speed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from airflow_provider_comagic.hooks import comagic as hook_module
 from airflow_provider_comagic.hooks.comagic import ComagicHook
-from airflow_provider_comagic.operators import report as report_module
+from airflow_provider_comagic.landing import formats as formats_module
 from airflow_provider_comagic.operators.report import ComagicReportOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 
@@ -26,7 +27,7 @@ def tunings(comagic_emulator_factory, monkeypatch) -> list[str]:
     emu = comagic_emulator_factory(calls_per_day=50, start_time=NOW, frozen_clock=True)
     monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", connection_json(emu))
     calls: list[str] = []
-    for module in (hook_module, report_module):
+    for module in (hook_module, formats_module):
         monkeypatch.setattr(module, "return_large_buffers_to_os", lambda name=module.__name__: calls.append(name))
     return calls
 
@@ -51,4 +52,4 @@ def test_the_report_operator_tunes_for_parquet_only(tunings, tmp_path, output_fo
         date_till="2024-03-02",
     )
     assert operator.execute({"run_id": "memory"})["rows"] == 50
-    assert tunings == (["airflow_provider_comagic.operators.report"] if tuned else [])
+    assert tunings == (["airflow_provider_comagic.landing.formats"] if tuned else [])
