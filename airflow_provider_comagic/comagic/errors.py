@@ -298,3 +298,13 @@ def error_from_response(error: Mapping[str, Any], *, method: str, secrets: Itera
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ComagicTransportError, ComagicInternalError)
 """Errors retried with exponential backoff (minute-limit waits are handled separately by the quota logic)."""
+
+
+def is_missing_access(error: BaseException) -> bool:
+    """A client-level gap an agency's fan-out may skip: a disabled component or a missing permission, but never
+    the machine's IP missing from the whitelist (a setup error)."""
+    if isinstance(error, ComagicIpNotWhitelistedError):
+        return False
+    if isinstance(error, ComagicComponentDisabledError):
+        return True
+    return isinstance(error, ComagicPermissionError) and error.mnemonic in (None, "forbidden")

@@ -115,3 +115,20 @@ class QuotaTracker:
     def summary(self) -> dict[str, Any]:
         """Plain-JSON summary for manifests and XCom."""
         return {"requests": self.requests, "calls": self.calls, "points": self.points, "limits": self.limits}
+
+
+class ApiMeter:
+    """What one partition has spent of a :class:`QuotaTracker` (requests, calls, points): what it had spent
+    before a deferral (``before``) plus what the tracker counted since this meter was made."""
+
+    def __init__(self, quota: QuotaTracker, before: Mapping[str, int] | None = None):
+        self._quota = quota
+        self._before = {name: int((before or {}).get(name, 0)) for name in ("requests", "calls", "points")}
+        self._base = self._now()
+
+    def _now(self) -> dict[str, int]:
+        return {"requests": self._quota.requests, "calls": self._quota.calls, "points": self._quota.points}
+
+    def spent(self) -> dict[str, int]:
+        current = self._now()
+        return {name: self._before[name] + current[name] - self._base[name] for name in self._before}

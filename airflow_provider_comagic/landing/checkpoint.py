@@ -1,22 +1,25 @@
-"""Where a report task stands, as plain JSON: what a deferred task hands to its own resumption.
+"""Where a landing task stands, as plain JSON: what a deferred task hands to its own resumption.
 
-A report task lands one or more intervals (the data interval, then its lookback intervals). When the point
-quota runs out mid-interval, a deferrable task stops between two calls and saves a :class:`ReportRun`:
+Only :mod:`~airflow_provider_comagic.landing.pipeline` builds and reads these states; operators pass them to
+Airflow (``next_kwargs``) and back without looking inside.
+
+A landing task lands one or more intervals (the data interval, then its lookback intervals). When it must wait
+mid-interval (a spent point quota), a deferrable task stops between two calls and saves an :class:`IntervalRun`:
 
 * the intervals of the run and a small summary of each one already committed;
-* for the interval in progress, a checkpoint: the landing writer's state (run token, finished parts: the open
-  part is finished first, so every part stays valid), the paging plan's position, and the API calls/points
-  spent on that interval so far.
+* for the interval in progress, a partition checkpoint (:func:`suspend_partition`): the landing writer's state
+  (run token, finished parts: the open part is finished first, so every part stays valid), the page source's
+  position (``plan``), and what the source spent on that interval so far (``api``).
 
-The plan's position includes the keys of the rows the current query has emitted, so a query re-read after
-the resume (the data changed meanwhile) skips them exactly. Those keys can number up to 110 000, too many for
-``next_kwargs``; a plan state over :data:`INLINE_PLAN_STATE_BYTES` is therefore stored gzipped as a scratch
+A source's position can be large: the paging plan's includes the keys of the rows the current query has
+emitted, so a query re-read after the resume skips them exactly, up to 110 000 keys, too many for
+``next_kwargs``. A position over :data:`INLINE_PLAN_STATE_BYTES` is therefore stored gzipped as a scratch
 object next to the interval's parts (one PUT, deleted by the commit) and ``next_kwargs`` holds only its key.
 Memory stays bounded by one query's keys, as without deferral, and nothing is fetched twice.
 
-A task landing a group of agency clients one after the other saves a :class:`ClientGroupRun`: how many
-clients are finished, the totals and skipped clients so far, and the :class:`ReportRun` of the client in
-progress. It grows with neither the clients nor their rows (each client's partitions have their manifests).
+A task landing a group of clients one after the other saves a :class:`ClientGroupRun`: how many clients are
+finished, the totals and skipped clients so far, and the :class:`IntervalRun` of the client in progress. It
+grows with neither the clients nor their rows (each client's partitions have their manifests).
 """
 
 from __future__ import annotations
@@ -33,15 +36,23 @@ from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.assets import EVENT_FIELDS
 from airflow_provider_comagic.landing.writer import PartitionWriter
 
-__all__ = ["INLINE_PLAN_STATE_BYTES", "ClientGroupRun", "ReportRun", "pack_plan_state", "unpack_plan_state"]
+__all__ = [
+    "INLINE_PLAN_STATE_BYTES",
+    "ClientGroupRun",
+    "IntervalRun",
+    "pack_position",
+    "resume_partition",
+    "suspend_partition",
+    "unpack_position",
+]
 
 INLINE_PLAN_STATE_BYTES = 16 * 1024
-"""Largest plan state (JSON bytes) kept inside ``next_kwargs``; a larger one goes to a scratch object."""
+"""Largest source position (JSON bytes) kept inside ``next_kwargs``; a larger one goes to a scratch object."""
 RUN_STATE_VERSION = 1
 _SCRATCH_NAME = "plan-state.json.gz"
 
 
-def pack_plan_state(state: Mapping[str, Any], writer: PartitionWriter) -> dict[str, Any]:
+def pack_position(state: Mapping[str, Any], writer: PartitionWriter) -> dict[str, Any]:
     """``{"inline": state}`` when small, else ``{"scratch": key, "sha256": ...}`` with the state stored by
     ``writer`` (see the module docstring)."""
     body = orjson.dumps(state)
@@ -51,8 +62,8 @@ def pack_plan_state(state: Mapping[str, Any], writer: PartitionWriter) -> dict[s
     return {"scratch": key, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
 
 
-def unpack_plan_state(packed: Mapping[str, Any], writer: PartitionWriter) -> dict[str, Any]:
-    """The plan state :func:`pack_plan_state` saved (read back through the resumed ``writer``)."""
+def unpack_position(packed: Mapping[str, Any], writer: PartitionWriter) -> dict[str, Any]:
+    """The position :func:`pack_position` saved (read back through the resumed ``writer``)."""
     if "inline" in packed:
         return dict(packed["inline"])
     body = gzip.decompress(writer.read_scratch(packed["scratch"]))
@@ -61,8 +72,24 @@ def unpack_plan_state(packed: Mapping[str, Any], writer: PartitionWriter) -> dic
     return orjson.loads(body)
 
 
-class ReportRun:
-    """The intervals of one report task, those committed so far, and the checkpoint of the one in progress.
+def suspend_partition(writer: PartitionWriter, position: Mapping[str, Any], spent: Mapping[str, int]) -> dict[str, Any]:
+    """The checkpoint of a partition in progress: the writer suspended (its open part finished), the source's
+    ``position`` (packed, see :func:`pack_position`) and what it has ``spent`` so far."""
+    state = writer.suspend()
+    return {"writer": state, "plan": pack_position(position, writer), "api": dict(spent)}
+
+
+def resume_partition(
+    checkpoint: Mapping[str, Any], target_path: Any, fmt: Any, schema: Any, options: Mapping[str, Any]
+) -> tuple[PartitionWriter, dict[str, Any], dict[str, int]]:
+    """The writer of a :func:`suspend_partition`-ed checkpoint resumed, the source's position and its spending."""
+    writer = PartitionWriter.resume(checkpoint["writer"], target_path, fmt, schema, **options)
+    return writer, unpack_position(checkpoint["plan"], writer), dict(checkpoint["api"])
+
+
+class IntervalRun:
+    """The intervals of one landing task (for one client), those committed so far, and the checkpoint of the
+    one in progress.
 
     :param intervals: ``[start, end)`` pairs in landing order (the data interval first).
     :param done: the summary of each committed interval, in the same order.
@@ -91,8 +118,8 @@ class ReportRun:
         self.done.append(entry)
         self.current = None
 
-    def suspend(self, checkpoint: dict[str, Any]) -> None:
-        """Record where the interval in progress stopped (the task is about to defer)."""
+    def suspend(self, checkpoint: dict[str, Any] | None) -> None:
+        """Record where the interval in progress stopped (None: before it started); the task is about to defer."""
         self.current = checkpoint
         self.deferrals += 1
 
@@ -106,7 +133,7 @@ class ReportRun:
         }
 
     @classmethod
-    def from_json(cls, state: Mapping[str, Any] | None) -> ReportRun:
+    def from_json(cls, state: Mapping[str, Any] | None) -> IntervalRun:
         if not state or state.get("version") != RUN_STATE_VERSION:
             raise LandingError(f"cannot resume: the saved run state is missing or of another version ({state!r:.200})")
         parse = dt.datetime.fromisoformat
@@ -128,7 +155,7 @@ class ClientGroupRun:
     skipped), ``current`` is the run of client ``position``.
 
     :param size: how many clients the group has.
-    :param current: the :class:`ReportRun` of the client in progress (fresh when it has not started).
+    :param current: the :class:`IntervalRun` of the client in progress (fresh when it has not started).
     :param position: index of the client in progress.
     :param totals: sums of :data:`GROUP_TOTALS` over the finished clients' committed intervals.
     :param skipped: ids of the clients skipped for lack of access.
@@ -142,12 +169,12 @@ class ClientGroupRun:
     def __init__(
         self,
         size: int,
-        current: ReportRun,
+        current: IntervalRun,
         position: int = 0,
         totals: Mapping[str, int] | None = None,
-        skipped: list[int] | None = None,
+        skipped: list[Any] | None = None,
         deferrals: int = 0,
-        client: int | None = None,
+        client: Any = None,
         landed: list[dict[str, Any]] | None = None,
     ):
         self.size = size
@@ -167,7 +194,7 @@ class ClientGroupRun:
                 self.totals[name] += int(entry.get(name) or 0)
             self.landed.append({name: entry[name] for name in _LANDED_FIELDS if entry.get(name) is not None})
         self.position += 1
-        self.current = ReportRun(self.current.intervals)
+        self.current = IntervalRun(self.current.intervals)
         self.client = None
 
     def skip(self, client: int) -> None:
@@ -214,10 +241,10 @@ class ClientGroupRun:
             )
         return cls(
             size,
-            ReportRun.from_json(state["current"]),
+            IntervalRun.from_json(state["current"]),
             position,
             state.get("totals"),
-            [int(c) for c in state.get("skipped") or []],
+            list(state.get("skipped") or []),
             int(state.get("deferrals") or 0),
             state.get("client"),
             [dict(entry) for entry in state.get("landed") or []],

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_comagic.landing.assets import partition_key
-from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
 from airflow_provider_comagic.landing.partitions import partition_name
-from airflow_provider_comagic.landing.writer import land_pages
-from airflow_provider_comagic.mcn.call_log import (
-    DEFAULT_CHUNK_DAYS,
-    call_log_schema,
-    chunk_params,
-    covering_chunks,
-    normalize_row,
-    vpbx_ids,
+from airflow_provider_comagic.landing.pipeline import (
+    LandingRun,
+    MappedSource,
+    PageSource,
+    PartitionTarget,
+    Step,
+    partition_entry,
 )
+from airflow_provider_comagic.mcn.call_log import DEFAULT_CHUNK_DAYS, call_log_schema, vpbx_ids
 from airflow_provider_comagic.mcn.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.mcn.errors import McnParameterError
+from airflow_provider_comagic.mcn.sources import CallLogSource, CallLogWindow
 from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.unified.mcn import mcn_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_comagic.hooks.mcn import McnTelecomHook
-    from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 __all__ = ["MCN_REPORT", "McnCallLogOperator"]
 
@@ -172,112 +170,76 @@ class McnCallLogOperator(BaseLandingOperator):
                 raise McnParameterError(
                     "partition_template must contain {report} (it holds the vpbx_id) when several vPBXs are landed"
                 )
-            window = _CallLogWindow(start, end, tz, covering_chunks(start, end, tz, self.chunk_days))
-            landed = [self._land_vpbx(context, hook, account, vpbx, window) for vpbx in ids]
+            window = CallLogWindow(start, end, tz, self.chunk_days)
+            run = LandingRun.start([(start, end)], ids, grouped=True, key=str, name=lambda vpbx: f"vPBX {vpbx}")
+            run.land(lambda step: self._land_vpbx(context, hook, account, window, step))
         finally:
             hook.close()
-        self.emit_landed(context, [self._event_entry(vpbx, p, m, window) for vpbx, p, m in landed])
-        return self._summary(landed, window.dates())
+        self.emit_landed(context, run.entries)
+        return self._summary(run.entries, window.dates())
 
-    @staticmethod
-    def _event_entry(
-        vpbx: str, partition: ObjectStoragePath, manifest: Mapping[str, Any], window: _CallLogWindow
+    def _land_vpbx(
+        self, context: Context, hook: McnTelecomHook, account: str, window: CallLogWindow, step: Step[str]
     ) -> dict[str, Any]:
-        """What the asset event says of one vPBX's partition."""
-        return {
-            "partition_key": partition_key(window.start, window.end, window.tz, vpbx),
-            "manifest": str(partition / MANIFEST_NAME),
-            "partition": str(partition),
-            "rows": manifest["rows"],
-            "bytes": manifest["bytes"],
-            "files": len(manifest["files"]),
-            "date_from": window.start.isoformat(),
-            "date_till": window.end.isoformat(),
+        """Land and commit the partition of one vPBX; return its entry."""
+        vpbx, start, end, tz = step.client, window.start, window.end, window.tz
+        folder = unified_report_name("mcn", vpbx) if self.output_schema == "unified" else f"{MCN_REPORT}/vpbx_id={vpbx}"
+        target = PartitionTarget(
+            self.output_base()
+            / partition_name(folder, start, end, tz, self.partition_template, error=McnParameterError),
+            self.output_format,
+            self._schema(hook),
+            self.writer_options(),
+        )
+        source: PageSource = CallLogSource(
+            hook, account, vpbx, window, typed=self.output_schema == "raw" and self.output_format == "parquet"
+        )
+        if self.output_schema == "unified":
+            source = MappedSource(
+                source, lambda pages: mcn_pages_to_unified(pages, tz, account_id=account, vpbx_id=vpbx)
+            )
+        extra = {
+            "report": MCN_REPORT,
+            "vendor": "mcn",
+            "account_id": account,
             "vpbx_id": vpbx,
-            "api_calls": manifest["api"]["calls"],
-            "replaced": bool(manifest.get("replaces")),
+            "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
+            "output_schema": self.output_schema,
+            "timestamps": self.timestamps,
+            "airflow": self.airflow_run_info(context),
         }
+        label = (
+            f"the MCN call log of account {account} vPBX {vpbx}, [{start.isoformat()}, {end.isoformat()}) "
+            f"({self.output_schema})"
+        )
+        manifest = step.land(source, target, label=label, extra=extra)
+        return partition_entry(
+            target.path,
+            manifest,
+            key=partition_key(start, end, tz, vpbx),
+            labels={"vpbx_id": vpbx},
+            dates=(start.isoformat(), end.isoformat()),
+        )
 
     def _schema(self, hook: McnTelecomHook) -> pa.Schema:
         if self.output_schema == "unified":
             return unified_schema()
         return call_log_schema(hook.config.timezone, self.timestamps)  # type: ignore[arg-type]
 
-    def _land_vpbx(
-        self, context: Context, hook: McnTelecomHook, account: str, vpbx: str, window: _CallLogWindow
-    ) -> tuple[str, ObjectStoragePath, dict[str, Any]]:
-        """Land and commit the partition of one vPBX; return ``(vpbx, partition, manifest)``."""
-        start, end, tz = window.start, window.end, window.tz
-        key = unified_report_name("mcn", vpbx) if self.output_schema == "unified" else f"{MCN_REPORT}/vpbx_id={vpbx}"
-        partition = self.output_base() / partition_name(
-            key, start, end, tz, self.partition_template, error=McnParameterError
-        )
-        self.log.info(
-            "Landing the MCN call log of account %s vPBX %s, [%s, %s) as %s (%s) into %s",
-            account,
-            vpbx,
-            start.isoformat(),
-            end.isoformat(),
-            self.output_format,
-            self.output_schema,
-            partition,
-        )
-        before = dict(hook.stats)
-        schema = self._schema(hook)
-
-        def manifest_extra() -> dict[str, Any]:
-            api = {name: hook.stats[name] - before.get(name, 0) for name in hook.stats}
-            return {
-                "report": MCN_REPORT,
-                "vendor": "mcn",
-                "account_id": account,
-                "vpbx_id": vpbx,
-                "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
-                "api": {**window.dates(), "chunk_days": self.chunk_days, "chunks": window.chunk_params(), **api},
-                "output_schema": self.output_schema,
-                "timestamps": self.timestamps,
-                "airflow": self.airflow_run_info(context),
-            }
-
-        pages = self._pages(hook, account, vpbx, start, end, tz, schema)
-        fmt: Any = self.output_format
-        manifest = land_pages(pages, partition, fmt, schema, extra=manifest_extra, **self.writer_options())
-        return vpbx, partition, manifest
-
-    def _pages(
-        self,
-        hook: McnTelecomHook,
-        account: str,
-        vpbx: str,
-        start: dt.datetime,
-        end: dt.datetime,
-        tz: dt.tzinfo,
-        schema: pa.Schema,
-    ) -> Iterable[list[dict[str, Any]]]:
-        pages = hook.iter_call_log(account, vpbx, start, end, chunk_days=self.chunk_days)
-        if self.output_schema == "unified":
-            return mcn_pages_to_unified(pages, tz, account_id=account, vpbx_id=vpbx)
-        if self.output_format == "parquet":
-            return _normalized(pages, tz)  # typed columns; JSON Lines keeps the API's rows untouched
-        return pages
-
-    def _summary(self, landed: list[tuple[str, Any, dict[str, Any]]], dates: Mapping[str, str]) -> dict[str, Any]:
+    def _summary(self, entries: list[dict[str, Any]], dates: dict[str, str]) -> dict[str, Any]:
         partitions = [
             {
-                "vpbx_id": vpbx,
-                "partition": str(p),
-                "manifest": str(p / MANIFEST_NAME),
-                "rows": m["rows"],
+                "vpbx_id": entry["vpbx_id"],
+                "partition": entry["partition"],
+                "manifest": entry["manifest"],
+                "rows": entry["rows"],
                 # a later run of the same partition committed after this one: the partition holds its copy
-                **({"superseded_by": m["superseded_by"]} if m.get("superseded_by") else {}),
+                **({"superseded_by": entry["superseded_by"]} if entry.get("superseded_by") else {}),
             }
-            for vpbx, p, m in landed
+            for entry in entries
         ]
         summary: dict[str, Any] = {
-            "rows": sum(m["rows"] for _, _, m in landed),
-            "files": sum(len(m["files"]) for _, _, m in landed),
-            "bytes": sum(m["bytes"] for _, _, m in landed),
-            "api_calls": sum(m["api"]["calls"] for _, _, m in landed),
+            **{name: sum(entry[name] for entry in entries) for name in ("rows", "files", "bytes", "api_calls")},
             **dates,
             "partitions": partitions,
         }
@@ -293,25 +255,3 @@ class McnCallLogOperator(BaseLandingOperator):
             summary["api_calls"],
         )
         return summary
-
-
-@dataclasses.dataclass(frozen=True)
-class _CallLogWindow:
-    """The interval of a run and the whole-date chunks that cover it."""
-
-    start: dt.datetime
-    end: dt.datetime
-    tz: dt.tzinfo
-    chunks: list[tuple[dt.date, dt.date]]
-
-    def dates(self) -> dict[str, str]:
-        """The requested dates (``date_from``/``date_to``, both inclusive)."""
-        return {"date_from": self.chunks[0][0].isoformat(), "date_to": self.chunks[-1][1].isoformat()}
-
-    def chunk_params(self) -> list[dict[str, str]]:
-        return [chunk_params(chunk) for chunk in self.chunks]
-
-
-def _normalized(pages: Iterable[list[dict[str, Any]]], tz: dt.tzinfo) -> Iterator[list[dict[str, Any]]]:
-    for page in pages:
-        yield [normalize_row(row, tz) for row in page]

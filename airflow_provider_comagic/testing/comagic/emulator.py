@@ -185,54 +185,57 @@ class ComagicEmulator(ServedEmulator):
         return dt.datetime.fromtimestamp(self.clock.now(), self.tz)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The emulator's command line (every option with its help, shown by ``--help``)."""
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_comagic.testing.comagic.emulator",
-        description="Run the CoMagic Data API emulator until Ctrl-C / SIGTERM.",
+        description="Run the CoMagic Data API emulator until Ctrl-C / SIGTERM. It prints its URL and credentials; "
+        "point a comagic connection's Host at the URL and its Password at the access token.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--calls-per-day", type=int, default=1000)
-    parser.add_argument("--timezone", default="Europe/Moscow")
-    parser.add_argument("--minute-limit", type=int, default=1000)
-    parser.add_argument("--day-limit", type=int, default=100_000)
-    parser.add_argument("--session-lifetime", type=float, default=3600.0)
-    parser.add_argument("--login", default="emulator")
-    parser.add_argument("--password", default="emulator-password")
-    parser.add_argument("--token", default=None, help="permanent access token (default: derived from the seed)")
-    parser.add_argument("--upload-step", type=float, default=30.0, help="seconds per upload status step")
-    parser.add_argument("--upload-error-rate", type=float, default=0.0)
-    parser.add_argument(
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on (keep 127.0.0.1: the emulator has no TLS)")
+    add("--port", type=int, default=8765, help="port to listen on; 0 picks a free port")
+    add("--seed", type=int, default=1, help="seed of the generated account: the same seed serves the same rows")
+    add("--calls-per-day", type=int, default=1000, help="calls per day; the other reports scale from it")
+    add("--timezone", default="Europe/Moscow", help="the account's IANA time zone (get.account answers it)")
+    add("--minute-limit", type=int, default=1000, help="API points per minute before limit_exceeded")
+    add("--day-limit", type=int, default=100_000, help="API points per day before limit_exceeded")
+    add("--session-lifetime", type=float, default=3600.0, help="seconds a login.user session token lives")
+    add("--login", default="emulator", help="login accepted by login.user")
+    add("--password", default="emulator-password", help="password accepted by login.user")
+    add("--token", default=None, help="permanent access token (default: derived from the seed)")
+    add("--upload-step", type=float, default=30.0, help="seconds per upload.calls status step (new -> processed)")
+    add("--upload-error-rate", type=float, default=0.0, help="share of uploaded calls that end in error (0..1)")
+    add(
         "--uploaded-calls-order",
         choices=ROW_ORDERS,
         default="upload_time",
         help="order of get.uploaded_calls rows without a sort (and of rows a sort ties)",
     )
-    parser.add_argument(
-        "--uploaded-calls-reject-in", action="store_true", help="get.uploaded_calls rejects the 'in' filter operator"
-    )
-    parser.add_argument(
+    add("--uploaded-calls-reject-in", action="store_true", help="get.uploaded_calls rejects the 'in' filter operator")
+    add(
         "--fault",
         action="append",
         default=[],
-        help="kind[:probability][@method] or kind#3,5-7[@method]; kinds: " + ", ".join(FAULT_KINDS),
+        help="inject a fault (repeat): kind[:probability][@method] or kind#3,5-7[@method]; kinds: "
+        + ", ".join(FAULT_KINDS),
     )
-    parser.add_argument(
+    add(
         "--response-delay",
         type=float,
         default=0.0,
         help="latency: each response is sent this many seconds after its request arrived (the work included)",
     )
-    parser.add_argument("--delay-per-row", type=float, default=0.0, help="latency: seconds added per row of a response")
-    parser.add_argument(
+    add("--delay-per-row", type=float, default=0.0, help="latency: seconds added per row of a response")
+    add(
         "--partner-customers",
         type=int,
         default=0,
         help="agent (partner) mode with N client customers, ids 500001.. (get.customers, get.customer_users); "
         "every client method then needs a user_id",
     )
-    parser.add_argument(
+    add(
         "--partner-disabled-customer",
         type=int,
         action="append",
@@ -240,13 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="CUSTOMER_ID",
         help="in agent mode, a client whose report methods answer method_component_disabled (repeat)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> EmulatorConfig:
+    """The :class:`EmulatorConfig` of parsed command-line arguments (bad combinations end the program)."""
     for name in ("response_delay", "delay_per_row"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     if args.partner_disabled_customer and not args.partner_customers:
         parser.error("--partner-disabled-customer needs --partner-customers")
-    config = EmulatorConfig(
+    return EmulatorConfig(
         seed=args.seed,
         calls_per_day=args.calls_per_day,
         timezone=args.timezone,
@@ -268,6 +275,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         partner_customers=args.partner_customers,
         partner_disabled_customers=frozenset(args.partner_disabled_customer),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    config = config_from_args(parser, parser.parse_args(argv))
     emulator = ComagicEmulator(config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

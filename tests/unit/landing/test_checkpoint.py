@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from airflow_provider_comagic.landing.checkpoint import ReportRun
+from airflow_provider_comagic.landing.checkpoint import IntervalRun as ReportRun
 
 
 def test_run_state_round_trips_as_json():

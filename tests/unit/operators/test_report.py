@@ -9,11 +9,13 @@ import pendulum
 import pytest
 
 from airflow_provider_comagic.comagic.catalogue import report_methods
+from airflow_provider_comagic.comagic.clients import AgencyClient
 from airflow_provider_comagic.comagic.errors import (
     ComagicComponentDisabledError,
     ComagicIpNotWhitelistedError,
     ComagicParameterError,
     ComagicPermissionError,
+    is_missing_access,
 )
 from airflow_provider_comagic.operators import report
 from airflow_provider_comagic.operators.report import (
@@ -167,11 +169,11 @@ def error(cls, mnemonic, code):
 
 
 def test_what_counts_as_missing_access():
-    assert report._is_missing_access(error(ComagicComponentDisabledError, "method_component_disabled", -32008))
-    assert report._is_missing_access(error(ComagicComponentDisabledError, "parameter_component_disabled", -32008))
-    assert report._is_missing_access(error(ComagicPermissionError, "forbidden", -32003))
+    assert is_missing_access(error(ComagicComponentDisabledError, "method_component_disabled", -32008))
+    assert is_missing_access(error(ComagicComponentDisabledError, "parameter_component_disabled", -32008))
+    assert is_missing_access(error(ComagicPermissionError, "forbidden", -32003))
     # the machine's IP missing from the whitelist is a setup error, never skipped
-    assert not report._is_missing_access(error(ComagicIpNotWhitelistedError, "ip_not_whitelisted", -32003))
+    assert not is_missing_access(error(ComagicIpNotWhitelistedError, "ip_not_whitelisted", -32003))
 
 
 def test_resume_needs_a_success_event():
@@ -218,7 +220,5 @@ def test_templated_clients_are_checked_once_rendered():
     op.clients = json.dumps([CLIENT, CLIENT])  # what the template renders to
     op._validate(rendered=True)  # the other options are fine; the clients are parsed where they are used
     with pytest.raises(ComagicParameterError, match="twice"):
-        report.ReportClient.parse_group(op.clients)
-    assert report.ReportClient.parse_group(json.dumps([CLIENT])) == [
-        report.ReportClient(500001, "Customer 500001", 5000011, "api")
-    ]
+        AgencyClient.parse_group(op.clients)
+    assert AgencyClient.parse_group(json.dumps([CLIENT])) == [AgencyClient(500001, "Customer 500001", 5000011, "api")]
