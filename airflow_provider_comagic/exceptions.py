@@ -8,13 +8,14 @@ MCN one :class:`~airflow_provider_comagic.mcn.errors.McnParameterError`; both ar
 
 from __future__ import annotations
 
-from airflow_provider_comagic.version_compat import AirflowException
+from airflow_provider_comagic.version_compat import AirflowException, AirflowFailException
 
 __all__ = [
     "ConnectionConfigError",
     "DataIntegrityError",
     "LandingError",
     "ParameterError",
+    "PermanentError",
     "ProviderError",
     "TransportError",
 ]
@@ -24,7 +25,15 @@ class ProviderError(AirflowException):
     """Base class of every error raised by this provider."""
 
 
-class ParameterError(ProviderError, ValueError):
+class PermanentError(ProviderError, AirflowFailException):
+    """An error no retry can fix (bad input, a rejected credential, a missing permission, an unknown method): the
+    task fails at once, without Airflow's retries, so a fixed connection or DAG is not held behind them.
+
+    It is an ``AirflowFailException``; transient faults (:class:`TransportError`, a spent quota, an internal API
+    error) are not, and keep their retries."""
+
+
+class ParameterError(PermanentError, ValueError):
     """A parameter given by the user is invalid; raised before any API call, naming the parameter."""
 
 

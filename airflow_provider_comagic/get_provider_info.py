@@ -33,8 +33,14 @@ _CONNECTION_FIELDS: dict[str, Any] = {
     },
     "timezone": {
         "label": "Account time zone",
-        "description": "IANA zone of the account; date_from/date_till are wall-clock times in it.",
-        "schema": {"type": ["string", "null"], "default": "Europe/Moscow"},
+        "description": "Leave empty to use the account's own zone (read with get.account). A zone given here is "
+        "checked against the account's: landing tasks fail when they differ.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "allow_timezone_mismatch": {
+        "label": "Allow a zone unlike the account's",
+        "description": "true: land in the zone above even where the account's differs (the days are shifted).",
+        "schema": {"type": ["boolean", "null"], "default": False},
     },
     "api_version": {
         "label": "API version",

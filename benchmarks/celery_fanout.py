@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.agency_fanout import (  # noqa: E402
-    DAG_FILE,
+    DAG_FILES,
     DAG_ID,
     FanoutPlan,
     QuotaDirector,
@@ -172,7 +172,7 @@ def run(plan: FanoutPlan, args: argparse.Namespace) -> dict[str, Any]:
         }
         cluster = CeleryCluster(
             workdir / "cluster",
-            [DAG_FILE],
+            DAG_FILES,
             db_url=create_database(dsn, "airflow"),
             broker_url=broker,
             env=env,

@@ -41,13 +41,12 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
+from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
 
 from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 
-ACCOUNT_TZ = "Europe/Moscow"
-DEFAULT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")
-OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_BASE + "') }}"
+OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
 LOOKBACK_DAYS = int(os.environ.get("COMAGIC_LOOKBACK_DAYS", "3"))
 PAGE_SIZE = int(os.environ.get("COMAGIC_PAGE_SIZE", "10000"))
 GROUP_SIZE = int(os.environ.get("COMAGIC_CLIENT_GROUP_SIZE", "0")) or None
@@ -63,8 +62,8 @@ with DAG(
     description="Daily CoMagic calls of every client of an agency account, one partition per client",
     doc_md=__doc__,
     # a data-interval timetable: plain "@daily" gives zero-length intervals in Airflow 3
-    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TZ),
-    start_date=pendulum.datetime(2026, 11, 1, tz=ACCOUNT_TZ),
+    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TIMEZONE),
+    start_date=pendulum.datetime(2026, 11, 1, tz=ACCOUNT_TIMEZONE),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5), "comagic_conn_id": "comagic_default"},

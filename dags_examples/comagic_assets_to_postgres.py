@@ -29,13 +29,13 @@ except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.decorators import task
 from airflow.timetables.interval import CronDataIntervalTimetable
+from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
 
 from airflow_provider_comagic.landing.assets import landed_partitions, landing_asset, partitioned_schedule
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator
 
-ACCOUNT_TZ = "Europe/Moscow"
-OUTPUT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")
+OUTPUT_BASE = DEFAULT_OUTPUT_BASE
 TABLE = os.environ.get("COMAGIC_CALLS_TABLE", "comagic.calls_report")
 
 # [START howto_asset_comagic_calls_landed]
@@ -45,8 +45,8 @@ with DAG(
     dag_id="comagic_calls_landed",
     description="Daily get.calls_report (and the day before, re-landed) -> object storage; one asset event per day",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TZ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TZ),
+    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TIMEZONE),
+    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TIMEZONE),
     catchup=False,
     max_active_runs=1,
     tags=["example", "comagic", "assets"],
@@ -63,7 +63,7 @@ with DAG(
     description="Load each landed get.calls_report partition into PostgreSQL when its asset event arrives",
     doc_md=__doc__,
     schedule=partitioned_schedule(CALLS),  # 3.3+: a run per partition; older: a run per asset event
-    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TZ),
+    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TIMEZONE),
     catchup=False,
     tags=["example", "comagic", "assets", "postgres"],
 ):

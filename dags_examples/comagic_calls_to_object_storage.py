@@ -16,7 +16,6 @@ in the account's time zone) as Parquet under the base path, one partition per re
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pendulum
 
@@ -25,23 +24,22 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
+from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
 
 from airflow_provider_comagic.operators.report import (
     ComagicCallsReportOperator,
     ComagicCommunicationsReportOperator,
 )
 
-ACCOUNT_TZ = "Europe/Moscow"
-DEFAULT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")
-OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_BASE + "') }}"
+OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
 
 with DAG(
     dag_id="comagic_calls_to_object_storage",
     description="Daily CoMagic calls and communications reports to object storage (Parquet)",
     doc_md=__doc__,
     # a data-interval timetable: plain "@daily" gives zero-length intervals in Airflow 3
-    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TZ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TZ),
+    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TIMEZONE),
+    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TIMEZONE),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5), "comagic_conn_id": "comagic_default"},

@@ -15,7 +15,6 @@ check that the table holds exactly the rows the manifest lists for the interval.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLValueCheckOperator
@@ -25,21 +24,20 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
+from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
 
 from airflow_provider_comagic.operators.report import ComagicCallLegsReportOperator, ComagicCallsReportOperator
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator
 
-ACCOUNT_TZ = "Europe/Moscow"
-DEFAULT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")
-OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_BASE + "') }}"
+OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
 TABLE_SCHEMA = "comagic"
 
 with DAG(
     dag_id="comagic_reports_to_postgres",
     description="Daily CoMagic reports -> object storage (Parquet) -> PostgreSQL, idempotent per interval",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TZ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TZ),
+    schedule=CronDataIntervalTimetable("@daily", timezone=ACCOUNT_TIMEZONE),
+    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TIMEZONE),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},

@@ -26,14 +26,13 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
+from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
 
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.operators.upload import ComagicUploadCallsOperator
 from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor
 
-ACCOUNT_TZ = "Europe/Moscow"
-DEFAULT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")
-BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_BASE + "') }}"
+BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
 # how often the trigger polls get.uploaded_calls (1 point per poll); tests shorten it
 POKE_INTERVAL = float(os.environ.get("COMAGIC_UPLOAD_POKE_INTERVAL", "60"))
 
@@ -41,8 +40,8 @@ with DAG(
     dag_id="comagic_upload_and_wait",
     description="Upload PBX calls to CoMagic, wait (deferrable) until processed, then land the calls report",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("@hourly", timezone=ACCOUNT_TZ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TZ),
+    schedule=CronDataIntervalTimetable("@hourly", timezone=ACCOUNT_TIMEZONE),
+    start_date=pendulum.datetime(2024, 1, 1, tz=ACCOUNT_TIMEZONE),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": dt.timedelta(minutes=2)},
@@ -53,7 +52,7 @@ with DAG(
         task_id="upload_calls",
         calls_path=BASE
         + "/uploads/{{ data_interval_start.in_timezone('"
-        + ACCOUNT_TZ
+        + ACCOUNT_TIMEZONE
         + "').strftime('%Y%m%dT%H') }}.jsonl",
     )
     # [END howto_operator_comagic_upload_calls]

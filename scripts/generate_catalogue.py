@@ -49,6 +49,7 @@ DOC_PAGES: dict[str, str] = {
     "login.user": "authentication.login_user.txt",
     "logout.user": "authentication.logout_user.txt",
     "get.account": "account.get_account.txt",
+    "getobj.account": "account_new.getobj_account.txt",
     "get.customers": "partner.get_customers.txt",
     "get.customer_users": "partner.get_customer_users.txt",
 }

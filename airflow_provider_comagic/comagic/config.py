@@ -10,17 +10,17 @@ import dataclasses
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_comagic.comagic.errors import ComagicConnectionConfigError
+from airflow_provider_comagic.comagic.errors import ComagicConnectionConfigError, ComagicTimezoneMismatchError
 from airflow_provider_comagic.utils.connection import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    bool_extra,
     extra_dict,
     optional_int,
     retry_extras,
     split_url,
     timezone_extra,
 )
-from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE
 
 DEFAULT_CONN_ID = "comagic_default"
 """The connection hooks, operators and sensors use unless given ``comagic_conn_id``."""
@@ -38,7 +38,10 @@ class ComagicConnectionConfig:
     login: str | None = None
     password: str | None = dataclasses.field(default=None, repr=False)
     user_id: int | None = None
-    timezone: str = DEFAULT_TIMEZONE
+    timezone: str | None = None
+    """The zone the connection names (extra ``timezone``), or None: the account's own zone is used."""
+    allow_timezone_mismatch: bool = False
+    """Land in :attr:`timezone` even where the account's zone differs (extra ``allow_timezone_mismatch``)."""
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
 
@@ -55,6 +58,28 @@ class ComagicConnectionConfig:
     @property
     def host(self) -> str:
         return urlsplit(self.endpoint).netloc
+
+    def landing_timezone(self, account_zone: str | None, *, conn_id: str, who: str = "the account") -> str:
+        """The zone to read and land in: the account's (``account_zone``, from ``get.account``) unless the
+        connection names one; a named zone that is not the account's fails (the windows would be shifted and rows
+        land in the wrong partitions, green) unless :attr:`allow_timezone_mismatch`. ``account_zone`` None: the
+        account did not say (then the named zone is trusted, and without one this fails, saying what to set)."""
+        named = self.timezone
+        if named is None:
+            if account_zone is None:
+                raise ComagicConnectionConfigError(
+                    f"Connection {conn_id!r} names no time zone and the zone of {who} could not be read: set the "
+                    "extra 'timezone' to the account's IANA zone (as in the account's settings), e.g. Europe/Moscow"
+                )
+            return account_zone
+        if account_zone is not None and account_zone != named and not self.allow_timezone_mismatch:
+            raise ComagicTimezoneMismatchError(
+                f"Connection {conn_id!r} names the time zone {named}, but {who} is in {account_zone}: every interval "
+                f"would be read shifted by the difference and its rows would land in the wrong partitions. Remove "
+                f"the extra 'timezone' to follow the account, set it to {account_zone}, or set the extra "
+                "'allow_timezone_mismatch' to true if the difference is deliberate"
+            )
+        return named
 
     @classmethod
     def from_connection(cls, conn: Any) -> ComagicConnectionConfig:
@@ -75,7 +100,7 @@ class ComagicConnectionConfig:
                 f"Connection {getattr(conn, 'conn_id', '?')!r}: give either an access token (password field or "
                 "extra 'access_token') or both login and password"
             )
-        timezone = timezone_extra(extra, error=ComagicConnectionConfigError)
+        timezone = timezone_extra(extra, error=ComagicConnectionConfigError, default=None)
         return cls(
             endpoint=endpoint,
             access_token=token,
@@ -83,6 +108,7 @@ class ComagicConnectionConfig:
             password=password if token is None else None,
             user_id=optional_int(extra.get("user_id"), "user_id", error=ComagicConnectionConfigError),
             timezone=timezone,
+            allow_timezone_mismatch=bool_extra(extra, "allow_timezone_mismatch", error=ComagicConnectionConfigError),
             **retry_extras(extra, error=ComagicConnectionConfigError),
         )
 

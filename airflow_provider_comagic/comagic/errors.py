@@ -18,6 +18,7 @@ from airflow_provider_comagic.exceptions import (
     ConnectionConfigError,
     DataIntegrityError,
     ParameterError,
+    PermanentError,
     ProviderError,
     TransportError,
 )
@@ -98,6 +99,10 @@ class ComagicConnectionConfigError(ComagicParameterError, ConnectionConfigError)
     """The ``comagic`` connection is incomplete or inconsistent."""
 
 
+class ComagicTimezoneMismatchError(ComagicConnectionConfigError):
+    """The connection names a time zone that is not the account's: every interval would be read shifted."""
+
+
 class ComagicTransportError(ComagicError, TransportError):
     """HTTP-level failure: connection error, timeout, HTTP 429/5xx, or a malformed response body (transient)."""
 
@@ -153,7 +158,7 @@ def _rebuild_api_error(cls: type[ComagicApiError], state: dict[str, Any]) -> Com
     return error
 
 
-class ComagicAuthError(ComagicApiError):
+class ComagicAuthError(ComagicApiError, PermanentError):
     """Authentication failed: wrong login/password or an invalid, expired or blocked token (code -32001)."""
 
 
@@ -161,7 +166,7 @@ class ComagicTokenExpiredError(ComagicAuthError):
     """The session token expired or became invalid; a login/password connection renews it once."""
 
 
-class ComagicPermissionError(ComagicApiError):
+class ComagicPermissionError(ComagicApiError, PermanentError):
     """Access denied (code -32003): missing permission or the caller's IP is not whitelisted."""
 
 
@@ -169,19 +174,19 @@ class ComagicIpNotWhitelistedError(ComagicPermissionError):
     """The caller's IP address is not in the account's API whitelist."""
 
 
-class ComagicComponentDisabledError(ComagicApiError):
+class ComagicComponentDisabledError(ComagicApiError, PermanentError):
     """A component required by the method or a parameter is not enabled for the account (code -32008)."""
 
 
-class ComagicAccountInactiveError(ComagicApiError):
+class ComagicAccountInactiveError(ComagicApiError, PermanentError):
     """The account is disabled (code -32009)."""
 
 
-class ComagicMethodNotFoundError(ComagicApiError):
+class ComagicMethodNotFoundError(ComagicApiError, PermanentError):
     """The method does not exist or is not available (code -32601)."""
 
 
-class ComagicInvalidParamsError(ComagicApiError):
+class ComagicInvalidParamsError(ComagicApiError, PermanentError):
     """The request's parameters were rejected (codes -32600, -32602, -32700)."""
 
 

@@ -22,8 +22,11 @@ from airflow_provider_comagic.comagic.errors import (
     TRANSIENT_ERRORS,
     ComagicApiError,
     ComagicAuthError,
+    ComagicComponentDisabledError,
     ComagicError,
+    ComagicMethodNotFoundError,
     ComagicMinuteLimitExceededError,
+    ComagicPermissionError,
     ComagicTokenExpiredError,
     ComagicTransportError,
 )
@@ -31,6 +34,7 @@ from airflow_provider_comagic.comagic.paging import PagePlan
 from airflow_provider_comagic.comagic.protocol import parse_response
 from airflow_provider_comagic.comagic.quota import QuotaTracker
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
+from airflow_provider_comagic.utils.time import get_timezone
 
 TOKEN_RENEW_MARGIN = 120.0
 """Seconds before ``expire_at`` at which a session token is renewed proactively."""
@@ -157,6 +161,12 @@ def plan_query(
     **kwargs: Any,
 ) -> PagePlan:
     """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
+    spec = check_query(method, date_from, date_till, **kwargs)
+    return PagePlan.for_method(spec, date_from, date_till, tz=tz, **kwargs)
+
+
+def check_query(method: str, date_from: dt.datetime | None, date_till: dt.datetime | None, **kwargs: Any) -> Any:
+    """Check a query's fields, filter, sort and dates against the catalogue; return the method's spec."""
     spec = get_method(method)
     if kwargs.get("fields") is not None:
         spec.validate_fields(kwargs["fields"])
@@ -166,7 +176,7 @@ def plan_query(
         spec.validate_sort(kwargs["sort"])
     if spec.date_range and (date_from is None or date_till is None):
         raise ComagicError(f"{method} needs date_from and date_till")
-    return PagePlan.for_method(spec, date_from, date_till, tz=tz, **kwargs)
+    return spec
 
 
 class CallSteps:
@@ -269,6 +279,33 @@ class HookSettings(ConnectionSettings):
         self._sleep = sleep
         self._wall_clock = wall_clock
         self.quota = QuotaTracker(clock)
+        self._account_zones: dict[int | None, str | None] = {}
+        """The zone each account told (key: the client user acted as, None for the connection's own account)."""
+
+    # -- the account's time zone ------------------------------------------------------------------------------
+    def _zone_user(self, user_id: int | None) -> int | None:
+        return user_id if user_id is not None else self.config.user_id
+
+    def _remember_zone(self, user: int | None, result: Mapping[str, Any] | None, failure: Exception | None) -> None:
+        if failure is not None:
+            self.log.warning("The account's time zone could not be read (%s)", failure)
+        self._account_zones[user] = zone_of(result) if result is not None else None
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The zone the connection names, else the account's once it has been read (the sync hook reads it here;
+        the async hook in ``account_or_named_timezone``)."""
+        if self.config.timezone is not None:
+            return get_timezone(self.config.timezone)
+        user = self._zone_user(None)
+        if user not in self._account_zones:
+            raise ComagicError("The account's time zone has not been read yet (the connection names none)")
+        return self._landing_zone(user)
+
+    def _landing_zone(self, user: int | None) -> dt.tzinfo:
+        who = "the account" if user is None else f"the account of client user {user}"
+        name = self.config.landing_timezone(self._account_zones.get(user), conn_id=self.comagic_conn_id, who=who)
+        return get_timezone(name)
 
     def _call_steps(self, method: str, auth: SessionAuth) -> CallSteps:
         return CallSteps(method, quota=self.quota, auth=auth, wait_for_quota=self.wait_for_quota, log=self.log)
@@ -278,7 +315,36 @@ class HookSettings(ConnectionSettings):
         method: str,
         date_from: dt.datetime | None = None,
         date_till: dt.datetime | None = None,
+        *,
+        tz: dt.tzinfo | None = None,
         **kwargs: Any,
     ) -> PagePlan:
-        """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`."""
-        return plan_query(method, date_from, date_till, tz=self.timezone, **kwargs)
+        """Validate a query against the catalogue (before any call) and build its :class:`PagePlan`; ``tz`` is the
+        account zone its wall-clock times are in (default: :attr:`timezone`)."""
+        check_query(method, date_from, date_till, **kwargs)  # bad input fails before the zone is read
+        return plan_query(method, date_from, date_till, tz=tz or self.timezone, **kwargs)
+
+
+ZONE_UNKNOWN_ERRORS: tuple[type[ComagicApiError], ...] = (
+    ComagicComponentDisabledError,
+    ComagicPermissionError,
+    ComagicMethodNotFoundError,
+)
+"""Errors of the zone call that mean "the account does not say" rather than a failure."""
+
+
+def zone_call(user: int | None) -> tuple[str, dict[str, Any]]:
+    """The call that tells an account's IANA zone: ``get.account`` for the connection's own (client) account;
+    ``getobj.account`` for an agent's client user (``get.account`` serves clients only; ``getobj.account`` needs
+    the account's "Data API для настройки" component)."""
+    if user is None:
+        return "get.account", {}
+    return "getobj.account", {"user_id": user}
+
+
+def zone_of(result: Mapping[str, Any]) -> str | None:
+    """The ``timezone`` of a ``get.account`` (a list of one row) or ``getobj.account`` (an object) result."""
+    data = result.get("data")
+    row = data[0] if isinstance(data, list) and data else data
+    zone = row.get("timezone") if isinstance(row, Mapping) else None
+    return str(zone) if zone else None

@@ -29,11 +29,19 @@ from airflow_provider_comagic.comagic.errors import (
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
-from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, method_weight, read_response
+from airflow_provider_comagic.comagic.session import (
+    ZONE_UNKNOWN_ERRORS,
+    HookSettings,
+    SessionAuth,
+    method_weight,
+    read_response,
+    zone_call,
+)
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.utils.background import AheadTally, CallAhead, prefetched
 from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
 from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
+from airflow_provider_comagic.utils.time import get_timezone
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 T = TypeVar("T")
@@ -156,6 +164,36 @@ class ComagicHook(HookSettings, BaseHook):
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    # -- the account's time zone ------------------------------------------------------------------------------
+    def account_timezone(self, user_id: int | None = None) -> str | None:
+        """The IANA zone of the account (of client user ``user_id``, else of the connection's ``user_id``, else the
+        connection's own account), read once per hook with ``get.account`` / ``getobj.account`` (see
+        :func:`~airflow_provider_comagic.comagic.session.zone_call`); None when the account does not tell."""
+        user = self._zone_user(user_id)
+        if user not in self._account_zones:
+            method, params = zone_call(user)
+            try:
+                result, failure = self.call(method, params), None
+            except ZONE_UNKNOWN_ERRORS as error:
+                result, failure = None, error
+            self._remember_zone(user, result, failure)
+        return self._account_zones[user]
+
+    def checked_timezone(self, user_id: int | None = None) -> dt.tzinfo:
+        """The zone to read and land in for client user ``user_id`` (None: the connection's account): the
+        account's own, checked against the connection's extra ``timezone`` (a mismatch raises
+        :class:`~airflow_provider_comagic.comagic.errors.ComagicTimezoneMismatchError` unless the connection sets
+        ``allow_timezone_mismatch``). Costs one call per hook and client the first time."""
+        self.account_timezone(user_id)
+        return self._landing_zone(self._zone_user(user_id))
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The zone the connection names, else the account's (read once with ``get.account``)."""
+        if self.config.timezone is not None:
+            return get_timezone(self.config.timezone)
+        return self.checked_timezone()
 
     # -- calls ----------------------------------------------------------------------------------------------
     def call(
@@ -455,9 +493,16 @@ class ComagicHook(HookSettings, BaseHook):
             f"Points left: {limits.get('day_remaining', '?')} of {limits.get('day_limit', '?')} today, "
             f"{limits.get('minute_remaining', '?')} of {limits.get('minute_limit', '?')} this minute."
         )
-        zone = account.get("timezone")
-        if zone and zone != self.config.timezone:
-            message += f" Note: the account's time zone is {zone}, the connection says {self.config.timezone}."
+        zone, named = account.get("timezone"), self.config.timezone
+        if named is None:
+            message += f" Time zone: {zone}, the account's (the connection names none)."
+        elif zone and zone != named:
+            action = (
+                "tasks land in the connection's zone (allow_timezone_mismatch is set)"
+                if self.config.allow_timezone_mismatch
+                else "landing tasks will fail until the extra 'timezone' is removed or set to the account's"
+            )
+            message += f" Warning: the account's time zone is {zone}, the connection says {named}: {action}."
         return True, message
 
     @classmethod

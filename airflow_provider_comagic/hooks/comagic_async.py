@@ -15,7 +15,14 @@ from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID, ComagicConn
 from airflow_provider_comagic.comagic.errors import ComagicApiError, ComagicError, ComagicTransportError
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
-from airflow_provider_comagic.comagic.session import HookSettings, SessionAuth, read_response
+from airflow_provider_comagic.comagic.session import (
+    ZONE_UNKNOWN_ERRORS,
+    HookSettings,
+    SessionAuth,
+    read_response,
+    zone_call,
+)
+from airflow_provider_comagic.utils.time import get_timezone
 from airflow_provider_comagic.version_compat import BaseHook
 
 
@@ -186,6 +193,27 @@ class ComagicAsyncHook(HookSettings, BaseHook):
             raise ComagicError("ComagicAsyncHook: use it inside 'async with' (the connection is not loaded yet)")
         return self._auth
 
+    # -- the account's time zone ------------------------------------------------------------------------------
+    async def account_timezone(self, user_id: int | None = None) -> str | None:
+        """The account's IANA zone, read once per hook, as
+        :meth:`ComagicHook.account_timezone <airflow_provider_comagic.hooks.comagic.ComagicHook.account_timezone>`."""
+        user = self._zone_user(user_id)
+        if user not in self._account_zones:
+            method, params = zone_call(user)
+            try:
+                result, failure = await self.call(method, params), None
+            except ZONE_UNKNOWN_ERRORS as error:
+                result, failure = None, error
+            self._remember_zone(user, result, failure)
+        return self._account_zones[user]
+
+    async def account_or_named_timezone(self) -> dt.tzinfo:
+        """The zone the connection names, else the account's (read once)."""
+        if self.config.timezone is not None:
+            return get_timezone(self.config.timezone)
+        await self.account_timezone()
+        return self._landing_zone(self._zone_user(None))
+
     # -- paging ---------------------------------------------------------------------------------------------
     async def iter_pages(
         self,
@@ -207,6 +235,7 @@ class ComagicAsyncHook(HookSettings, BaseHook):
                 method,
                 date_from,
                 date_till,
+                tz=await self.account_or_named_timezone(),
                 filter=filter,
                 fields=fields,
                 sort=sort,

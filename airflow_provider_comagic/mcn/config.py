@@ -61,7 +61,7 @@ class McnConnectionConfig:
                 f"Connection {conn_id!r}: no MCN Telecom API token; put the token issued in the personal cabinet "
                 "(API section) in the Password field or in the extra 'token'"
             )
-        timezone = timezone_extra(extra, error=McnConnectionConfigError)
+        timezone = timezone_extra(extra, error=McnConnectionConfigError) or DEFAULT_TIMEZONE
         account_id = extra.get("account_id")
         return cls(
             base_url=build_base_url(extra.get("base_url") or getattr(conn, "host", None), getattr(conn, "port", None)),

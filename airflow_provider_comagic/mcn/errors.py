@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
-from airflow_provider_comagic.exceptions import ConnectionConfigError, ParameterError, ProviderError, TransportError
+from airflow_provider_comagic.exceptions import (
+    ConnectionConfigError,
+    ParameterError,
+    PermanentError,
+    ProviderError,
+    TransportError,
+)
 
 __all__ = [
     "TRANSIENT_ERRORS",
@@ -42,15 +48,15 @@ class McnApiError(McnError):
         self.status = status
 
 
-class McnAuthError(McnApiError):
+class McnAuthError(McnApiError, PermanentError):
     """HTTP 401 from the MCN Telecom API: the Bearer token is missing, wrong, expired or revoked."""
 
 
-class McnPermissionError(McnApiError):
+class McnPermissionError(McnApiError, PermanentError):
     """HTTP 403 from the MCN Telecom API: the token may not read this account or vPBX."""
 
 
-class McnNotFoundError(McnApiError):
+class McnNotFoundError(McnApiError, PermanentError):
     """HTTP 404 from the MCN Telecom API: unknown account_id or vpbx_id (or a wrong base URL)."""
 
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_comagic.comagic.clients import CLIENT_KEYS, AgencyClient
 from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.comagic.errors import (
-    ComagicApiError,
     ComagicDayLimitExceededError,
     ComagicError,
     ComagicParameterError,
@@ -27,7 +26,12 @@ from airflow_provider_comagic.landing.pipeline import LandingRun, RunPaused, Ste
 from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
 from airflow_provider_comagic.utils.templating import is_templated, parse_optional_int
-from airflow_provider_comagic.utils.time import check_literal_interval, lookback_intervals, resolve_interval
+from airflow_provider_comagic.utils.time import (
+    check_interval_args,
+    check_literal_interval,
+    lookback_intervals,
+    resolve_interval,
+)
 from airflow_provider_comagic.version_compat import AirflowSkipException, conf
 
 if TYPE_CHECKING:
@@ -202,10 +206,12 @@ class ComagicLandingOperator(BaseLandingOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.prepare()
+        check_interval_args(self.date_from, self.date_till, context, error=_ERROR)  # before the zone is read
         clients = self.task_clients()
         hook = self.get_hook()
         try:
-            intervals = self._intervals(context, hook)
+            tz = self._checked_timezone(hook, clients[0])
+            intervals = self._intervals(context, tz)
             run = LandingRun.start(
                 intervals, clients, grouped=self.clients is not None, key=_client_key, name=AgencyClient.label
             )
@@ -213,17 +219,35 @@ class ComagicLandingOperator(BaseLandingOperator):
         finally:
             hook.close()
 
+    def _checked_timezone(self, hook: ComagicHook, client: AgencyClient) -> dt.tzinfo:
+        """The zone of the (first) client's account, checked against the connection's, before any report call; a
+        spent quota here defers the task to start over once it resets."""
+        try:
+            return hook.checked_timezone(client.user_id)
+        except ComagicRateLimitError as error:
+            if not self.deferrable:
+                raise
+            self._defer_until_reset(RunPaused(error, {"restart": True}, 0))
+            raise  # not reached: defer raises
+
     def execute_complete(
         self,
         context: Context,
         event: dict[str, Any] | None = None,
         run: dict[str, Any] | None = None,
         group: dict[str, Any] | None = None,
+        restart: bool = False,
     ) -> dict[str, Any]:
         """Resume after :class:`~airflow_provider_comagic.triggers.quota.ComagicQuotaResetTrigger` fired: continue
-        from the position the task saved when it deferred (``run`` or ``group``, opaque plain JSON)."""
+        from the position the task saved when it deferred (``run`` or ``group``, opaque plain JSON), or start
+        (``restart``: it deferred before landing anything)."""
         if not event or event.get("status") != "success":
             raise ComagicError(f"CoMagic quota wait ended without success: {event!r}")
+        if restart:
+            self.log.info(
+                "The CoMagic quota has reset; resuming %s from its start (nothing was landed yet)", self.method
+            )
+            return self.execute(context)
         saved = {"run": run, "group": group}
         if not LandingRun.can_resume(saved):
             # the triggerer passes next_kwargs back; `airflow dags test` on Airflow 3.3.2 and earlier drops them
@@ -245,9 +269,9 @@ class ComagicLandingOperator(BaseLandingOperator):
         finally:
             hook.close()
 
-    def _intervals(self, context: Context, hook: ComagicHook) -> list[tuple[dt.datetime, dt.datetime]]:
-        """The data interval (or the explicit dates), then the lookback intervals."""
-        tz = hook.timezone
+    def _intervals(self, context: Context, tz: dt.tzinfo) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The data interval (or the explicit dates, wall clock in the account zone ``tz``), then the lookback
+        intervals."""
         start, end = resolve_interval(self.date_from, self.date_till, context, tz, error=_ERROR)
         intervals = [(start, end), *lookback_intervals(start, end, tz, self.lookback, error=_ERROR)]
         if len(intervals) > 1:
@@ -300,11 +324,8 @@ class ComagicLandingOperator(BaseLandingOperator):
     def _defer_until_reset(self, paused: RunPaused) -> None:
         """Free the worker until the quota resets; :meth:`execute_complete` gets the saved run back."""
         error = paused.cause
-        assert isinstance(error, ComagicApiError)
-        limit_type = "day" if isinstance(error, ComagicDayLimitExceededError) else "minute"
-        reset = error.reset_seconds if isinstance(error, ComagicRateLimitError) else 0.0
-        wait = max(reset, 1.0) + QUOTA_RESET_MARGIN
-        resume_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait)
+        assert isinstance(error, ComagicRateLimitError)
+        limit_type, wait, resume_at = _quota_wait(error)
         self.log.info(
             "CoMagic %s quota spent (%s); deferring %s for %.0f s until %s. Saved: %d partition(s) committed, "
             "%d row(s) of the partition in progress landed",
@@ -327,3 +348,10 @@ class ComagicLandingOperator(BaseLandingOperator):
 
 def _client_key(client: AgencyClient) -> int | None:
     return client.key
+
+
+def _quota_wait(error: ComagicRateLimitError) -> tuple[str, float, dt.datetime]:
+    """The spent quota (``day``/``minute``), the seconds until it resets (with a margin) and that moment."""
+    limit_type = "day" if isinstance(error, ComagicDayLimitExceededError) else "minute"
+    wait = max(error.reset_seconds, 1.0) + QUOTA_RESET_MARGIN
+    return limit_type, wait, dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait)

@@ -25,7 +25,7 @@ from airflow_provider_comagic.operators.comagic_base import ComagicLandingOperat
 from airflow_provider_comagic.unified.comagic import COMAGIC_SOURCE_FIELDS, comagic_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
 from airflow_provider_comagic.utils.lineage import dataset
-from airflow_provider_comagic.utils.time import interval_to_api
+from airflow_provider_comagic.utils.time import interval_to_api, zone_name
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -185,8 +185,8 @@ class ComagicReportOperator(ComagicLandingOperator):
     # -- one partition ------------------------------------------------------------------------------------------
     def land_step(self, context: Context, hook: ComagicHook, step: Step[AgencyClient]) -> dict[str, Any]:
         client, start, end = step.client, step.start, step.end
-        tz = hook.timezone
-        plan = self._plan(hook, client, start, end)
+        tz = hook.checked_timezone(client.user_id)  # read once per client: before its first report call
+        plan = self._plan(hook, client, start, end, tz)
         self._api_lineage = {
             "host": hook.config.host,
             "fields": list(plan.fields),
@@ -206,16 +206,18 @@ class ComagicReportOperator(ComagicLandingOperator):
         target = PartitionTarget(
             self.output_base() / self._partition_name(client, start, end, tz),
             self.output_format,
-            self._schema(hook, plan),
+            self._schema(plan, tz),
             self.writer_options(),
         )
         who = f" for {client.label()}" if client.user_id is not None else ""
-        label = f"{self.method} [{api_dates[0]}, {api_dates[1]}] (account zone {hook.config.timezone}){who}"
-        manifest = step.land(source, target, label=label, extra=self._manifest_extra(context, hook, client, start, end))
+        label = f"{self.method} [{api_dates[0]}, {api_dates[1]}] (account zone {zone_name(tz)}){who}"
+        manifest = step.land(source, target, label=label, extra=self._manifest_extra(context, client, start, end, tz))
         key = partition_key(start, end, tz, client.key)
         return partition_entry(target.path, manifest, key=key, labels=client.labels(), dates=api_dates)
 
-    def _plan(self, hook: ComagicHook, client: AgencyClient, start: dt.datetime, end: dt.datetime) -> PagePlan:
+    def _plan(
+        self, hook: ComagicHook, client: AgencyClient, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo
+    ) -> PagePlan:
         """The paging plan of one interval. Fields are always named: some methods' default fields lack the key
         or the time field, which the engine needs to read exactly (it adds them to an explicit list)."""
         query = self._query
@@ -227,6 +229,7 @@ class ComagicReportOperator(ComagicLandingOperator):
             self.method,
             start,
             end,
+            tz=tz,
             fields=fields,
             filter=query.filter,
             sort=query.sort,
@@ -234,13 +237,13 @@ class ComagicReportOperator(ComagicLandingOperator):
             params=query.call_params(client),
         )
 
-    def _schema(self, hook: ComagicHook, plan: PagePlan) -> pa.Schema:
+    def _schema(self, plan: PagePlan, tz: dt.tzinfo) -> pa.Schema:
         """The Arrow schema of the landed rows: the unified table, or the report's fields from the catalogue."""
         if self.unified:
             return unified_schema()
         from airflow_provider_comagic.comagic.schemas import report_schema  # pyarrow: not at DAG parse time
 
-        return report_schema(self.method, plan.fields, timestamps=self.timestamps, timezone=hook.config.timezone)
+        return report_schema(self.method, plan.fields, timestamps=self.timestamps, timezone=zone_name(tz))
 
     def _partition_name(self, client: AgencyClient, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> str:
         """The partition folder of ``[start, end)`` under the output path."""
@@ -257,12 +260,12 @@ class ComagicReportOperator(ComagicLandingOperator):
         )
 
     def _manifest_extra(
-        self, context: Context, hook: ComagicHook, client: AgencyClient, start: dt.datetime, end: dt.datetime
+        self, context: Context, client: AgencyClient, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo
     ) -> dict[str, Any]:
         """What the manifest records besides the source and the files: the report, interval, output and run."""
         return {
             "report": report_name(self.method),
-            "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
+            "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": zone_name(tz)},
             "timestamps": self.timestamps,
             "output_schema": self.output_schema,
             **({"client": client.as_dict()} if client.user_id is not None else {}),

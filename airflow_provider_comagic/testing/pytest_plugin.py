@@ -5,6 +5,8 @@ Enabled automatically through the ``pytest11`` entry point (or ``pytest_plugins 
 * ``comagic_emulator`` — a started :class:`ComagicEmulator` with default settings, fresh for each test;
 * ``comagic_emulator_factory`` — ``factory(config=None, **overrides)`` starts emulators with custom settings;
 * ``comagic_conn`` — points ``AIRFLOW_CONN_COMAGIC_DEFAULT`` at ``comagic_emulator``; returns the conn id.
+* ``comagic_conn_factory`` — ``factory(emulator, conn_id=..., timezone=..., **extra)`` makes a connection to any
+  emulator, e.g. one whose zone differs from the account's (``timezone="UTC"``) or names none (``None``).
 * ``mcn_emulator``, ``mcn_emulator_factory``, ``mcn_conn`` — the same for the MCN Telecom REST API emulator
   (``AIRFLOW_CONN_MCN_TELECOM_DEFAULT``).
 """
@@ -23,15 +25,19 @@ from airflow_provider_comagic.testing.mcn.emulator import McnEmulator
 CONN_ID = "comagic_default"
 
 
-def connection_json(emulator: ComagicEmulator) -> str:
-    """The Airflow connection (JSON form) that reaches ``emulator`` with its permanent token."""
+_ACCOUNT_ZONE = "account"
+
+
+def connection_json(emulator: ComagicEmulator, timezone: str | None = _ACCOUNT_ZONE, **extra: Any) -> str:
+    """The Airflow connection (JSON form) that reaches ``emulator`` with its permanent token.
+
+    ``timezone``: the extra ``timezone`` it names, by default the emulated account's; another zone makes a
+    connection whose zone differs from the account's (landing tasks then fail, or land shifted with
+    ``allow_timezone_mismatch=True``); None names none (the account's zone is read). ``extra``: more extras."""
+    zone = emulator.config.timezone if timezone == _ACCOUNT_ZONE else timezone
+    extras = {**({"timezone": zone} if zone is not None else {}), **extra}
     return json.dumps(
-        {
-            "conn_type": "comagic",
-            "host": emulator.base_url,
-            "password": emulator.access_token,
-            "extra": {"timezone": emulator.config.timezone},
-        }
+        {"conn_type": "comagic", "host": emulator.base_url, "password": emulator.access_token, "extra": extras}
     )
 
 
@@ -66,6 +72,19 @@ def comagic_conn(comagic_emulator: ComagicEmulator, monkeypatch: pytest.MonkeyPa
     """Set ``AIRFLOW_CONN_COMAGIC_DEFAULT`` to the emulator (host, permanent token, time zone)."""
     monkeypatch.setenv("AIRFLOW_CONN_" + CONN_ID.upper(), connection_json(comagic_emulator))
     return CONN_ID
+
+
+@pytest.fixture
+def comagic_conn_factory(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``factory(emulator, conn_id="comagic_default", timezone=..., **extra)`` sets the connection ``conn_id`` to
+    ``emulator`` (see :func:`connection_json`: e.g. ``timezone="UTC"`` on a Moscow account, or ``None`` to follow
+    the account's zone) and returns the conn id."""
+
+    def factory(emulator: ComagicEmulator, conn_id: str = CONN_ID, **options: Any) -> str:
+        monkeypatch.setenv("AIRFLOW_CONN_" + conn_id.upper(), connection_json(emulator, **options))
+        return conn_id
+
+    return factory
 
 
 # -- MCN Telecom ------------------------------------------------------------------------------------------------

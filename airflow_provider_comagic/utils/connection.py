@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "TEST_CONNECTION_TIMEOUT",
+    "bool_extra",
     "extra_dict",
     "for_this_connection",
     "retry_extras",
@@ -55,14 +56,33 @@ def split_url(
     return parts.scheme, netloc, parts.path.rstrip("/")
 
 
-def timezone_extra(extra: Mapping[str, Any], *, error: ErrorClass = ConnectionConfigError) -> str:
-    """The extra ``timezone`` (default Europe/Moscow), checked to be a known zone."""
-    timezone = str(extra.get("timezone") or DEFAULT_TIMEZONE)
+def timezone_extra(
+    extra: Mapping[str, Any], *, error: ErrorClass = ConnectionConfigError, default: str | None = DEFAULT_TIMEZONE
+) -> str | None:
+    """The extra ``timezone`` (``default`` when unset), checked to be a known zone."""
+    timezone = str(extra.get("timezone") or "").strip() or default
+    if timezone is None:
+        return None
     try:
         get_timezone(timezone)
     except ValueError as err:
         raise error(f"Connection extra 'timezone': {err}") from None
     return timezone
+
+
+def bool_extra(extra: Mapping[str, Any], name: str, *, error: ErrorClass = ConnectionConfigError) -> bool:
+    """A yes/no extra: JSON ``true``/``false``, or ``"true"``/``"false"``/``"1"``/``"0"`` as the form stores text."""
+    value = extra.get(name)
+    if value in (None, ""):
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise error(f"Connection extra {name!r} must be true or false, got {value!r}")
 
 
 def retry_extras(extra: Mapping[str, Any], *, error: ErrorClass = ConnectionConfigError) -> dict[str, Any]:

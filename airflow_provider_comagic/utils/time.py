@@ -39,6 +39,12 @@ def get_timezone(name: str | None) -> pendulum.Timezone:
         raise ValueError(f"Unknown time zone {name!r}: use an IANA name such as 'Europe/Moscow'") from err
 
 
+def zone_name(tz: dt.tzinfo) -> str:
+    """The IANA name of a zone (``Europe/Moscow``; ``UTC`` for a fixed UTC)."""
+    name = getattr(tz, "name", None) or getattr(tz, "key", None)
+    return str(name) if name else str(tz.tzname(None) or tz)
+
+
 def ensure_aware(value: dt.datetime, name: str, *, error: ErrorClass = ParameterError) -> dt.datetime:
     """Reject naive datetimes, naming the parameter."""
     if not isinstance(value, dt.datetime):
@@ -220,7 +226,10 @@ def check_literal_interval(date_from: Any, date_till: Any, *, error: ErrorClass 
     Without the connection (never read at parse time) the account's zone is unknown, so only values whose order
     needs no zone are compared: both naive (the same wall clock) or both aware. Templated or missing values are
     checked when the task runs (:func:`resolve_interval`)."""
-    if date_from in (None, "") or date_till in (None, ""):
+    given = [value not in (None, "") for value in (date_from, date_till)]
+    if given[0] != given[1]:
+        raise error("give both date_from and date_till, or neither (to use the data interval)")
+    if not given[0]:
         return
     start = parse_user_time(date_from, dt.timezone.utc, "date_from", error=error)
     end = parse_user_time(date_till, dt.timezone.utc, "date_till", error=error)
@@ -232,6 +241,17 @@ def check_literal_interval(date_from: Any, date_till: Any, *, error: ErrorClass 
             f"date_till ({date_till}) must be after date_from ({date_from}): the interval is half-open "
             "[date_from, date_till) and must not be empty"
         )
+
+
+def check_interval_args(
+    date_from: Any, date_till: Any, context: Mapping[str, Any], *, error: ErrorClass = ParameterError
+) -> None:
+    """Everything :func:`resolve_interval` checks that needs no account zone (run before the zone is read, so bad
+    dates fail before any call): both dates or neither, their order when it needs no zone, and a data interval
+    that exists and is not empty."""
+    check_literal_interval(date_from, date_till, error=error)
+    if date_from in (None, "") and date_till in (None, ""):
+        resolve_interval(None, None, context, dt.timezone.utc, error=error)  # Airflow's bounds are aware
 
 
 def _is_naive(value: Any) -> bool:

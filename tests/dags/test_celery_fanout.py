@@ -16,7 +16,7 @@ import pytest
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.fixtures.agency_fanout import (
-    DAG_FILE,
+    DAG_FILES,
     DAG_ID,
     TASK_ID,
     FanoutPlan,
@@ -68,7 +68,7 @@ def test_fanout_on_celery_defers_on_one_worker_and_resumes_on_the_other(
         "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": f"s3://{s3_conn}@{s3_bucket}/xcom",
         "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": str(MAX_XCOM_BYTES),
     }
-    cluster = celery_cluster_factory([DAG_FILE], env)
+    cluster = celery_cluster_factory(DAG_FILES, env)
     director = QuotaDirector(cluster, emu, PLAN, drain=True)
     for run in cluster.iter_finished_run(DAG_ID, timeout=600, interval=1):
         if run:

@@ -129,6 +129,22 @@ class Dispatcher:
         if customer_of(user_id) in self.config.partner_disabled_customers and spec.name in self.reports:
             raise RpcError("method_component_disabled", params={"components": "call_tracking"})
 
+    def account_object(self, user_id: int | None) -> dict[str, Any]:
+        """``getobj.account``: the account acted for (a client of the agent with ``user_id``) and its zone."""
+        if not self.config.settings_component:
+            raise RpcError("method_component_disabled", params={"components": "Data API для настройки"})
+        customer = customer_of(user_id) if self.config.partner_customers and user_id is not None else None
+        zone = self.config.partner_timezones.get(customer, self.config.timezone) if customer else self.config.timezone
+        return {
+            "app_id": customer or self.config.app_id,
+            "app_name": f"Customer {customer}" if customer else self.config.account_name,
+            "app_state": "active",
+            "is_agent_app": customer is not None,
+            "is_agent": bool(self.config.partner_customers) and customer is None,
+            "user_id": user_id,
+            "timezone": zone,
+        }
+
     # -- helpers -------------------------------------------------------------------------------------
     def rows_per_day(self, method: str) -> int:
         from airflow_provider_comagic.testing.comagic.data import ROW_RATIOS
@@ -282,6 +298,9 @@ class Dispatcher:
             self._check_params(spec, params)
             data = [{"app_id": self.config.app_id, "name": self.config.account_name, "timezone": self.config.timezone}]
             return data, 1, None
+        if method == "getobj.account":
+            self._check_params(spec, params)
+            return self.account_object(params.get("user_id")), None, None
         if method in PARTNER_METHODS:
             if not self.config.partner_customers:
                 raise RpcError("forbidden")  # a client account, not an agent

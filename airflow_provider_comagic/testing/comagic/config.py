@@ -59,6 +59,11 @@ class EmulatorConfig:
     partner_customers: int = 0
     # agent mode: customer ids whose report methods answer method_component_disabled (-32008)
     partner_disabled_customers: frozenset[int] = frozenset()
+    # agent mode: the zone getobj.account reports for a customer (default: ``timezone``); the customer's rows are
+    # still generated in ``timezone``, so this only exercises a client's zone check
+    partner_timezones: Mapping[int, str] = dataclasses.field(default_factory=dict)
+    # the "Data API для настройки" component: without it getobj.account answers method_component_disabled
+    settings_component: bool = True
     # server
     host: str = "127.0.0.1"
     port: int = 0
