@@ -160,9 +160,6 @@ def _fields(method: str, sections: list[Any], row_node: Any, notes: list[str]) -
             entry["children"] = example_fields(child_node(row_node, entry["name"]))
             if entry["children"]:
                 notes.append(f"{method}: field {entry['name']} children taken from the JSON example")
-        fixed = ov.FIELD_TYPES.get((method, entry["name"]))
-        if fixed:
-            entry["type"] = fixed
     for name in ov.EXAMPLE_ONLY_FIELDS.get(method, ()):
         value = child_node(row_node, name)
         if value is not None and name not in {f["name"] for f in fields}:
@@ -197,6 +194,19 @@ def _fix_shapes(method: str, fields: list[dict[str, Any]], row_node: Any, notes:
     for fixed, name in ov.FREE_OBJECTS:
         if fixed == method:
             by_name[name]["children"] = []
+    for (fixed, path), type_ in ov.FIELD_TYPES.items():
+        if fixed == method:
+            entry = _field_at(fields, path)
+            entry["type"] = type_
+            entry["format"] = "YYYY-MM-DD hh:mm:ss" if type_ == "iso8601" else entry["format"]
+            notes.append(f"{method}: field {path} typed {type_} (the JSON example)")
+
+
+def _field_at(fields: list[dict[str, Any]], path: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"children": fields}
+    for part in path.split("."):
+        entry = next(child for child in entry["children"] if child["name"] == part)
+    return entry
 
 
 def read_page(docs: Path, page: str, method: str, notes: list[str]) -> Page:

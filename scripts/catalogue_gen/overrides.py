@@ -257,10 +257,23 @@ PARAM_RENAMES: dict[tuple[str, str], str] = {("get.lead_funnel_stages", "order")
 
 # Field names the table misspells (the JSON example has the right one).
 FIELD_RENAMES: dict[tuple[str, str], str] = {("get.person_details", "communicatons_count"): "communications_count"}
-# Field types where the table and the example disagree and the example is right.
+# Field types (by path) where a report-builder table and its JSON example disagree: the example shows a real
+# value, the table a generic "string"/"number" (ids are numbers: "communication_id": 784617; flags are
+# booleans: "value_id": false; dates are dates: "date_time": "iso8601").
 FIELD_TYPES: dict[tuple[str, str], str] = {
-    # tagging events name the communication by its numeric id (example: "communication_id": 784617)
     ("get.tags_history", "communication_id"): "number",
+    ("get.tags_history", "tag_is_system.value_id"): "boolean",
+    ("get.tags_history", "tagging_is_auto.value_id"): "boolean",
+    ("get.calls", "communication_id"): "number",
+    ("get.calls", "cdrs.id"): "number",
+    ("get.mgf_calls", "communication_id"): "number",
+    ("get.notifications", "notification_id"): "number",
+    ("get.notifications", "communication_id"): "number",
+    ("get.api_requests", "api_request_id"): "number",
+    ("get.api_requests", "api_request_is_agent.value_id"): "boolean",
+    ("get.deals", "communication.date_time"): "iso8601",
+    ("get.leads", "communication.date_time"): "iso8601",
+    ("get.visits", "communications.date_time"): "iso8601",
 }
 # Fields only in the JSON response example, added (not filterable, not sortable; returned by default when the
 # page has no "Ответ по умолчанию" column, else only when asked for).
