@@ -41,6 +41,7 @@ from catalogue_gen.pages import (
     fields_json,
     find_section,
     json_example,
+    keys_of,
     method_table,
     nest,
     page_method,
@@ -160,11 +161,11 @@ def _fields(method: str, sections: list[Any], row_node: Any, notes: list[str]) -
             entry["children"] = example_fields(child_node(row_node, entry["name"]))
             if entry["children"]:
                 notes.append(f"{method}: field {entry['name']} children taken from the JSON example")
-    for name in ov.EXAMPLE_ONLY_FIELDS.get(method, ()):
-        value = child_node(row_node, name)
-        if value is not None and name not in {f["name"] for f in fields}:
+    for name, type_ in ov.EXAMPLE_ONLY_FIELDS.get(method, {}).items():
+        if name in (keys_of(row_node) or ()) and name not in {f["name"] for f in fields}:
             note = "(only in the JSON response example)"
-            fields.append(example_field(name, value, default=not has_default, note=note))
+            fields.append(example_field(name, child_node(row_node, name), default=not has_default, note=note))
+            fields[-1]["type"] = type_ or fields[-1]["type"]
     notes.extend(table_notes(method, field_rows, row_node, "field"))
     return fields
 

@@ -276,18 +276,19 @@ FIELD_TYPES: dict[tuple[str, str], str] = {
     ("get.visits", "communications.date_time"): "iso8601",
 }
 # Fields only in the JSON response example, added (not filterable, not sortable; returned by default when the
-# page has no "Ответ по умолчанию" column, else only when asked for).
-EXAMPLE_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
-    "get.chats_report": ("visitor_profile_url",),
-    "get.communication_sources": ("creation_date",),
-    "get.crm_sources": ("creation_date",),
-    "get.email_accounts": ("is_removed", "last_verification_date"),
-    "get.group_employees": ("phone_number",),
-    "get.report_types": ("is_mobile",),
-    "get.calls": ("employee_rating",),
-    "get.leads": ("lead_current_funnel",),
-    "get.call_details": ("call_redirection_info", "communication_number", "deals"),
-    "get.report_generator_tasks": ("id",),
+# page has no "Ответ по умолчанию" column, else only when asked for), typed by the example's value unless a
+# type is given (the example shows null: get.calls employee_rating, typed as get.mgf_calls' table types it).
+EXAMPLE_ONLY_FIELDS: dict[str, dict[str, str | None]] = {
+    "get.chats_report": {"visitor_profile_url": None},
+    "get.communication_sources": {"creation_date": None},
+    "get.crm_sources": {"creation_date": None},
+    "get.email_accounts": {"is_removed": None, "last_verification_date": None},
+    "get.group_employees": {"phone_number": None},
+    "get.report_types": {"is_mobile": None},
+    "get.calls": {"employee_rating": "number"},
+    "get.leads": {"lead_current_funnel": None},
+    "get.call_details": {"call_redirection_info": None, "communication_number": None, "deals": None},
+    "get.report_generator_tasks": {"id": None},
 }
 # Rows the table puts under the wrong container: (method, "parent.field") -> the container it belongs to (the
 # JSON example's). get.sites lists site_block_id before the "Список блоков номеров сайта" header that opens
