@@ -13,7 +13,7 @@ Type mapping (catalogue ``FieldSpec.type`` -> Arrow):
 ``enum``                   ``string``
 ``iso8601``                ``YYYY-MM-DD hh:mm:ss`` -> ``timestamp[us]`` in the account's zone (``timestamps=
                            "account"``) or in UTC (``"utc"``); both store the same instant. ``YYYY-MM-DD`` ->
-                           ``date32``.
+                           ``date32``. ``hh:mm:ss`` (a time of day) -> ``string``.
 ``array`` of objects       ``list<struct<...>>`` from the field's ``children``
 ``array`` of scalars       ``list<int64>`` for ``*_ids`` fields (ids; not ``*_ext_ids``, a CRM's text ids),
                            ``list<string>`` otherwise
@@ -85,6 +85,8 @@ def _field(spec: FieldSpec, timestamps: TimestampMode, timezone: str) -> pa.Fiel
     elif spec.type == "boolean":
         kind = pa.bool_()
     elif spec.type == "iso8601":
+        if spec.format.strip() == "hh:mm:ss":  # a time of day (report builder call_start_time): text
+            return pa.field(spec.name, pa.string(), nullable=True, metadata=metadata or None)
         fmt = _TIME_FORMATS.get(spec.format.strip())
         if fmt is None:
             raise ComagicParameterError(f"field {spec.name!r}: unsupported time format {spec.format!r}")

@@ -296,7 +296,10 @@ def parse_values(cell: str, type_: str) -> tuple[list[str], str]:
     if not text:
         return [], ""
     if _FORMAT.match(" ".join(text.split())):
-        # normalised: the pages carry typos such as "YYYY-DD-MM hh:mm:ss" (chats) and "YYY-MM-DD" (offline)
+        # normalised: the pages carry typos such as "YYYY-DD-MM hh:mm:ss" (chats) and "YYY-MM-DD" (offline);
+        # "hh:mm:ss" alone is a time of day (report builder call_start_time: "19:29:27")
+        if "Y" not in text:
+            return [], "hh:mm:ss"
         return [], "YYYY-MM-DD hh:mm:ss" if "hh" in text else "YYYY-MM-DD"
     if type_ not in ("enum", "boolean", "array"):
         return [], ""  # prose ("E164", "Формат IANA zoneinfo") stays in the description

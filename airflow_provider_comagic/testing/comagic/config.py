@@ -59,6 +59,14 @@ class EmulatorConfig:
     partner_customers: int = 0
     # agent mode: customer ids whose report methods answer method_component_disabled (-32008)
     partner_disabled_customers: frozenset[int] = frozenset()
+    # components the account lacks (catalogue MethodSpec.components: "va", "call_center", "sales_funnel",
+    # "data_api_settings", "call_tracking_3"...): a method that needs one of them answers method_component_disabled
+    disabled_components: frozenset[str] = frozenset()
+    # permissions ("account_access:select"...) the user lacks: a method that needs one answers forbidden
+    denied_permissions: frozenset[str] = frozenset()
+    # reference lists the docs cannot sort by their key come back in a new order on every unsorted call
+    # (seeded by the seed and the call count); False: always in key order
+    unstable_order: bool = True
     # server
     host: str = "127.0.0.1"
     port: int = 0

@@ -17,6 +17,8 @@ def _expected(spec) -> pa.DataType:
         return number_type(spec.name)
     if spec.type == "boolean":
         return pa.bool_()
+    if spec.type == "iso8601" and spec.format == "hh:mm:ss":
+        return pa.string()
     if spec.type == "iso8601":
         return pa.date32() if spec.format == "YYYY-MM-DD" else TIMESTAMP
     if spec.type == "array" and spec.children:
