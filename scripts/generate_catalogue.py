@@ -167,6 +167,12 @@ def _fields(method: str, sections: list[Any], row_node: Any, notes: list[str]) -
             fields.append(example_field(name, child_node(row_node, name), default=not has_default, note=note))
             fields[-1]["type"] = type_ or fields[-1]["type"]
     notes.extend(table_notes(method, field_rows, row_node, "field"))
+    for (fixed, path), type_ in ov.FIELD_TYPES.items():
+        if fixed == method:
+            entry = _field_at(fields, path)
+            entry["type"] = type_
+            entry["format"] = "YYYY-MM-DD hh:mm:ss" if type_ == "iso8601" else entry["format"]
+            notes.append(f"{method}: field {path} typed {type_} (the JSON example)")
     return fields
 
 
@@ -195,12 +201,6 @@ def _fix_shapes(method: str, fields: list[dict[str, Any]], row_node: Any, notes:
     for fixed, name in ov.FREE_OBJECTS:
         if fixed == method:
             by_name[name]["children"] = []
-    for (fixed, path), type_ in ov.FIELD_TYPES.items():
-        if fixed == method:
-            entry = _field_at(fields, path)
-            entry["type"] = type_
-            entry["format"] = "YYYY-MM-DD hh:mm:ss" if type_ == "iso8601" else entry["format"]
-            notes.append(f"{method}: field {path} typed {type_} (the JSON example)")
 
 
 def _field_at(fields: list[dict[str, Any]], path: str) -> dict[str, Any]:

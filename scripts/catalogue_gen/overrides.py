@@ -267,6 +267,7 @@ FIELD_TYPES: dict[tuple[str, str], str] = {
     ("get.calls", "communication_id"): "number",
     ("get.calls", "cdrs.id"): "number",
     ("get.mgf_calls", "communication_id"): "number",
+    ("get.mgf_calls", "is_coach_handled_call.value_id"): "boolean",  # null in the example; get.calls types it
     ("get.notifications", "notification_id"): "number",
     ("get.notifications", "communication_id"): "number",
     ("get.api_requests", "api_request_id"): "number",

@@ -388,6 +388,8 @@ def example_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
+    if value is None:  # an example's null says nothing of the type: text never loses a value
+        return "string"
     return "array" if isinstance(value, list) else "object"
 
 

@@ -128,7 +128,8 @@ class ReferenceLists:
             columns["id"] = [SAVED_REPORT_BASE + k for k in range(1, n + 1)]
             return
         if entity and "id" in columns:
-            columns["id"] = list(entity_ids(entity))
+            text = spec.field("id").type == "string"  # get.site_categories types its ids as text
+            columns["id"] = [str(i) if text else i for i in entity_ids(entity)]
             return
         short = spec.name.split(".", 1)[1]
         for position, name in enumerate(spec.key):
