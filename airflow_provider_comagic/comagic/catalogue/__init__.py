@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from airflow_provider_comagic.comagic.catalogue._data import catalogue, operator_order
 from airflow_provider_comagic.comagic.catalogue.method import (
@@ -48,28 +49,32 @@ __all__ = [
 
 
 @functools.cache
-def _methods() -> dict[str, MethodSpec]:
+def _spec(name: str) -> MethodSpec:
+    """One method's spec, built on first use (a DAG file's operators need a few of the ~150)."""
     data = catalogue()
-    facts = data.get("facts", {})
-    return {name: MethodSpec.from_json(entry, facts.get(name)) for name, entry in data["methods"].items()}
+    return MethodSpec.from_json(data["methods"][name], data.get("facts", {}).get(name))
+
+
+def _methods() -> dict[str, MethodSpec]:
+    return {name: _spec(name) for name in catalogue()["methods"]}
 
 
 def get_method(name: str) -> MethodSpec:
     """The catalogue entry of a Data API method (``"get.calls_report"``)."""
     try:
-        return _methods()[name]
+        return _spec(name)
     except (KeyError, TypeError):
         excluded = excluded_methods().get(name) if isinstance(name, str) else None
         if excluded:
             raise ComagicParameterError(f"Data API method {name!r} is left out of the catalogue: {excluded}") from None
         raise ComagicParameterError(
-            f"unknown Data API method {name!r}; known methods: {listing(sorted(_methods()))}"
+            f"unknown Data API method {name!r}; known methods: {listing(method_names())}"
         ) from None
 
 
 def method_names() -> tuple[str, ...]:
     """Every method in the catalogue."""
-    return tuple(sorted(_methods()))
+    return tuple(sorted(catalogue()["methods"]))
 
 
 def report_methods(*, all_classic: bool = False) -> tuple[str, ...]:
@@ -123,5 +128,9 @@ def excluded_methods() -> Mapping[str, str]:
     return MappingProxyType(dict(catalogue().get("excluded", {})))
 
 
-# documented order (index.txt "Операторы фильтрации"), kept for readable error messages
-FILTER_OPERATORS: frozenset[str] = frozenset(operator_order())
+def __getattr__(name: str) -> Any:
+    # FILTER_OPERATORS (the documented operators, index.txt "Операторы фильтрации") is read from methods.json
+    # when first asked for: importing the catalogue (an operator module at DAG parse) reads no file
+    if name == "FILTER_OPERATORS":
+        return frozenset(operator_order())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -240,6 +240,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="CUSTOMER_ID",
         help="in agent mode, a client whose report methods answer method_component_disabled (repeat)",
     )
+    parser.add_argument(
+        "--disable-component",
+        action="append",
+        default=[],
+        metavar="COMPONENT",
+        help="a component the account lacks (va, call_center, sales_funnel, data_api_settings, call_tracking_3...): "
+        "methods that need it answer method_component_disabled (repeat)",
+    )
+    parser.add_argument(
+        "--stable-order",
+        action="store_true",
+        help="reference lists that cannot sort by their key keep key order (default: a new order on every call)",
+    )
     args = parser.parse_args(argv)
     for name in ("response_delay", "delay_per_row"):
         if getattr(args, name) < 0:
@@ -267,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         delay_per_row=args.delay_per_row,
         partner_customers=args.partner_customers,
         partner_disabled_customers=frozenset(args.partner_disabled_customer),
+        disabled_components=frozenset(args.disable_component),
+        unstable_order=not args.stable_order,
     )
     emulator = ComagicEmulator(config)
     stop = threading.Event()
@@ -279,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.partner_customers:
         disabled = ", ".join(map(str, sorted(config.partner_disabled_customers))) or "none"
         print(f"agent mode: {config.partner_customers} client customers; component disabled: {disabled}", flush=True)
+    if config.disabled_components:
+        print(f"components disabled: {', '.join(sorted(config.disabled_components))}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

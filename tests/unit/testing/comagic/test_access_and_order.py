@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from airflow_provider_comagic.testing import ComagicEmulator
+from tests.fixtures.cli import served_cli
 from tests.unit.testing.comagic.helpers import DAY, NOW, call_params, make_api, mnemonic
+from tests.unit.testing.comagic.test_emulator import rpc
 
 
 def _ids(reply):
@@ -112,3 +114,14 @@ def test_each_agency_client_has_its_own_consistent_account():
     assert campaigns[first] != campaigns[second]  # each client's own rows
     calls = emu.truth("get.calls_report", **DAY, user_id=first, fields=["campaign_id"])
     assert {c["campaign_id"] for c in calls} - {None} <= {c["id"] for c in campaigns[first]}
+
+
+def test_cli_disables_components_and_keeps_order():
+    args = ("--port", "0", "--calls-per-day", "20", "--disable-component", "va", "--stable-order")
+    with served_cli("airflow_provider_comagic.testing.comagic.emulator", *args) as lines:
+        url = next(line for line in lines if "listening on" in line).strip().rsplit(" ", 1)[-1]
+        token = next(line for line in lines if line.startswith("access_token:")).strip().rsplit(" ", 1)[-1]
+        assert "components disabled: va" in next(line for line in lines if "components disabled" in line)
+        assert rpc(url, "get.scenarios", access_token=token)["error"]["data"]["mnemonic"] == "method_component_disabled"
+        orders = [[r["id"] for r in rpc(url, "get.sites", access_token=token)["result"]["data"]] for _ in range(2)]
+        assert orders == [[1001, 1002, 1003]] * 2
