@@ -282,3 +282,15 @@ def test_rows_the_table_files_under_the_wrong_container_are_moved(spec):
     assert "site_block_id" not in [c.name for c in sites.field("show_visitor_id").children]
     assert "operations" in spec("get.scenarios").field_names
     assert "group_conditions" not in spec("get.campaigns").field_names  # documented inside campaign_conditions
+
+
+def test_a_time_of_day_is_not_a_timestamp(spec):
+    # get.calls / get.mgf_calls: call_start_time "hh:mm:ss" ("19:29:27"), next to call_start_date
+    assert spec("get.mgf_calls").field("call_start_time").format == "hh:mm:ss"
+    assert spec("get.calls").field("call_start_date_time").format == "YYYY-MM-DD hh:mm:ss"
+
+
+def test_report_builder_ids_and_flags_take_the_example_types(spec):
+    assert spec("get.calls").field("communication_id").type == "number"  # table "string", example 3360109114
+    assert spec("get.deals").field("communication.date_time").type == "iso8601"  # table "number"
+    assert spec("get.mgf_calls").field("is_coach_handled_call.value_id").type == "boolean"  # example null
