@@ -115,3 +115,13 @@ def test_tags_set_later_show_on_the_day_they_were_set(emu, api):
 def test_tags_history_rows_are_derived_not_mutable(emu):
     with pytest.raises(ValueError, match="derived"):
         emu.add_rows("get.tags_history", count=1, date_from=DAY["date_from"], date_till=DAY["date_till"])
+
+
+def test_report_builder_pages_are_counted_and_grow_under_the_add_rows_fault(emu, api):
+    params = call_params(emu, "get.calls", fields=["communication_id"])
+    before = len(emu.truth("get.calls", **params))
+    emu.faults.add("add_rows", calls={1}, rows=5)
+    api("get.calls", **params, limit=10)
+    api("get.calls", **params, limit=10)
+    assert len(emu.truth("get.calls", **params)) == before + 5
+    assert len(emu.stats.repeated_pages()) == 1  # the same page asked twice
