@@ -1,21 +1,26 @@
-"""Arrow schemas of the report methods, derived from the method catalogue.
+"""Arrow schemas of every landable method (classic reports, report-builder lists, reference lists, change
+logs), derived from the method catalogue.
 
 Type mapping (catalogue ``FieldSpec.type`` -> Arrow):
 
 =========================  =====================================================================================
 ``number``                 ``float64`` for money and rates (names with cost, charge, budget, price, amount, sum,
-                           rating/raiting: fractional in the API); ``int64`` for everything else (ids, durations,
-                           counts, numbers). A fractional value in an ``int64`` column raises, never truncates.
+                           rating/raiting; revenue, ratio, fee, services, changes, execution_time: fractional
+                           in the API); ``int64`` for everything else (ids, durations, counts, numbers). A
+                           fractional value in an ``int64`` column raises, never truncates.
 ``string``                 ``string`` (a non-string value is kept as its JSON text)
 ``boolean``                ``bool``
 ``enum``                   ``string``
 ``iso8601``                ``YYYY-MM-DD hh:mm:ss`` -> ``timestamp[us]`` in the account's zone (``timestamps=
                            "account"``) or in UTC (``"utc"``); both store the same instant. ``YYYY-MM-DD`` ->
-                           ``date32``.
+                           ``date32``. ``hh:mm:ss`` (a time of day) -> ``string``.
 ``array`` of objects       ``list<struct<...>>`` from the field's ``children``
-``array`` of scalars       ``list<int64>`` for ``*_ids`` fields (ids), ``list<string>`` otherwise
-``object``                 ``struct<...>`` from ``children``; an object without documented children -> its JSON
-                           text (``string``)
+``array`` of scalars       ``list<int64>`` for ``*_ids`` fields (ids; not ``*_ext_ids``, a CRM's text ids),
+                           ``list<string>`` otherwise
+``object``                 ``struct<...>`` from ``children``: the report builder's ``{value, value_id}`` enum
+                           objects are ``struct<value: string, value_id: string|bool>``; an object without
+                           documented children (``status_stats``: keys are data) -> its JSON text (``string``)
+``duration``               ``string`` (the report builder's ``hh:mm:ss``, which may pass 24 hours)
 =========================  =====================================================================================
 
 Conversion of pages to batches with these schemas: :func:`airflow_provider_comagic.landing.arrow.rows_to_batch`.
@@ -43,12 +48,17 @@ __all__ = [
     "TIMESTAMP_UNIT",
     "TimestampMode",
     "arrow_field",
+    "method_schema",
     "number_type",
     "report_fields",
     "report_schema",
 ]
 
-_FLOAT_NAMES = re.compile(r"(cost|charge|budget|price|amount|sum|rating|raiting)")
+_FLOAT_NAMES = re.compile(
+    r"(cost|charge|budget|price|amount|sum|rating|raiting)"
+    # revenue, ratios (dt_ratio), fees and services (financial_summary_report), execution times (api_requests)
+    r"|(^|_)(revenue|ratio|fee|services|changes)$|execution_time"
+)
 # the documentation's two wall-clock formats, as strptime patterns
 _TIME_FORMATS = {"": DEFAULT_TIME_FORMAT, "YYYY-MM-DD hh:mm:ss": DEFAULT_TIME_FORMAT, "YYYY-MM-DD": "%Y-%m-%d"}
 
@@ -75,6 +85,8 @@ def _field(spec: FieldSpec, timestamps: TimestampMode, timezone: str) -> pa.Fiel
     elif spec.type == "boolean":
         kind = pa.bool_()
     elif spec.type == "iso8601":
+        if spec.format.strip() == "hh:mm:ss":  # a time of day (report builder call_start_time): text
+            return pa.field(spec.name, pa.string(), nullable=True, metadata=metadata or None)
         fmt = _TIME_FORMATS.get(spec.format.strip())
         if fmt is None:
             raise ComagicParameterError(f"field {spec.name!r}: unsupported time format {spec.format!r}")
@@ -88,7 +100,8 @@ def _field(spec: FieldSpec, timestamps: TimestampMode, timezone: str) -> pa.Fiel
         if spec.children:
             kind = pa.list_(pa.struct([_field(c, timestamps, timezone) for c in spec.children]))
         else:
-            kind = pa.list_(pa.int64() if spec.name.endswith("_ids") else pa.string())
+            ids = spec.name.endswith("_ids") and not spec.name.endswith("_ext_ids")
+            kind = pa.list_(pa.int64() if ids else pa.string())
     elif spec.type == "object" and spec.children:
         kind = pa.struct([_field(c, timestamps, timezone) for c in spec.children])
     else:  # string, enum, childless object, anything new: text never loses a value
@@ -111,7 +124,11 @@ def report_schema(
     timestamps: TimestampMode = "account",
     timezone: str = DEFAULT_TIMEZONE,
 ) -> pa.Schema:
-    """The Arrow schema of ``method`` rows with ``fields`` (default: the fields the API returns by default).
+    """The Arrow schema of ``method`` rows with ``fields`` (default: the fields the API returns by default; for
+    a report-builder list, which answers nothing without ``fields``, the docs' default columns).
+
+    Any catalogue method works, landable ones (:func:`~airflow_provider_comagic.comagic.catalogue.landable_methods`)
+    are tested; :func:`method_schema` is the same function under the name for non-report methods.
 
     :param timestamps: ``"account"`` for ``timestamp[us, tz=<account zone>]`` columns, ``"utc"`` for
         ``timestamp[us, tz=UTC]``; the instants are the same, only the zone attached to the column differs.
@@ -122,3 +139,7 @@ def report_schema(
     spec = get_method(method)
     arrow_fields = [_field(f, timestamps, timezone) for f in report_fields(spec, fields)]
     return pa.schema(arrow_fields, metadata={b"method": method.encode(), b"timestamps": timestamps.encode()})
+
+
+method_schema = report_schema
+"""The Arrow schema of any catalogue method's rows (reference lists, report-builder lists, change logs)."""

@@ -113,7 +113,11 @@ def test_a_group_stops_before_the_client_in_another_zone(agency, tmp_path, comag
 
 def test_an_account_that_cannot_tell_its_zone(comagic_emulator_factory, tmp_path, comagic_conn_factory, capsys):
     emu = comagic_emulator_factory(
-        calls_per_day=50, start_time=NOW, frozen_clock=True, partner_customers=1, settings_component=False
+        calls_per_day=50,
+        start_time=NOW,
+        frozen_clock=True,
+        partner_customers=1,
+        disabled_components=frozenset({"data_api_settings"}),
     )
     comagic_conn_factory(emu, timezone=None)
     with pytest.raises(ComagicConnectionConfigError, match="set the extra 'timezone'"):

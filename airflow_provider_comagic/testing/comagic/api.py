@@ -13,10 +13,12 @@ from typing import Any
 
 import orjson
 
-from airflow_provider_comagic.comagic.catalogue import get_method, report_methods
+from airflow_provider_comagic.comagic.catalogue import get_method, report_builder_methods, report_methods
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.testing.clock import EmulatorClock
+from airflow_provider_comagic.testing.comagic.aggregates import AGGREGATES, aggregate_rows
 from airflow_provider_comagic.testing.comagic.auth import TokenStore
+from airflow_provider_comagic.testing.comagic.builder import builder_query, check_builder_query
 from airflow_provider_comagic.testing.comagic.config import EmulatorConfig
 from airflow_provider_comagic.testing.comagic.data import DataStore
 from airflow_provider_comagic.testing.comagic.limits import QuotaLedger
@@ -35,6 +37,7 @@ from airflow_provider_comagic.testing.comagic.query import (
     run_report_query,
     run_rows_query,
 )
+from airflow_provider_comagic.testing.comagic.references import key_of
 from airflow_provider_comagic.testing.comagic.rpc import RpcError, error_body, result_body, rows_result_body
 from airflow_provider_comagic.testing.comagic.stats import EmulatorStats
 from airflow_provider_comagic.testing.comagic.uploads import (
@@ -47,6 +50,9 @@ from airflow_provider_comagic.utils.time import API_TIME_FORMAT
 
 AUTH_FREE = frozenset({"login.user"})
 PARTNER_METHODS = frozenset({"get.customers", "get.customer_users"})
+# client-only by the docs, still answered to an agent: its own account (test_connection's cheap call)
+AGENT_OWN = frozenset({"get.account"})
+ROW_LISTS = frozenset({"get.deals_history"})  # change logs served like reference lists
 
 
 @dataclasses.dataclass
@@ -88,6 +94,8 @@ class Dispatcher:
         self.stats = EmulatorStats()
         self.results = ResultCache()
         self.reports = frozenset(report_methods())
+        # dated row lists whose pages stats.page counts and the add_rows fault grows: classic reports, report builder
+        self.dated = self.reports | frozenset(report_methods(all_classic=True)) | frozenset(report_builder_methods())
 
     def _new_store(self, seed: int) -> DataStore:
         return DataStore(
@@ -96,6 +104,7 @@ class Dispatcher:
             rows_per_day=self.rows_per_day,
             spec_of=get_method,
             cache_bytes=self.config.cache_bytes,
+            unstable_order=self.config.unstable_order,
         )
 
     def store_for(self, user_id: int | None) -> DataStore:
@@ -116,6 +125,17 @@ class Dispatcher:
             format_time=self.store.format_time,
         )
 
+    def check_access(self, spec: Any) -> None:
+        """The account's role (an agent's with ``partner_customers``), components and permissions."""
+        role = "agent" if self.config.partner_customers else "client"
+        if not spec.callable_by(role) and spec.name not in AGENT_OWN:
+            raise RpcError("forbidden")
+        for group in spec.components:
+            if all(component in self.config.disabled_components for component in group):
+                raise RpcError("method_component_disabled", params={"components": ",".join(group)})
+        if any(permission in self.config.denied_permissions for permission in spec.permissions):
+            raise RpcError("forbidden")
+
     def check_user(self, spec: Any, params: Mapping[str, Any]) -> None:
         """Agent mode: calls that take ``user_id`` must name one of the customers' users."""
         if not self.config.partner_customers or "user_id" not in spec.params:
@@ -131,8 +151,6 @@ class Dispatcher:
 
     def account_object(self, user_id: int | None) -> dict[str, Any]:
         """``getobj.account``: the account acted for (a client of the agent with ``user_id``) and its zone."""
-        if not self.config.settings_component:
-            raise RpcError("method_component_disabled", params={"components": "Data API для настройки"})
         customer = customer_of(user_id) if self.config.partner_customers and user_id is not None else None
         zone = self.config.partner_timezones.get(customer, self.config.timezone) if customer else self.config.timezone
         return {
@@ -166,10 +184,14 @@ class Dispatcher:
         """Validate get.* parameters (also used by ``emu.truth``)."""
         return parse_query(get_method(method), params, self.tz)
 
-    def run(self, query: Query, *, cache: bool = True, user_id: int | None = None) -> Page:
-        """Evaluate a validated query (also used by ``emu.truth`` with ``limit=None``)."""
+    def run(self, query: Query, *, cache: bool = True, user_id: int | None = None, served: bool = False) -> Page:
+        """Evaluate a validated query (also used by ``emu.truth`` with ``limit=None``).
+
+        ``served``: a call the server answers (reference lists without a sortable key then come in this call's
+        order); ``emu.truth`` reads them in key order.
+        """
+        spec = get_method(query.method)
         if query.method == "get.uploaded_calls":
-            spec = get_method(query.method)
             return run_rows_query(
                 self.uploads.served_rows(),
                 query,
@@ -178,9 +200,29 @@ class Dispatcher:
                 default_fields=spec.default_fields,
                 served_order=self.uploads.order != "upload_time",
             )
-        return run_report_query(
-            self.store_for(user_id), query, visible_until=self.visible_until(), cache=self.results if cache else None
-        )
+        store = self.store_for(user_id)
+        if spec.family == "reference" or query.method in ROW_LISTS:
+            rows, stable = store.references.served(spec.name) if served else (store.references.rows(spec.name), True)
+            return run_rows_query(
+                rows,
+                query,
+                time_field=None,
+                key=key_of(spec),
+                default_fields=spec.default_fields,
+                served_order=not stable,
+            )
+        if query.method in AGGREGATES:
+            period = (query.date_from, query.date_till)
+            rows = aggregate_rows(spec, store.references, seed=store.seed, period=period, params=dict(query.extra))
+            plain = dataclasses.replace(query, extra=())  # site_id chose the rows: not a row filter
+            return run_rows_query(rows, plain, time_field=None, key=key_of(spec), default_fields=spec.default_fields)
+        if spec.family == "report_builder":
+            check_builder_query(spec, query.options, store.references)
+            narrowed = builder_query(spec, query, dt.datetime.fromtimestamp(self.clock.now(), self.tz))
+            if narrowed is None:
+                return Page(0, [])
+            query = narrowed
+        return run_report_query(store, query, visible_until=self.visible_until(), cache=self.results if cache else None)
 
     # -- the request ---------------------------------------------------------------------------------
     def handle(self, body: bytes, faults: Sequence[Fault] = ()) -> Reply:
@@ -236,6 +278,7 @@ class Dispatcher:
             if not isinstance(params["access_token"], str):
                 raise RpcError("data_type_error", field="access_token")
             self.tokens.check(params["access_token"])
+            self.check_access(spec)
             self.check_user(spec, params)
         weight = int(spec.weight or 1)
         self.quota.check(weight)
@@ -243,7 +286,7 @@ class Dispatcher:
         self.quota.charge(weight)
         rows = len(page.rows) if page is not None else 0
         self.stats.record(method=method, points=weight, rows=rows)
-        if page is not None and method in self.reports:
+        if page is not None and method in self.dated:
             request = {"method": method, **{k: v for k, v in params.items() if k != "access_token"}}
             self.stats.page(orjson.dumps(request, option=orjson.OPT_SORT_KEYS))
         metadata: dict[str, Any] = {"limits": self.quota.limits()}
@@ -269,7 +312,7 @@ class Dispatcher:
             self.tokens.revoke(params["access_token"])
         elif kind == "expire_session":
             self.tokens.expire_sessions()
-        elif kind == "add_rows" and method in self.reports:
+        elif kind == "add_rows" and method in self.dated and method not in AGGREGATES:
             t_from, t_till = params.get("date_from"), params.get("date_till")
             if isinstance(t_from, str) and isinstance(t_till, str) and t_from <= t_till:
                 try:
@@ -302,8 +345,6 @@ class Dispatcher:
             self._check_params(spec, params)
             return self.account_object(params.get("user_id")), None, None
         if method in PARTNER_METHODS:
-            if not self.config.partner_customers:
-                raise RpcError("forbidden")  # a client account, not an agent
             query = self.parse(method, params)
             page = run_rows_query(
                 self.partner_rows(method),
@@ -324,7 +365,7 @@ class Dispatcher:
                 params, reject_in=self.config.uploaded_calls_reject_in, report_id=self.config.uploaded_calls_report_id
             )
         query = self.parse(method, params)
-        page = self.run(query, user_id=params.get("user_id"))
+        page = self.run(query, user_id=params.get("user_id"), served=True)
         if method == "get.uploaded_calls":
             self.uploads.answered()
         return None, page.total, page

@@ -62,8 +62,14 @@ class EmulatorConfig:
     # agent mode: the zone getobj.account reports for a customer (default: ``timezone``); the customer's rows are
     # still generated in ``timezone``, so this only exercises a client's zone check
     partner_timezones: Mapping[int, str] = dataclasses.field(default_factory=dict)
-    # the "Data API для настройки" component: without it getobj.account answers method_component_disabled
-    settings_component: bool = True
+    # components the account lacks (catalogue MethodSpec.components: "va", "call_center", "sales_funnel",
+    # "data_api_settings", "call_tracking_3"...): a method that needs one of them answers method_component_disabled
+    disabled_components: frozenset[str] = frozenset()
+    # permissions ("account_access:select"...) the user lacks: a method that needs one answers forbidden
+    denied_permissions: frozenset[str] = frozenset()
+    # reference lists the docs cannot sort by their key come back in a new order on every unsorted call
+    # (seeded by the seed and the call count); False: always in key order
+    unstable_order: bool = True
     # server
     host: str = "127.0.0.1"
     port: int = 0

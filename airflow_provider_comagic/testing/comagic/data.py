@@ -24,7 +24,17 @@ from typing import Any
 
 import orjson
 
-from airflow_provider_comagic.testing.comagic.values import ColumnGen, column_generator, derived_name, sibling_id
+from airflow_provider_comagic.testing.comagic.references import ReferenceLists
+from airflow_provider_comagic.testing.comagic.tagging import SOURCE as TAGGED
+from airflow_provider_comagic.testing.comagic.tagging import TAGS_HISTORY, tag_stamps, tagging_rows
+from airflow_provider_comagic.testing.comagic.values import (
+    ColumnGen,
+    Where,
+    column_generator,
+    derived_name,
+    sibling_id,
+    time_part,
+)
 from airflow_provider_comagic.utils.time import API_TIME_FORMAT
 
 STRIDE = 10_000_000
@@ -43,7 +53,23 @@ ROW_RATIOS: dict[str, float] = {
     "get.visitor_sessions_report": 2.0,
     "get.financial_call_legs_report": 1.5,
     "get.campaign_daily_stat": 0.02,
+    "get.financial_summary_report": 0.0,  # one row a day whatever the traffic (ONE_ROW_A_DAY)
+    # the report builder's lists
+    "get.communications": 1.3,
+    "get.calls": 1.0,
+    "get.chats": 0.15,
+    "get.deals": 0.05,
+    "get.leads": 0.1,
+    "get.visits": 2.0,
+    "get.sms": 0.05,
+    "get.notifications": 0.1,
+    "get.mgf_calls": 0.2,
+    "get.api_requests": 0.2,
 }
+# methods with exactly one row per day (a daily total)
+ONE_ROW_A_DAY = frozenset({"get.financial_summary_report"})
+# methods whose day is derived from another method's rows (not generated, not mutable themselves)
+DERIVED: dict[str, Callable[[DataStore, dt.date], list[dict[str, Any]]]] = {TAGS_HISTORY: tagging_rows}
 # child method -> (parent method, link field): children point at real parent ids of the same day
 PARENTS: dict[str, tuple[str, str]] = {
     "get.call_legs_report": ("get.calls_report", "call_session_id"),
@@ -89,9 +115,20 @@ class MethodModel:
         time_spec = next((f for f in self.fields if f.name == self.time_field), None)
         self.date_only = time_spec is not None and (time_spec.format or "").strip() == "YYYY-MM-DD"
         self.parent = PARENTS.get(self.name)
+        # fields that are parts of the row's time (get.calls call_start_date, call_start_time beside
+        # call_start_date_time; get.mgf_calls, which has no whole time field): a slice of it
+        self.time_parts: dict[str, slice] = {}
+        prefix = (self.time_field or "call_start_date_time").removesuffix("date_time")
+        for f in self.fields:
+            if f.type == "iso8601" and f.name in (f"{prefix}date", f"{prefix}time"):
+                self.time_parts[f.name] = time_part(f.format or "")
+        self.id_is_text = (
+            self.id_field is not None and next(f.type for f in self.fields if f.name == self.id_field) != "number"
+        )
         pools = _rng(seed, self.name, "pools")
         self.generators: dict[str, ColumnGen] = {
-            f.name: column_generator(f, pools, tz_format, time_field=self.time_field) for f in self.fields
+            f.name: column_generator(f, pools, tz_format, time_field=self.time_field, where=Where(self.name, f.name))
+            for f in self.fields
         }
 
     @property
@@ -103,6 +140,11 @@ class MethodModel:
         if value is None:
             return ""
         return f"{value} 00:00:00" if self.date_only else str(value)
+
+    def row_id(self, day_number: int, n: int) -> int | str:
+        """The id of a day's n-th row (text where the page types the id as a string)."""
+        value = day_number * STRIDE + n
+        return str(value) if self.id_is_text else value
 
 
 class DayData:
@@ -165,6 +207,7 @@ class DataStore:
         rows_per_day: Callable[[str], int],
         spec_of: Callable[[str], Any],
         cache_bytes: int = 768 * 2**20,
+        unstable_order: bool = True,
     ):
         self.seed = seed
         self.tz = tz
@@ -177,7 +220,11 @@ class DataStore:
         self._added: dict[tuple[str, dt.date], list[dict[str, Any]]] = {}
         self._changed: dict[tuple[str, dt.date], dict[tuple[Any, ...], Any]] = {}
         self._minute_prefix: dict[int, str] = {}
+        self._retagged: dict[dt.date, set[dt.date]] = {}  # tagging day -> days of the calls retagged then
         self.version = 0  # bumped by every mutation (query-result caches key on it)
+        self.references = ReferenceLists(
+            seed=seed, spec_of=spec_of, format_time=self.format_time, unstable=unstable_order
+        )
 
     # -- time helpers --------------------------------------------------------------------------------
     def format_time(self, epoch: int) -> str:
@@ -270,6 +317,16 @@ class DataStore:
         with self._lock:
             return self._column(data, name, cache=True)
 
+    def column_uncached(self, data: DayData, name: str) -> list[Any]:
+        """One field's values for every row of the day, not kept in the cache (a derived method's read)."""
+        with self._lock:
+            return self._column(data, name, cache=False)
+
+    def retagged_call_days(self, day: dt.date) -> set[dt.date]:
+        """Days of the calls whose tags were changed with a ``tag_change_time`` on ``day``."""
+        with self._lock:
+            return set(self._retagged.get(day, ()))
+
     def rows(self, data: DayData, names: Sequence[str], lo: int, hi: int) -> list[dict[str, Any]]:
         """Rows ``lo:hi`` of the day with the fields ``names`` only."""
         columns = [self.column(data, name)[lo:hi] for name in names]
@@ -278,21 +335,32 @@ class DataStore:
         return [dict(zip(names, values, strict=False)) for values in zip(*columns, strict=False)]
 
     # -- generation ----------------------------------------------------------------------------------
+    def _build_derived(self, method: str, day: dt.date) -> DayData:
+        model = self.model(method)
+        rows = DERIVED[method](self, day)
+        data = DayData(method, day)
+        data.n_generated = len(rows)
+        data.time_keys = [model.time_key(row[model.time_field]) for row in rows]
+        data.keys = [tuple(row[k] for k in model.key) for row in rows]
+        data.epochs = [self.parse_time(key) for key in data.time_keys]
+        data.columns = {name: [row.get(name) for row in rows] for name in model.names}
+        return data
+
     def _build_index(self, method: str, day: dt.date) -> DayData:
+        if method in DERIVED:
+            return self._build_derived(method, day)
         model = self.model(method)
         data = DayData(method, day)
         times, links = self._times(model, day)
         n = len(times)
         data.n_generated = n
         dn = day_number(day)
-        if model.time_field is None:
-            time_keys = [""] * n
-        elif model.date_only:
+        if model.date_only:
             time_keys = [f"{day.isoformat()} 00:00:00"] * n
-        else:
+        else:  # the time field, or the row's own time where the method has none (get.mgf_calls)
             time_keys = [self.format_time(t) for t in times]
         if model.id_field:
-            keys = [(dn * STRIDE + i + 1,) for i in range(n)]
+            keys = [(model.row_id(dn, i + 1),) for i in range(n)]
         elif model.key:  # composite keys are generated columns
             data.time_keys, data.epochs, data.keys = time_keys, times, [(dn, i) for i in range(n)]
             key_columns = [self._generated(model, data, k) for k in model.key]
@@ -311,7 +379,7 @@ class DataStore:
         """Epoch times of the day's generated rows (ascending) and, for child methods, their parent ids."""
         rng = _rng(self.seed, model.name, day.isoformat(), "__index__")
         start, end = self.day_bounds(day)
-        n = self._rows_per_day(model.name)
+        n = 1 if model.name in ONE_ROW_A_DAY else self._rows_per_day(model.name)
         if model.parent:
             parent = self.day(model.parent[0], day)
             if len(parent) == 0:
@@ -333,9 +401,12 @@ class DataStore:
             if model.date_only:
                 return [data.day.isoformat()] * n
             return [self.format_time(t) for t in times]
+        if name in model.time_parts:
+            part = model.time_parts[name]
+            return [self.format_time(t)[part] for t in times]
         if name == model.id_field:
             dn = day_number(data.day)
-            return [dn * STRIDE + i + 1 for i in range(n)]
+            return [model.row_id(dn, i + 1) for i in range(n)]
         if model.parent and name == model.parent[1] and "__links__" in data.columns:
             return data.columns["__links__"]
         sibling = sibling_id(name, model.names)
@@ -380,7 +451,9 @@ class DataStore:
         removed = {k for k, change in self._changed.get(cache_key, {}).items() if change is REMOVED}
         entries = [(data.time_keys[i], data.keys[i], data.epochs[i], i) for i in range(data.n_generated)]
         for j, row in enumerate(added):
-            time_key = model.time_key(row.get(model.time_field)) if model.time_field else ""
+            time_key = (
+                model.time_key(row.get(model.time_field)) if model.time_field else self.format_time(row["__epoch__"])
+            )
             key = tuple(row.get(k) for k in model.key) if model.key else (day_number(data.day), ADDED_BASE + j)
             entries.append((time_key, key, row["__epoch__"], -1 - j))
         entries = [e for e in entries if e[1] not in removed]
@@ -404,6 +477,8 @@ class DataStore:
 
         Fields a given row lacks are generated; keyed rows get fresh ids. Returns the full rows added.
         """
+        if method in DERIVED:
+            raise ValueError(f"{method} rows are derived from other rows: change those instead")
         model = self.model(method)
         wanted = [dict(r) for r in rows] + [{} for _ in range(count)]
         out = []
@@ -428,8 +503,10 @@ class DataStore:
                 if model.time_field:
                     row[model.time_field] = stamp
                 bucket = self._added.setdefault((method, day), [])
+                for name, part in model.time_parts.items():
+                    row[name] = self.format_time(epoch)[part]
                 if model.id_field and model.id_field not in partial:
-                    row[model.id_field] = day_number(day) * STRIDE + ADDED_BASE + len(bucket) + 1
+                    row[model.id_field] = model.row_id(day_number(day), ADDED_BASE + len(bucket) + 1)
                 row["__epoch__"] = epoch
                 bucket.append(row)
                 self._invalidate(method, day)
@@ -443,6 +520,8 @@ class DataStore:
 
         ``key`` is the row's id (or key tuple); ``day`` is needed only for rows without a numeric id.
         """
+        if method in DERIVED:
+            raise ValueError(f"{method} rows are derived from other rows: change those instead")
         model = self.model(method)
         key_tuple = tuple(key) if isinstance(key, list | tuple) else (key,)
         if day is None:
@@ -458,6 +537,10 @@ class DataStore:
         with self._lock:
             if key_tuple not in set(self.day(method, day).keys):
                 raise KeyError(f"{method}: no row with key {key_tuple} on {day}")
+            if method == TAGGED and changes is not REMOVED and "tags" in changes:
+                for stamp in tag_stamps(changes["tags"]):
+                    self._retagged.setdefault(stamp, set()).add(day)
+                    self._cache.pop((TAGS_HISTORY, stamp), None)
             bucket = self._changed.setdefault((method, day), {})
             previous = bucket.get(key_tuple)
             if changes is REMOVED or previous is REMOVED:
@@ -471,6 +554,9 @@ class DataStore:
         children = [child for child, (parent, _) in PARENTS.items() if parent == method]
         for cached in (method, *children):
             self._cache.pop((cached, day), None)
+        if method == TAGGED:  # its tags are events of that day and of the next (set within 30 minutes)
+            for tagging_day in (day, day + dt.timedelta(days=1)):
+                self._cache.pop((TAGS_HISTORY, tagging_day), None)
 
     def clear_cache(self) -> None:
         with self._lock:

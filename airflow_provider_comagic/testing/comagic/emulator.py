@@ -243,6 +243,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CUSTOMER_ID",
         help="in agent mode, a client whose report methods answer method_component_disabled (repeat)",
     )
+    add(
+        "--disable-component",
+        action="append",
+        default=[],
+        metavar="COMPONENT",
+        help="a component the account lacks (va, call_center, sales_funnel, data_api_settings, call_tracking_3...): "
+        "methods that need it answer method_component_disabled (repeat)",
+    )
+    add(
+        "--stable-order",
+        action="store_true",
+        help="reference lists that cannot sort by their key keep key order (default: a new order on every call)",
+    )
     return parser
 
 
@@ -274,6 +287,8 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         delay_per_row=args.delay_per_row,
         partner_customers=args.partner_customers,
         partner_disabled_customers=frozenset(args.partner_disabled_customer),
+        disabled_components=frozenset(args.disable_component),
+        unstable_order=not args.stable_order,
     )
 
 
@@ -291,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.partner_customers:
         disabled = ", ".join(map(str, sorted(config.partner_disabled_customers))) or "none"
         print(f"agent mode: {config.partner_customers} client customers; component disabled: {disabled}", flush=True)
+    if config.disabled_components:
+        print(f"components disabled: {', '.join(sorted(config.disabled_components))}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -19,16 +19,17 @@ import orjson
 from airflow_provider_comagic.testing.comagic.data import DataStore, DayData, day_of_id
 from airflow_provider_comagic.testing.comagic.filters import Predicate, compile_filter
 from airflow_provider_comagic.testing.comagic.rpc import RpcError
-from airflow_provider_comagic.utils.time import API_TIME_FORMAT, add_months
+from airflow_provider_comagic.utils.time import API_TIME_FORMAT
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 MAX_OFFSET = 100_000
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_STANDARD_PARAMS = frozenset(
+    {"access_token", "user_id", "limit", "offset", "date_from", "date_till", "fields", "sort", "filter"}
+)
 # parameters the pages mark required that the API does not need (documentation artifacts)
 NOT_REQUIRED: dict[str, frozenset[str]] = {"get.uploaded_calls": frozenset({"report_id"})}
-# methods whose interval limit is not the common 3 months (stated in the method's page)
-MAX_INTERVAL_DAYS: dict[str, int] = {"get.chat_messages_report": 30}
 
 
 @dataclasses.dataclass
@@ -45,6 +46,8 @@ class Query:
     offset: int = 0
     limit: int | None = DEFAULT_LIMIT
     extra: tuple[tuple[str, Any], ...] = ()  # method-specific selections (site_id, chat_id, chat_ids)
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The method's other parameters (report_id, report_type, is_realtime, year, month...), as given."""
     signature: bytes = b""
 
 
@@ -86,7 +89,12 @@ def parse_query(spec: Any, params: Mapping[str, Any], tz: dt.tzinfo) -> Query:
 
     if "user_id" in params and not _is_int(params["user_id"]):
         raise RpcError("data_type_error", field="user_id", value=params["user_id"])
-    for name, maximum, default in (("limit", MAX_LIMIT, DEFAULT_LIMIT), ("offset", MAX_OFFSET, 0)):
+    paging = spec.paging
+    limits = (
+        ("limit", paging.limit_max or MAX_LIMIT, paging.limit_default or DEFAULT_LIMIT),
+        ("offset", paging.offset_max or MAX_OFFSET, 0),
+    )
+    for name, maximum, default in limits:
         value = params.get(name, default)
         if not _is_int(value):
             raise RpcError("data_type_error", field=name, value=value)
@@ -128,6 +136,7 @@ def parse_query(spec: Any, params: Mapping[str, Any], tz: dt.tzinfo) -> Query:
             raise RpcError("data_type_error", field="chat_ids", value=ids)
         extra.append(("chat_id", tuple(ids)))
     query.extra = tuple(extra)
+    query.options = {name: value for name, value in params.items() if name not in _STANDARD_PARAMS}
     query.signature = orjson.dumps(
         [spec.name, query.date_from, query.date_till, params.get("filter"), query.sort, [list(e) for e in extra]],
         option=orjson.OPT_SORT_KEYS,
@@ -136,7 +145,25 @@ def parse_query(spec: Any, params: Mapping[str, Any], tz: dt.tzinfo) -> Query:
     return query
 
 
+def _parse_month(params: Mapping[str, Any], query: Query) -> None:
+    """get.financial_summary_report: ``year`` and ``month`` select the month's days."""
+    year, month = params.get("year"), params.get("month")
+    for name, value in (("year", year), ("month", month)):
+        if not _is_int(value):
+            raise RpcError("data_type_error", field=name, value=value)
+    if not 1 <= month <= 12:
+        raise RpcError("invalid_parameter_value", field="month", value=month)
+    if not 2000 <= year <= 9999:
+        raise RpcError("invalid_parameter_value", field="year", value=year)
+    first = dt.date(year, month, 1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    query.date_from, query.date_till = f"{first} 00:00:00", f"{last} 23:59:59"
+
+
 def _parse_dates(spec: Any, params: Mapping[str, Any], tz: dt.tzinfo, query: Query) -> None:
+    if "year" in spec.params and "month" in spec.params:
+        _parse_month(params, query)
+        return
     has_dates = "date_from" in params or "date_till" in params
     if spec.name == "get.chat_messages_report":
         if not has_dates and "chat_id" not in params and "chat_ids" not in params:
@@ -150,9 +177,8 @@ def _parse_dates(spec: Any, params: Mapping[str, Any], tz: dt.tzinfo, query: Que
     end = _parse_time("date_till", params["date_till"], tz)
     if end < start:
         raise RpcError("invalid_parameter_value", field="date_till", value=params["date_till"])
-    max_days = MAX_INTERVAL_DAYS.get(spec.name)
-    limit = start + dt.timedelta(days=max_days) if max_days else add_months(start, 3, tz)
-    if end > limit:
+    cap = spec.window_cap  # the catalogue's: 3 calendar months, 366 / 31 / 30 days, or none documented
+    if cap is not None and not cap.allows(start, end, tz):
         raise RpcError("date_interval_limit_reached", field="date_till", value=params["date_till"])
     query.date_from, query.date_till = params["date_from"], params["date_till"]
 

@@ -35,3 +35,27 @@ def make_api(emulator: ComagicEmulator) -> Api:
 def mnemonic(reply: dict[str, Any]) -> str:
     assert "error" in reply, reply
     return reply["error"]["data"]["mnemonic"]
+
+
+def call_params(emu: ComagicEmulator, method: str, fields: Any = None) -> dict[str, Any]:
+    """Parameters of one valid call of any landable method: the day, a saved report, a site, a month."""
+    from airflow_provider_comagic.comagic.catalogue import get_method
+
+    spec = get_method(method)
+    params: dict[str, Any] = dict(DAY) if spec.date_range or spec.name == "get.chat_messages_report" else {}
+    if spec.name == "get.financial_summary_report":
+        params = {"year": 2024, "month": 5}
+    if "site_id" in spec.required_params:
+        params["site_id"] = 1001
+    if spec.family == "report_builder":
+        reports = {r["type"]: r["id"] for r in emu.truth("get.reports_list")}
+        kind = spec.report_types[0] if spec.report_types else "dashboard"
+        params["report_id"] = reports[kind]
+        if "report_type" in spec.params:
+            params["report_type"] = kind
+        if "is_realtime" in spec.params:
+            params["is_realtime"] = False
+        params["fields"] = list(fields or spec.default_fields)
+    elif fields is not None:
+        params["fields"] = list(fields)
+    return params

@@ -1,0 +1,1 @@
+"""Helpers of ``scripts/generate_catalogue.py``: page parsing, method facts and the override tables."""
