@@ -1,4 +1,4 @@
-"""Load a landed partition into PostgreSQL, idempotently per data interval (reading it through the manifest)."""
+"""Load a landed partition into PostgreSQL, idempotently per partition (reading it through the manifest)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import orjson
 
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.exceptions import LandingError
+from airflow_provider_comagic.landing.assets import storage_uri
 from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, read_manifest
 from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 INTERVAL_START, INTERVAL_END, LOADED_AT = "_interval_start", "_interval_end", "_loaded_at"
+PARTITION = "_partition"
+"""The column naming each row's partition (its folder's URI): what a reload replaces."""
+BOOKKEEPING = (INTERVAL_START, INTERVAL_END, LOADED_AT, PARTITION)
 _BATCH_ROWS = 50_000
 _ATTEMPTS = 3  # loads of a partition that a newer commit keeps replacing mid-load
 
@@ -54,20 +58,32 @@ def quote_ident(name: str) -> str:
 
 
 def create_table_sql(table: str, schema: pa.Schema) -> list[str]:
-    """``CREATE TABLE IF NOT EXISTS`` plus ``ADD COLUMN IF NOT EXISTS`` for columns added to the report later."""
+    """``CREATE TABLE IF NOT EXISTS`` plus ``ADD COLUMN IF NOT EXISTS`` for columns added to the report later (and
+    ``_partition`` to a table loaded before it existed)."""
     columns = [(f.name, postgres_type(f.type)) for f in schema]
     columns += [(INTERVAL_START, "timestamptz"), (INTERVAL_END, "timestamptz"), (LOADED_AT, "timestamptz")]
+    columns += [(PARTITION, "text")]
     body = ",\n  ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns)
     statements = [f"CREATE TABLE IF NOT EXISTS {quote_ident(table)} (\n  {body}\n)"]
     statements += [
         f"ALTER TABLE {quote_ident(table)} ADD COLUMN IF NOT EXISTS {quote_ident(name)} {sql_type}"
         for name, sql_type in columns
     ]
-    index = quote_ident(f"{table.replace('.', '_')}_interval_idx")
-    statements.append(
-        f"CREATE INDEX IF NOT EXISTS {index.split('.')[-1]} ON {quote_ident(table)} ({quote_ident(INTERVAL_START)}, {quote_ident(INTERVAL_END)})"
-    )
+    for suffix, names in (("interval", (INTERVAL_START, INTERVAL_END)), ("partition", (PARTITION,))):
+        index = quote_ident(f"{table.replace('.', '_')}_{suffix}_idx").split(".")[-1]
+        on = ", ".join(quote_ident(name) for name in names)
+        statements.append(f"CREATE INDEX IF NOT EXISTS {index} ON {quote_ident(table)} ({on})")
     return statements
+
+
+def partition_rows_sql(table: str) -> str:
+    """The ``WHERE`` clause of one partition's rows (parameters: the partition, the interval's start and end).
+
+    A partition is its folder: two clients, two vPBXs or two lists landed for the same interval are two
+    partitions, and a reload replaces only its own. Rows loaded before ``_partition`` existed have it null and
+    only their interval to go by: they are replaced by the first reload of their interval."""
+    partition, start, end = (quote_ident(name) for name in (PARTITION, INTERVAL_START, INTERVAL_END))
+    return f"{partition} = %s OR ({partition} IS NULL AND {start} = %s AND {end} = %s)"
 
 
 def _jsonify_nested(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -140,12 +156,14 @@ def _copy(cursor: Any, sql: str, chunks: Iterator[bytes]) -> None:
 
 class ComagicLandedToPostgresOperator(BaseOperator):
     """
-    Load one committed partition (as landed by a report operator) into a PostgreSQL table.
+    Load one committed partition (as landed by a landing operator) into a PostgreSQL table.
 
-    The table is created from the partition's Arrow schema when missing (nested values as ``jsonb``), with three
-    bookkeeping columns: ``_interval_start``, ``_interval_end`` (the data interval of the manifest) and
-    ``_loaded_at``. In one transaction the operator deletes the interval's rows and bulk-loads the partition with
-    ``COPY``, so a rerun or a backfill replaces the interval, never appends. Only files listed in the manifest
+    The table is created from the partition's Arrow schema when missing (nested values as ``jsonb``), with four
+    bookkeeping columns: ``_interval_start``, ``_interval_end`` (the data interval of the manifest),
+    ``_loaded_at`` and ``_partition`` (the partition folder's URI, e.g. ``s3://bucket/comagic/calls_report/
+    customer_id=5/date=2024-03-01``). In one transaction the operator deletes the partition's rows and bulk-loads
+    it with ``COPY``, so a rerun or a backfill replaces that partition, never appends, and leaves the other
+    partitions of the same interval (other agency clients, vPBXs, lists) as they are. Only files listed in the manifest
     are read, from the one manifest read at the start; before the transaction starts, every listed part is
     checked to exist with its recorded size, and the task fails naming the missing ones (no row changed). A
     partition without a committed manifest fails the task. If a newer commit replaces the partition during the
@@ -158,7 +176,7 @@ class ComagicLandedToPostgresOperator(BaseOperator):
     :param storage_conn_id: connection of the object storage holding the partition, if not in the URL.
     :param check_row_count: after loading, count the interval's rows in the table and fail unless the count
         equals the manifest's ``rows``.
-    :return: ``{"table", "rows", "deleted", "interval_start", "interval_end"}``.
+    :return: ``{"table", "rows", "deleted", "interval_start", "interval_end", "partition"}``.
     """
 
     template_fields: Sequence[str] = ("partition_path", "table")
@@ -214,7 +232,9 @@ class ComagicLandedToPostgresOperator(BaseOperator):
             raise ComagicDataIntegrityError(f"The manifest of {partition} records no data interval")
 
         table = quote_ident(self.table)
-        columns = ", ".join(quote_ident(name) for name in [*schema.names, INTERVAL_START, INTERVAL_END, LOADED_AT])
+        identity = storage_uri(partition)
+        its_rows = (identity, start, end)
+        columns = ", ".join(quote_ident(name) for name in [*schema.names, *BOOKKEEPING])
         copy_sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
         hook = PostgresHook(postgres_conn_id=self.postgres_conn_id)
         connection = hook.get_conn()
@@ -225,27 +245,23 @@ class ComagicLandedToPostgresOperator(BaseOperator):
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
                 for statement in create_table_sql(self.table, schema):
                     cursor.execute(statement)
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE {quote_ident(INTERVAL_START)} = %s AND {quote_ident(INTERVAL_END)} = %s",
-                    (start, end),
-                )
+                cursor.execute(f"DELETE FROM {table} WHERE {partition_rows_sql(self.table)}", its_rows)
                 deleted = cursor.rowcount
                 cursor.execute("SELECT now()")
                 loaded_at = cursor.fetchone()[0].isoformat()
-                batches = self._batches(partition, manifest, schema, start, end, loaded_at)
+                batches = self._batches(partition, manifest, (start, end, loaded_at, identity))
                 _copy(cursor, copy_sql, csv_chunks(batches))
-                cursor.execute(
-                    f"SELECT count(*) FROM {table} WHERE {quote_ident(INTERVAL_START)} = %s AND {quote_ident(INTERVAL_END)} = %s",
-                    (start, end),
-                )
+                cursor.execute(f"SELECT count(*) FROM {table} WHERE {partition_rows_sql(self.table)}", its_rows)
                 loaded = cursor.fetchone()[0]
                 if self.check_row_count and loaded != manifest["rows"]:
                     raise ComagicDataIntegrityError(
-                        f"{self.table} holds {loaded} rows for [{start}, {end}) but the manifest lists {manifest['rows']}"
+                        f"{self.table} holds {loaded} rows of {identity} but the manifest lists {manifest['rows']}"
                     )
         finally:
             connection.close()
-        self.log.info("Loaded %d rows into %s for [%s, %s) (replaced %d)", loaded, self.table, start, end, deleted)
+        self.log.info(
+            "Loaded %d rows of %s into %s for [%s, %s) (replaced %d)", loaded, identity, self.table, start, end, deleted
+        )
         conn = hook.get_connection(self.postgres_conn_id)
         self._lineage = {
             "partition": str(partition),
@@ -253,7 +269,14 @@ class ComagicLandedToPostgresOperator(BaseOperator):
             "rows": loaded,
             "connection": {"host": conn.host, "port": conn.port, "database": conn.schema},
         }
-        return {"table": self.table, "rows": loaded, "deleted": deleted, "interval_start": start, "interval_end": end}
+        return {
+            "table": self.table,
+            "rows": loaded,
+            "deleted": deleted,
+            "interval_start": start,
+            "interval_end": end,
+            "partition": identity,
+        }
 
     @lineage_or_none
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -273,14 +296,12 @@ class ComagicLandedToPostgresOperator(BaseOperator):
 
     @staticmethod
     def _batches(
-        partition: Any, manifest: Mapping[str, Any], schema: pa.Schema, start: str, end: str, loaded_at: str
+        partition: Any, manifest: Mapping[str, Any], bookkeeping: tuple[str, str, str, str]
     ) -> Iterator[pa.RecordBatch]:
-        """The partition's batches (any format, read through the manifest) with the bookkeeping columns appended."""
+        """The partition's batches (any format, read through the manifest) with the :data:`BOOKKEEPING` columns
+        (``bookkeeping``: their values) appended."""
         import pyarrow as pa
 
         for batch in iter_landed_batches(partition, batch_size=_BATCH_ROWS, manifest=manifest):
-            n = batch.num_rows
-            extra = [pa.array([start] * n, pa.string()), pa.array([end] * n, pa.string()), pa.array([loaded_at] * n)]
-            yield pa.RecordBatch.from_arrays(
-                [*batch.columns, *extra], names=[*batch.schema.names, INTERVAL_START, INTERVAL_END, LOADED_AT]
-            )
+            extra = [pa.array([value] * batch.num_rows, pa.string()) for value in bookkeeping]
+            yield pa.RecordBatch.from_arrays([*batch.columns, *extra], names=[*batch.schema.names, *BOOKKEEPING])

@@ -230,3 +230,42 @@ def test_openlineage_of_a_load(emu, pg, tmp_path):
     assert (table.namespace, table.name) == (f"postgres://{host}:{port}", "comagic.comagic.calls_report")
     assert table.outputFacets["outputStatistics"].rowCount == summary["rows"] > 0
     assert "id" in [f.name for f in table.facets["schema"].fields]
+
+
+def land_client_copy(lake, client: str, rows: int) -> dict[str, Any]:  # noqa: F811
+    """A partition of the same interval for another client (``<lake>/customer_id=<client>``)."""
+    pages = [[{"id": i, "copy": client} for i in range(rows)]]
+    extra = {"interval": INTERVAL, "client": {"customer_id": int(client)}}
+    return land_pages(pages, f"{lake.url}/customer_id={client}", "parquet", SMALL, conn_id=lake.conn_id, extra=extra)
+
+
+def load_client(lake, client: str) -> dict[str, Any]:  # noqa: F811
+    op = ComagicLandedToPostgresOperator(
+        task_id="load",
+        partition_path=f"{lake.url}/customer_id={client}",
+        table="comagic.small",
+        postgres_conn_id="postgres_test",
+        storage_conn_id=lake.conn_id,
+    )
+    return op.execute({})
+
+
+def test_partitions_of_the_same_interval_do_not_replace_each_other(pg, lake):  # noqa: F811
+    """Two agency clients (or two vPBXs, two reference lists' partitions) of the same day in one table: each load
+    replaces its own partition's rows only, identified by the partition, not by the interval."""
+    land_client_copy(lake, "500001", 30)
+    land_client_copy(lake, "500002", 20)
+    load_client(lake, "500001")
+    second = load_client(lake, "500002")
+    assert second["deleted"] == 0
+    assert sorted(query(pg, "SELECT copy, count(*) FROM comagic.small GROUP BY copy")) == [
+        ("500001", 30),
+        ("500002", 20),
+    ]
+    land_client_copy(lake, "500001", 25)  # a rerun of the first client replaces its rows, and only those
+    again = load_client(lake, "500001")
+    assert (again["deleted"], again["rows"]) == (30, 25)
+    assert sorted(query(pg, "SELECT copy, count(*) FROM comagic.small GROUP BY copy")) == [
+        ("500001", 25),
+        ("500002", 20),
+    ]
