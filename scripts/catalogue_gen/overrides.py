@@ -190,8 +190,8 @@ ROW_SEMANTICS: dict[str, dict[str, Any]] = {
     },
     # deals uploaded from a CRM, one row per deal; windowed by a filter on modified_stage_date_time
     "get.deals_history": {"time_field": None, "key": ("ext_id",), "order": ("ext_id",)},
-    "get.customers": {"time_field": None, "key": ("id",)},
-    "get.customer_users": {"time_field": None, "key": ("id",)},
+    "get.customers": {"time_field": None, "key": ("id",), "order": ("creation_date_time",), "order_ties": 0},
+    "get.customer_users": {"time_field": None, "key": ("id",), "order": ("customer_id", "name"), "order_ties": 0},
     "get.account": {"time_field": None, "key": ("app_id",)},
     # reference lists without an id field: their documented unique external id
     "get.crm_companies": {"key": ("ext_id",)},
@@ -203,6 +203,34 @@ ROW_SEMANTICS: dict[str, dict[str, Any]] = {
     "get.sales_funnel": {"key": ("ext_id",)},
     "get.number_pool_numbers": {"key": ("phone_id",)},
     "get.country_phone_prefixes": {"key": ("prefix", "country")},
+    # Reference lists whose id the docs do not let sort (API_MAP trap 4): their rows come in no stable order.
+    # One page reads a list whole whatever the order; a longer list is paged sorted by these documented sortable
+    # fields (a login, a name, a creation time: what identifies an entity for its users). They may tie (two
+    # contacts of one name), and the server orders tied rows as it likes, so order_ties 0 ("unknown") makes the
+    # paging engine re-read each page's trailing tie group on the next page. Lists with no sortable field
+    # (get.site_categories, get.tariff_plans) are read in one page or fail clearly.
+    **{
+        method: {"order": order, "order_ties": 0}
+        for method, order in {
+            "get.auto_call_campaigns": ("name",),
+            "get.call_processing_rule_groups": ("name",),
+            "get.campaigns": ("creation_time", "name"),
+            "get.chat_channels": ("name",),
+            "get.contact_organizations": ("name",),
+            "get.contacts": ("full_name",),
+            "get.employee_positions": ("name",),
+            "get.employees": ("login",),
+            "get.group_contacts": ("name",),
+            "get.group_employees": ("name",),
+            "get.schedules": ("name",),
+            "get.sip_lines": ("employee_id", "virtual_phone_number"),
+            "get.site_blocks": ("site_id",),
+            "get.sites": ("parent_id", "child_customer_id"),
+            "get.statuses": ("name",),
+            "get.tags": ("name",),
+            "get.virtual_numbers": ("name",),
+        }.items()
+    },
 }
 
 # Report-builder list -> the saved-report types (get.reports_list "type") whose report_id it reads. The pages

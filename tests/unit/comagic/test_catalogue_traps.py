@@ -102,6 +102,22 @@ def test_trap4_lists_that_cannot_sort_by_id(spec):
         spec("get.sites").validate_sort([{"field": "id"}])
 
 
+def test_trap4_unsortable_lists_page_by_documented_sortable_fields_that_may_tie(spec, generated):
+    """A list whose id cannot be sorted is paged by sortable fields that name its rows (login, name...); they may
+    tie, so order_ties is 0 (unknown: the engine re-reads each page's trailing tie group)."""
+    references = [name for name, facts in generated["facts"].items() if facts["family"] == "reference"]
+    for name in references:
+        listed = spec(name)
+        if listed.key_sortable:
+            assert (listed.order, listed.order_ties) == (listed.key, 1), name
+        elif listed.sortable_fields:
+            assert listed.order and set(listed.order) <= set(listed.sortable_fields), name
+            assert listed.order_ties == 0, name
+        else:  # nothing to sort by: one page, or a clear failure
+            assert listed.order == (), name
+    assert spec("get.employees").order == ("login",) and spec("get.contacts").order == ("full_name",)
+
+
 def test_trap5_reference_lists_are_snapshots_without_a_time_field(spec, generated):
     references = [name for name, facts in generated["facts"].items() if facts["family"] == "reference"]
     assert len(references) >= 17

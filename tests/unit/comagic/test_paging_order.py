@@ -197,5 +197,5 @@ def test_order_needs_sortable_fields():
 
     with pytest.raises(ComagicParameterError, match="not sortable"):
         PagePlan("get.uploaded_calls", START, END, tz=MSK, time_field="upload_time", key=("ext_id",), order=["x"])
-    with pytest.raises(ComagicParameterError, match="order_ties"):
-        PagePlan.for_method(SPEC, START, END, tz=MSK, order_ties=0)
+    with pytest.raises(ComagicParameterError, match="order_ties"):  # 0 means "unknown" (re-read trailing ties)
+        PagePlan.for_method(SPEC, START, END, tz=MSK, order_ties=-1)

@@ -1,59 +1,18 @@
-"""The paging and window engine, without I/O.
-
-A :class:`PagePlan` reads every row of a ``get.*`` method over a half-open interval ``[start, end)`` exactly
-once, with close to the minimum number of calls, within the API's limits:
-
-* ``limit`` <= 10 000 and ``offset`` <= 100 000, so one query reaches at most 110 000 rows;
-* ``date_from``/``date_till`` at most 3 calendar months apart.
-
-The interval is cut into windows of at most 3 months. Each window is read by *queries* sorted by the
-method's time field (ties broken by the key when it is sortable). When a query holds more rows than the offset
-cap lets us reach, the next query starts at the second of the last row read (a time "keyset" continuation);
-the rows of that boundary second already emitted are skipped by key. Methods without a sortable time field
-and a key fall back to bisecting the window in time.
-
-A method whose time field is not sortable but whose catalogue entry names an ``order`` (sortable fields that
-never change for a row, e.g. ``ext_id``, ``ext_request_id`` of ``get.uploaded_calls``) is sorted by it: rows
-keep their positions while other fields (a status) change between pages, whatever order the server would use
-by default. When up to ``order_ties`` rows can share those values, the server may put them in another order on
-every page, so each page after the first starts ``order_ties - 1`` rows early: a tie cut by a page boundary is
-read whole on the next page, and the rows read twice are skipped by key.
-
-Drift protection: every page must report the ``total_items`` of its query's first page and hold exactly the
-rows that total implies, and a query read to its end must have returned ``total_items`` distinct keys (a row
-that moved across a page boundary is read twice and another one never); otherwise the query is re-read
-(bounded) and the rows already emitted are skipped by key, so nothing is lost or duplicated. Without a key the
-plan fails instead of risking duplicates.
-
-A plan's position is plain JSON (:meth:`PagePlan.state`, :meth:`PagePlan.restore`): a deferred report task
-continues where it stopped, without fetching a page twice or emitting a row twice.
-
-Rows are either dicts or, when the driver keeps pages undecoded, ``msgspec.Raw`` JSON objects: the plan then
-decodes only the key and time fields of each row (see :meth:`PagePlan.feed`).
-
-Drivers (``ComagicHook.iter_pages``, ``ComagicAsyncHook.iter_pages``) loop::
-
-    while (params := plan.next_request()) is not None:
-        rows = plan.feed(call(plan.method, params))
-        if rows:
-            yield rows
-"""
+"""The paging plan: :class:`PagePlan` (see the package docstring)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from operator import attrgetter
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
+from airflow_provider_comagic.comagic.paging.rows import Page, RowReader, keys_in, keys_out, with_required_fields
+from airflow_provider_comagic.comagic.paging.windows import MAX_INTERVAL_MONTHS, split_windows
 from airflow_provider_comagic.utils.time import (
     ONE_SECOND,
-    add_months,
     ceil_second,
     format_api_time,
     parse_api_time,
@@ -63,9 +22,10 @@ from airflow_provider_comagic.utils.time import (
 if TYPE_CHECKING:
     from airflow_provider_comagic.comagic.catalogue import MethodSpec
 
+__all__ = ["DEFAULT_MAX_REREADS", "MAX_LIMIT", "MAX_OFFSET", "STATE_VERSION", "PagePlan", "PlanStats"]
+
 MAX_LIMIT = 10_000
 MAX_OFFSET = 100_000
-MAX_INTERVAL_MONTHS = 3
 DEFAULT_MAX_REREADS = 2
 STATE_VERSION = 1
 
@@ -124,7 +84,12 @@ class PagePlan:
     :param order: sortable fields that fix each row's position, used as the sort when ``time_field`` is not
         sortable (the catalogue's ``order``).
     :param order_ties: at most how many rows share the values of ``order``; each page after the first then
-        re-reads that many rows minus one (at most ``page_size - 1``).
+        re-reads that many rows minus one (at most ``page_size - 1``). ``0``: unknown (a reference list sorted
+        by names): each page after the first starts at the first row of the previous page's trailing tie group,
+        however long it was, so a tie cut by a page boundary is read whole whatever order the server gives it.
+    :param split_months: cut the interval into windows of at most this many calendar months (the method's cap).
+    :param split_days: cut it into windows of at most this many days instead (a cap in days: 366, 31).
+    :param paged: ``False`` for a method without ``limit``/``offset`` (one call returns every row).
     """
 
     def __init__(
@@ -145,20 +110,23 @@ class PagePlan:
         max_rereads: int = DEFAULT_MAX_REREADS,
         max_offset: int = MAX_OFFSET,
         split_months: int = MAX_INTERVAL_MONTHS,
+        split_days: int | None = None,
         order: Sequence[str] = (),
         order_ties: int = 1,
+        paged: bool = True,
     ):
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_LIMIT:
             raise ComagicParameterError(f"page_size must be an integer from 1 to {MAX_LIMIT}, got {page_size!r}")
         if max_offset > MAX_OFFSET or max_offset < 0:
             raise ComagicParameterError(f"max_offset must be within 0..{MAX_OFFSET}")
-        if not isinstance(order_ties, int) or order_ties < 1:
-            raise ComagicParameterError(f"order_ties must be a positive integer, got {order_ties!r}")
+        if not isinstance(order_ties, int) or isinstance(order_ties, bool) or order_ties < 0:
+            raise ComagicParameterError(f"order_ties must be a non-negative integer, got {order_ties!r}")
         self.method = method
         self.tz = tz
         self.time_field = time_field
         self.key = tuple(key)
         self.page_size = page_size
+        self.paged = paged
         self.max_rereads = max_rereads
         self.stats = PlanStats()
         self._filter = dict(filter) if filter else None
@@ -166,28 +134,17 @@ class PagePlan:
         self._user_sort = [dict(s) for s in sort] if sort else None
         sortable = set(sortable)
         self._continuation = bool(self._user_sort is None and time_field and time_field in sortable and self.key)
-        overlap = 0
-        if self._user_sort is not None:
-            self._sort = self._user_sort
-        elif time_field and time_field in sortable:
-            self._sort = [{"field": time_field, "order": "asc"}]
-            self._sort += [{"field": k, "order": "asc"} for k in self.key if k in sortable and k != time_field]
-        elif order:
-            unsortable = [name for name in order if name not in sortable]
-            if unsortable:
-                raise ComagicParameterError(f"{method}: cannot order by {unsortable}: not sortable")
-            self._sort = [{"field": name, "order": "asc"} for name in order]
-            if self.key:  # without a key the rows read twice could not be skipped
-                overlap = min(order_ties - 1, page_size - 1)
-        else:
-            self._sort = None
+        self._sort, ordered = self._choose_sort(sortable, tuple(order))
+        # a sort by `order` ties rows the server may give in any order: re-read them across page boundaries
+        # (without a key the rows read twice could not be skipped)
+        overlap = min(order_ties - 1, page_size - 1) if ordered and self.key and order_ties else 0
         self.overlap = overlap
         """Rows each page after the first re-reads from the end of the previous page."""
+        self._tie_fields = tuple(order) if ordered and self.key and not order_ties else ()
         self._step = page_size - overlap
         self.max_offset = max_offset - max_offset % self._step  # offsets stay on the page grid
-        self.fields = _with_required_fields(fields, [*self.key, *([time_field] if time_field else [])])
-        self._key_of = _key_getter(self.key)
-        self._raw_reader: _RawRowReader | None = None
+        self.fields = with_required_fields(fields, [*self.key, *([time_field] if time_field else [])])
+        self._reader = RowReader(self.key, time_field, self._tie_fields)
         # pending windows: (start, end, keys already emitted from that span: non-empty only after a bisection
         # of a query that had emitted rows before it drifted past the offset cap)
         self._windows: deque[tuple[dt.datetime, dt.datetime, set[Hashable]]] = deque()
@@ -196,26 +153,50 @@ class PagePlan:
             if start is None or end is None:
                 raise ComagicParameterError(f"{method}: give both date_from and date_till")
             start, end = validate_interval(start, end, error=ComagicParameterError)
-            for window in split_windows(ceil_second(start), ceil_second(end), tz, split_months):
+            for window in split_windows(ceil_second(start), ceil_second(end), tz, split_months, days=split_days):
                 self._windows.append((*window, set()))
         else:
             self._windows.append((dt.datetime.min.replace(tzinfo=dt.timezone.utc),) * 2 + (set(),))
         self.stats.windows = len(self._windows)
         self._query: _Query | None = None
 
+    def _choose_sort(self, sortable: set[str], order: tuple[str, ...]) -> tuple[list[dict[str, Any]] | None, bool]:
+        """The sort of every call, and whether it is the ``order`` fallback (the time field is not sortable)."""
+        if self._user_sort is not None:
+            return self._user_sort, False
+        time_field = self.time_field
+        if time_field and time_field in sortable:
+            sort = [{"field": time_field, "order": "asc"}]
+            return sort + [{"field": k, "order": "asc"} for k in self.key if k in sortable and k != time_field], False
+        if order:
+            unsortable = [name for name in order if name not in sortable]
+            if unsortable:
+                raise ComagicParameterError(f"{self.method}: cannot order by {unsortable}: not sortable")
+            return [{"field": name, "order": "asc"} for name in order], True
+        return None, False
+
     @classmethod
     def for_method(
         cls, spec: MethodSpec, start: dt.datetime | None, end: dt.datetime | None, *, tz: dt.tzinfo, **kwargs: Any
     ) -> PagePlan:
-        """Build a plan from the method catalogue (time field, key, sortable fields).
+        """Build a plan from the method catalogue (time field, key, sortable fields, paging order, window cap,
+        whether it pages).
 
         Without ``fields`` the plan asks for the method's default fields, plus the key and time field when the
         defaults lack them: the engine cannot skip re-read rows or continue past the offset cap without them.
+        Windows follow the method's cap (3 months for the classic reports, 366 days for the report builder, 31
+        for ``get.visits``; 3 months where the docs state none).
         """
         if kwargs.get("fields") is None:
             needed = [*spec.key, *([spec.time_field] if spec.time_field else [])]
             if any(name not in spec.default_fields for name in needed):
                 kwargs["fields"] = list(spec.default_fields)
+        cap = spec.window_cap
+        if cap is not None and "split_months" not in kwargs and "split_days" not in kwargs:
+            kwargs.update(split_days=cap.days) if cap.days and not cap.months else kwargs.update(
+                split_months=cap.months
+            )
+        kwargs.setdefault("paged", spec.paging.pages)
         return cls(
             spec.name,
             start,
@@ -245,8 +226,8 @@ class PagePlan:
         second). A driver may send it early, while the pending page is still arriving, and must use its
         answer only when :meth:`next_request` then asks for exactly these parameters."""
         query = self._query
-        if query is None or query.total is None or not self.key:
-            return None
+        if query is None or query.total is None or not self.key or self._tie_fields or not self.paged:
+            return None  # with tied rows re-read, where the next page starts depends on this one
         following = query.offset + self._step
         if query.offset + self.page_size >= query.total or following > self.max_offset:
             return None
@@ -257,8 +238,9 @@ class PagePlan:
         if self._dated:
             params["date_from"] = format_api_time(query.start, self.tz)
             params["date_till"] = format_api_time(query.end - ONE_SECOND, self.tz)
-        params["limit"] = self.page_size
-        params["offset"] = offset
+        if self.paged:
+            params["limit"] = self.page_size
+            params["offset"] = offset
         if self._sort:
             params["sort"] = self._sort
         if self._filter:
@@ -279,7 +261,7 @@ class PagePlan:
         rows = result.get("data")
         if not isinstance(rows, list):
             raise ComagicDataIntegrityError(f"{self.method}: the result has no data list")
-        page = self._read(rows)
+        page = self._reader.read(rows, self.method)
         total = (result.get("metadata") or {}).get("total_items")
         if not isinstance(total, int):
             total = None
@@ -296,7 +278,7 @@ class PagePlan:
 
         emitted = self._emit(query, page)
         query.received = query.offset + len(rows)  # rows up to here were read (the overlap counted once)
-        query.offset += self._step
+        query.offset += self._next_step(query, page)
         if self._continuation:
             self._track_tail(query, page)
         if self._missed_rows(query, len(rows)):
@@ -322,7 +304,7 @@ class PagePlan:
             "state_version": STATE_VERSION,
             "method": self.method,
             "fields": self.fields,
-            "windows": [[start.isoformat(), end.isoformat(), _keys_out(seen)] for start, end, seen in self._windows],
+            "windows": [[start.isoformat(), end.isoformat(), keys_out(seen)] for start, end, seen in self._windows],
             "query": None
             if query is None
             else {
@@ -333,10 +315,10 @@ class PagePlan:
                 "received": query.received,
                 "attempts": query.attempts,
                 "last_time": query.last_time,
-                "seen": _keys_out(query.seen),
+                "seen": keys_out(query.seen),
                 # read is a subset of seen and usually equal to it: store the (mostly empty) difference
-                "unread": _keys_out(query.seen - query.read),
-                "tail_keys": _keys_out(query.tail_keys),
+                "unread": keys_out(query.seen - query.read),
+                "tail_keys": keys_out(query.tail_keys),
             },
             "stats": self.stats.as_dict(),
         }
@@ -352,11 +334,11 @@ class PagePlan:
                 f"{self.fields}; the query changed between the runs"
             )
         parse = dt.datetime.fromisoformat
-        self._windows = deque((parse(start), parse(end), _keys_in(seen)) for start, end, seen in state["windows"])
+        self._windows = deque((parse(start), parse(end), keys_in(seen)) for start, end, seen in state["windows"])
         saved = state["query"]
         self._query = None
         if saved is not None:
-            seen = _keys_in(saved["seen"])
+            seen = keys_in(saved["seen"])
             self._query = _Query(
                 parse(saved["start"]),
                 parse(saved["end"]),
@@ -366,30 +348,32 @@ class PagePlan:
                 attempts=saved["attempts"],
                 last_time=saved["last_time"],
                 seen=seen,
-                read=seen - _keys_in(saved.get("unread", ())),
-                tail_keys=_keys_in(saved["tail_keys"]),
+                read=seen - keys_in(saved.get("unread", ())),
+                tail_keys=keys_in(saved["tail_keys"]),
             )
         self.stats = PlanStats(**state["stats"])
 
     # -- internals ----------------------------------------------------------------------------------------
-    def _read(self, rows: list[Any]) -> _Page:
-        """The rows with their keys and times, decoded from raw rows when the page was kept undecoded."""
-        if rows and isinstance(rows[0], msgspec.Raw):
-            if self._raw_reader is None:
-                self._raw_reader = _RawRowReader(self.key, self.time_field)
-            return self._raw_reader.read(rows, self.method)
-        key_of, time_field = self._key_of, self.time_field
-        keys = None if key_of is None else [key_of(row) for row in rows]
-        times = None if time_field is None else _LazyTimes(rows, time_field)
-        return _Page(rows, keys, times)
+    def _next_step(self, query: _Query, page: Page) -> int:
+        """How far the next page starts after this one: a page on, less the rows re-read across its boundary
+        (``order_ties - 1``, or this page's trailing tie group when the ties are unknown)."""
+        if not self._tie_fields or query.total is None or query.offset + len(page.rows) >= query.total:
+            return self._step
+        ties = page.trailing_ties()
+        if ties >= len(page.rows):
+            raise ComagicDataIntegrityError(
+                f"{self.method}: a whole page of {len(page.rows)} rows shares the values of {list(self._tie_fields)}; "
+                "the list cannot be paged exactly in an order the server keeps (give a larger page_size)"
+            )
+        return len(page.rows) - ties
 
-    def _drifted(self, query: _Query, total: int | None, page: _Page) -> bool:
+    def _drifted(self, query: _Query, total: int | None, page: Page) -> bool:
         rows = page.rows
         if total is None:
             return False  # a method without total_items: the short page ends it (see _advance)
         if total != query.total:
             return True
-        expected = min(self.page_size, max(0, total - query.offset))
+        expected = min(self.page_size, max(0, total - query.offset)) if self.paged else total
         if len(rows) != expected:
             return True
         if self._continuation and rows:
@@ -402,7 +386,7 @@ class PagePlan:
                 )
         return False
 
-    def _emit(self, query: _Query, page: _Page) -> list[Any]:
+    def _emit(self, query: _Query, page: Page) -> list[Any]:
         rows, keys = page.rows, page.keys
         if keys is None:
             self.stats.rows += len(rows)
@@ -419,7 +403,7 @@ class PagePlan:
         self.stats.rows += len(fresh)
         return fresh
 
-    def _track_tail(self, query: _Query, page: _Page) -> None:
+    def _track_tail(self, query: _Query, page: Page) -> None:
         rows, keys, times = page.rows, page.keys, page.times
         if not rows:
             return
@@ -442,7 +426,7 @@ class PagePlan:
 
     def _advance(self, query: _Query, got: int) -> None:
         total = query.total
-        finished = (got < self.page_size) if total is None else (query.received >= total)
+        finished = not self.paged or ((got < self.page_size) if total is None else (query.received >= total))
         if finished:
             self._query = None
             return
@@ -471,6 +455,11 @@ class PagePlan:
         self._query = _Query(boundary, query.end, seen=set(query.tail_keys))
 
     def _bisect(self, query: _Query) -> None:
+        if not self._dated:
+            raise ComagicDataIntegrityError(
+                f"{self.method}: the list holds {query.total} rows, more than offset paging reaches "
+                f"({self.max_offset + self.page_size}); it cannot be read whole exactly"
+            )
         span = query.end - query.start
         if span <= ONE_SECOND:
             raise ComagicDataIntegrityError(
@@ -489,6 +478,11 @@ class PagePlan:
                 f"{self.method}: the result changed while it was paged (total_items {query.total} -> other) "
                 "and rows have no key to re-read it without duplicates; rerun the task"
             )
+        if query.attempts >= self.max_rereads and not self._dated:
+            raise ComagicDataIntegrityError(
+                f"{self.method}: the list came back different on each of {query.attempts + 1} reads (its rows "
+                "changed while it was paged, or the server does not keep their order across pages); rerun later"
+            )
         if query.attempts >= self.max_rereads:
             raise ComagicDataIntegrityError(
                 f"{self.method}: the result kept changing while it was paged "
@@ -503,86 +497,3 @@ class PagePlan:
         query.tail_keys = set()
         query.read = set()
         self.stats.rereads += 1
-
-
-def split_windows(
-    start: dt.datetime, end: dt.datetime, tz: dt.tzinfo, months: int = MAX_INTERVAL_MONTHS
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Cut ``[start, end)`` into consecutive windows of at most ``months`` calendar months (account zone)."""
-    windows = []
-    cursor = start
-    while cursor < end:
-        limit = add_months(cursor, months, tz)
-        window_end = min(end, limit)
-        windows.append((cursor, window_end))
-        cursor = window_end
-    return windows
-
-
-def _with_required_fields(fields: Sequence[str] | None, required: Sequence[str]) -> list[str] | None:
-    if fields is None:
-        return None
-    return list(dict.fromkeys([*fields, *required]))
-
-
-def _keys_out(keys: set[Hashable]) -> list[Any]:
-    """Row keys as JSON values (a composite key's tuple becomes a list)."""
-    return [list(key) if isinstance(key, tuple) else key for key in keys]
-
-
-def _keys_in(values: Sequence[Any]) -> set[Hashable]:
-    return {tuple(value) if isinstance(value, list) else value for value in values}
-
-
-def _key_getter(key: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Hashable] | None:
-    if not key:
-        return None
-    if len(key) == 1:
-        name = key[0]
-        return lambda row: row.get(name)
-    return lambda row: tuple(row.get(k) for k in key)
-
-
-@dataclasses.dataclass
-class _Page:
-    """One page as the plan reads it: the rows, their keys (None without a key) and their times."""
-
-    rows: list[Any]
-    keys: list[Hashable] | None
-    times: Sequence[Any] | None
-
-
-class _LazyTimes:
-    """The time field of dict rows, read only where asked (page edges and the boundary second)."""
-
-    def __init__(self, rows: list[Mapping[str, Any]], time_field: str):
-        self._rows = rows
-        self._field = time_field
-
-    def __getitem__(self, index: int) -> Any:
-        return self._rows[index].get(self._field)
-
-
-class _RawRowReader:
-    """Decodes only the key and time fields of raw JSON rows (``msgspec.Raw``), skipping the rest unparsed
-    (a fraction of a full decode). Missing fields read as None, as ``dict.get`` does."""
-
-    def __init__(self, key: tuple[str, ...], time_field: str | None):
-        names = list(dict.fromkeys([*key, *([time_field] if time_field else [])]))
-        attrs = {name: f"f{index}" for index, name in enumerate(names)}  # any field name, even no identifier
-        struct = msgspec.defstruct(
-            "RowKeyFields", [(attr, Any, None) for attr in attrs.values()], rename={a: n for n, a in attrs.items()}
-        )
-        self._decode = msgspec.json.Decoder(struct).decode
-        self._key_of = attrgetter(*(attrs[name] for name in key)) if key else None
-        self._time_of = attrgetter(attrs[time_field]) if time_field else None
-
-    def read(self, rows: list[msgspec.Raw], method: str) -> _Page:
-        decode = self._decode
-        try:
-            decoded = [decode(row) for row in rows]
-        except (msgspec.ValidationError, msgspec.DecodeError) as error:
-            raise ComagicDataIntegrityError(f"{method}: a row of the result is not a JSON object: {error}") from None
-        keys = None if self._key_of is None else list(map(self._key_of, decoded))
-        times = None if self._time_of is None else list(map(self._time_of, decoded))
-        return _Page(rows, keys, times)
