@@ -10,7 +10,7 @@ parse time for the arguments that are not templates.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from airflow_provider_comagic.comagic.catalogue import MethodSpec
@@ -43,9 +43,21 @@ class ReportQuery:
     api_params: dict[str, Any]
 
     @classmethod
-    def parse(cls, spec: MethodSpec, *, fields: Any, filter: Any, sort: Any, api_params: Any) -> ReportQuery:
+    def parse(
+        cls,
+        spec: MethodSpec,
+        *,
+        fields: Any,
+        filter: Any,
+        sort: Any,
+        api_params: Any,
+        own: Collection[str] = (),
+        provided: Collection[str] = (),
+    ) -> ReportQuery:
         """Read the query arguments (lists, JSON or Python-literal strings once rendered) and check each against
-        the catalogue as it is read (before any call)."""
+        the catalogue as it is read (before any call). ``own``: parameters the operator takes as arguments of their
+        own (never in ``api_params``); ``provided``: required parameters the operator supplies when
+        ``api_params`` lacks them (see :func:`check_api_params`)."""
         parsed_fields = parse_list(fields, "fields", item=str, error=_ERROR)
         if parsed_fields is not None:
             spec.validate_fields(parsed_fields)
@@ -56,7 +68,7 @@ class ReportQuery:
         if parsed_sort:
             spec.validate_sort(parsed_sort)
         params = dict(parse_structure(api_params, "api_params", error=_ERROR) or {})
-        check_api_params(spec, params)
+        check_api_params(spec, params, own=own, provided=provided)
         return cls(fields=parsed_fields, filter=parsed_filter, sort=parsed_sort, api_params=params)
 
     def call_params(self, client: AgencyClient) -> dict[str, Any]:
@@ -77,22 +89,39 @@ class ReportQuery:
         }
 
 
-def check_api_params(spec: MethodSpec, params: Mapping[str, Any]) -> None:
-    """Required method parameters present, no unknown or reserved ones."""
-    required = [p.name for p in spec.params.values() if p.required and p.name not in RESERVED_PARAMS]
-    missing = [name for name in required if name not in params]
+def check_api_params(
+    spec: MethodSpec, params: Mapping[str, Any], *, own: Collection[str] = (), provided: Collection[str] = ()
+) -> None:
+    """Required method parameters present, no unknown or reserved ones.
+
+    ``own``: parameters the operator takes as arguments of their own (``report_id`` of the report builder, the
+    ``year``/``month`` of an interval): reserved like the date range. ``provided``: required parameters the
+    operator supplies itself when missing (``site_id``: every site in turn)."""
+    reserved = RESERVED_PARAMS | frozenset(own)
+    required = [p.name for p in spec.params.values() if p.required and p.name not in reserved]
+    missing = [name for name in required if name not in params and name not in provided]
     if missing:
         raise _ERROR(f"{spec.name} requires {', '.join(missing)}: pass api_params={{{missing[0]!r}: ...}}")
-    unknown = set(params) - (set(spec.params) - RESERVED_PARAMS)
+    unknown = set(params) - (set(spec.params) - reserved)
     if unknown:
-        allowed = sorted(set(spec.params) - RESERVED_PARAMS)
+        allowed = sorted(set(spec.params) - reserved)
+        theirs = ", ".join(["date range, fields, filter, sort", *sorted(own)])
         raise _ERROR(
             f"{spec.name}: invalid 'api_params' {sorted(unknown)}; allowed: {', '.join(allowed) or '(none)'}"
-            " (date range, fields, filter, sort and paging have their own arguments)"
+            f" ({theirs} and paging have their own arguments)"
         )
 
 
-def check_literal_query(spec: MethodSpec, *, fields: Any, filter: Any, sort: Any, api_params: Any) -> None:
+def check_literal_query(
+    spec: MethodSpec,
+    *,
+    fields: Any,
+    filter: Any,
+    sort: Any,
+    api_params: Any,
+    own: Collection[str] = (),
+    provided: Collection[str] = (),
+) -> None:
     """At DAG parse time, check the query arguments that are not templates (templated ones once rendered)."""
     if not is_templated(fields):
         parsed = parse_list(fields, "fields", item=str, error=_ERROR)
@@ -103,4 +132,5 @@ def check_literal_query(spec: MethodSpec, *, fields: Any, filter: Any, sort: Any
     if sort and not is_templated(sort):
         spec.validate_sort(parse_structure(sort, "sort", kinds=(list,), error=_ERROR))
     if not is_templated(api_params):
-        check_api_params(spec, parse_structure(api_params, "api_params", error=_ERROR) or {})
+        params = parse_structure(api_params, "api_params", error=_ERROR) or {}
+        check_api_params(spec, params, own=own, provided=provided)

@@ -71,10 +71,16 @@ def landing_asset(output_path: str | os.PathLike[str] | ObjectStoragePath, folde
     return Asset(f"{base}/{folder.strip('/')}")
 
 
-def partition_key(start: dt.datetime, end: dt.datetime, tz: dt.tzinfo, client: Any = None) -> str:
-    """``YYYY-MM-DD`` of a one-day interval of the account's zone (``<start>_<end>`` wall clock otherwise),
-    prefixed by ``<client>|`` for an agency's client or an MCN vPBX."""
+def partition_key(
+    start: dt.datetime, end: dt.datetime, tz: dt.tzinfo, client: Any = None, *, monthly: bool = False
+) -> str:
+    """``YYYY-MM-DD`` of a one-day interval of the account's zone (``<start>_<end>`` wall clock otherwise;
+    ``YYYY-MM`` of a ``monthly`` report's month), prefixed by ``<client>|`` for an agency's client or an MCN
+    vPBX."""
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    if monthly:
+        key = local_start.strftime("%Y-%m")
+        return key if client in (None, "") else f"{client}|{key}"
     one_day = (
         local_start.timetz().replace(tzinfo=None) == dt.time()
         and local_end.time() == dt.time()

@@ -26,6 +26,7 @@ def partition_name(
     *,
     customer_id: Any = None,
     user_id: Any = None,
+    monthly: bool = False,
     error: type[ParameterError] = ParameterError,
 ) -> str:
     """The partition folder of ``[start, end)`` relative to the output path.
@@ -36,7 +37,9 @@ def partition_name(
     ``start`` and ``end`` (or ``date`` with daily intervals only) in it, or different intervals overwrite each
     other; with an agency's clients keep ``customer_id`` (or ``user_id``) too.
 
-    The default layout puts ``customer_id=<id>/`` (else ``user_id=<id>/``) after the report folder.
+    The default layout puts ``customer_id=<id>/`` (else ``user_id=<id>/``) after the report folder, then
+    ``date=YYYY-MM-DD`` for one day of the account's zone, ``interval=<start>_<end>`` otherwise, or
+    ``month=YYYY-MM`` for a ``monthly`` report (one calendar month per partition).
     """
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     keys = {
@@ -63,6 +66,8 @@ def partition_name(
             raise error(
                 f"partition_template {template!r} is invalid ({bad}); keys: {', '.join(sorted(keys))}"
             ) from None
+    if monthly:
+        return "{report}/{client}month={year}-{month}".format(client=client, **keys)
     if _is_one_local_day(local_start, local_end):
         return "{report}/{client}date={date}".format(client=client, **keys)
     return "{report}/{client}interval={start}_{end}".format(client=client, **keys)

@@ -73,9 +73,13 @@ def test_invalid_arguments_fail_at_construction(kwargs, match):
         make(**kwargs)
 
 
-def test_required_method_params_are_checked():
-    with pytest.raises(ComagicParameterError, match=r"requires site_id: pass api_params=\{'site_id': ...\}"):
-        ComagicCampaignDailyStatOperator(task_id="t", output_path="/x")
+def test_a_required_site_id_is_supplied_for_every_site_unless_given():
+    """get.campaign_daily_stat and get.ct_ac_summary_report require site_id: without one in api_params the
+    operator reads every site of get.sites (once asked for api_params={'site_id': ...})."""
+    assert ComagicCampaignDailyStatOperator(task_id="t", output_path="/x").api_params is None
+    ComagicCampaignDailyStatOperator(task_id="t", output_path="/x", api_params={"site_id": 1})
+    with pytest.raises(ComagicParameterError, match=r"invalid 'api_params' \['year'\].*year.*own arguments"):
+        make(method="get.financial_summary_report", api_params={"year": 2024})
 
 
 def test_templated_values_are_validated_at_execute_not_at_parse_time():
