@@ -98,7 +98,9 @@ class ReportChoice:
             wanted = repr(self.report_name)
         choices = listing(f"{r.get('id')} {r.get('name')!r} ({r.get('type')})" for r in fitting)
         if not found:
-            raise _ERROR(f"{self.spec.name}: invalid '{param}': no saved report {wanted}; reports it can read: {choices}")
+            raise _ERROR(
+                f"{self.spec.name}: invalid '{param}': no saved report {wanted}; reports it can read: {choices}"
+            )
         if len(found) > 1:
             raise _ERROR(
                 f"{self.spec.name}: invalid '{param}': {len(found)} saved reports are called {wanted} "

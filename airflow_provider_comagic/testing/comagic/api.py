@@ -149,6 +149,10 @@ class Dispatcher:
         if customer_of(user_id) in self.config.partner_disabled_customers and spec.name in self.reports:
             raise RpcError("method_component_disabled", params={"components": "call_tracking"})
 
+    def account_row(self) -> dict[str, Any]:
+        """The one row of ``get.account``: the connection's own (client) account."""
+        return {"app_id": self.config.app_id, "name": self.config.account_name, "timezone": self.config.timezone}
+
     def account_object(self, user_id: int | None) -> dict[str, Any]:
         """``getobj.account``: the account acted for (a client of the agent with ``user_id``) and its zone."""
         customer = customer_of(user_id) if self.config.partner_customers and user_id is not None else None
@@ -191,6 +195,13 @@ class Dispatcher:
         order); ``emu.truth`` reads them in key order.
         """
         spec = get_method(query.method)
+        if query.method == "get.account":  # the account itself (what the server answers), not a generated list
+            return Page(1, [orjson.dumps(self.account_row())])
+        if query.method in PARTNER_METHODS:  # the agent's customers and their users
+            rows = self.partner_rows(query.method)
+            return run_rows_query(
+                rows, query, time_field=None, key=lambda row: row["__seq__"], default_fields=spec.default_fields
+            )
         if query.method == "get.uploaded_calls":
             return run_rows_query(
                 self.uploads.served_rows(),
@@ -339,20 +350,12 @@ class Dispatcher:
             return {}, None, None
         if method == "get.account":
             self._check_params(spec, params)
-            data = [{"app_id": self.config.app_id, "name": self.config.account_name, "timezone": self.config.timezone}]
-            return data, 1, None
+            return [self.account_row()], 1, None
         if method == "getobj.account":
             self._check_params(spec, params)
             return self.account_object(params.get("user_id")), None, None
         if method in PARTNER_METHODS:
-            query = self.parse(method, params)
-            page = run_rows_query(
-                self.partner_rows(method),
-                query,
-                time_field=None,
-                key=lambda row: row["__seq__"],
-                default_fields=spec.default_fields,
-            )
+            page = self.run(self.parse(method, params))
             return None, page.total, page
         if method == "upload.calls":
             self._check_params(spec, params)

@@ -50,6 +50,8 @@ def partner_rows(
             columns[index["name"]] = [f"Customer {c}" for c in customer_ids]
         if "status" in index:  # working clients: an agent's fan-out skips locked ones by default
             columns[index["status"]] = ["active"] * count
+        if "creation_date_time" in index:  # every customer was created once (what a snapshot pages them by)
+            columns[index["creation_date_time"]] = [format_time(t) for t in times]
     else:
         columns[index["id"]] = [user_id_of(c) for c in customer_ids]
         columns[index["customer_id"]] = customer_ids
