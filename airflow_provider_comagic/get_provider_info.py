@@ -133,7 +133,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-comagic",
         "name": "CoMagic",
-        "description": "CoMagic / UIS call-tracking Data API: reports to object storage, call uploads, sensors.",
+        "description": "CoMagic / UIS call-tracking Data API: reports, report-builder lists and reference snapshots to "
+        "object storage, call uploads, sensors.",
         "versions": [__version__],
         "integrations": [
             {
@@ -178,6 +179,8 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "CoMagic",
                 "python-modules": [
                     "airflow_provider_comagic.operators.report",
+                    "airflow_provider_comagic.operators.report_builder",
+                    "airflow_provider_comagic.operators.reference",
                     "airflow_provider_comagic.operators.customers",
                     "airflow_provider_comagic.operators.upload",
                 ],

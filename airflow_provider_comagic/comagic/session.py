@@ -176,7 +176,13 @@ def check_query(method: str, date_from: dt.datetime | None, date_till: dt.dateti
         spec.validate_sort(kwargs["sort"])
     if spec.date_range and (date_from is None or date_till is None):
         raise ComagicError(f"{method} needs date_from and date_till")
+    # the method's own parameters: known names, the required ones present (the engine sends dates and paging)
+    spec.validate_params(kwargs.get("params") or {}, provided=_PLANNED_PARAMS)
     return spec
+
+
+_PLANNED_PARAMS = ("date_from", "date_till", "limit", "offset", "fields", "filter", "sort")
+"""What a plan sends itself besides a query's ``params``."""
 
 
 class CallSteps:

@@ -1,5 +1,6 @@
 """Every bad input a user can give, table-driven: a clear error naming the problem, before any API call where the
-problem can be known without one (checked on the emulator's request counter).
+problem can be known without one (checked on the emulator's request counter), and before any report call where
+it needs the account (its zone, its saved reports).
 
 Intervals longer than 3 months have no "do not split" switch (neither the operator nor the hook offers one): they
 ARE split into 3-month windows, which ``test_long_intervals_are_split_into_3_month_windows`` checks.
@@ -27,7 +28,9 @@ from airflow_provider_comagic.comagic.errors import (
     ComagicTransportError,
 )
 from airflow_provider_comagic.hooks.comagic import ComagicHook
+from airflow_provider_comagic.operators.reference import ComagicReferenceOperator
 from airflow_provider_comagic.operators.report import ComagicReportOperator
+from airflow_provider_comagic.operators.report_builder import ComagicReportBuilderOperator
 from airflow_provider_comagic.testing import ComagicEmulator
 
 pytestmark = pytest.mark.integration
@@ -65,6 +68,20 @@ def run_report(**kwargs: Any) -> Any:
     return operator.execute({"run_id": "bad-input"})
 
 
+def run_builder(**kwargs: Any) -> Any:
+    """Build and execute the report-builder operator for one day (``get.calls`` unless ``method`` says)."""
+    kwargs.setdefault("date_from", "2024-03-01")
+    kwargs.setdefault("date_till", "2024-03-02")
+    kwargs.setdefault("output_path", "file:///tmp/comagic-bad-input-never-written")
+    operator = ComagicReportBuilderOperator(task_id="bad", method=kwargs.pop("method", "get.calls"), **kwargs)
+    return operator.execute({"run_id": "bad-input"})
+
+
+def run_snapshot(method: str, **kwargs: Any) -> Any:
+    operator = ComagicReferenceOperator(task_id="bad", method=method, output_path="/tmp/never", **kwargs)
+    return operator.execute({"run_id": "bad-input", "data_interval_start": DAY, "data_interval_end": DAY})
+
+
 def hook_pages(start: dt.datetime, end: dt.datetime) -> Any:
     return list(ComagicHook().iter_pages(METHOD, start, end, fields=["id", "start_time"]))
 
@@ -77,6 +94,7 @@ class Case:
     message: str  # regex the error text must match (names the problem)
     no_call: bool = True  # raised before any API call
     setup: Callable[[ComagicEmulator, pytest.MonkeyPatch], None] | None = None
+    only: tuple[str, ...] = ()  # with no_call=False: the only methods called before failing (no report call)
 
 
 CASES = [
@@ -157,6 +175,78 @@ CASES = [
         r"no_such_param",
     ),
     Case(
+        "unknown method: the family's closest",
+        lambda: run_report(method="get.call_report"),
+        ComagicParameterError,
+        r"unknown Data API method 'get.call_report'; known methods: get.calls_report, .*get.source_costs \(the "
+        r"report methods ComagicReportOperator lands\)\. Did you mean 'get.calls_report'\?",
+    ),
+    Case(
+        "a method of another family",
+        lambda: run_snapshot("get.calls"),
+        ComagicParameterError,
+        r"get.calls is not a reference list .*land it with ComagicReportBuilderOperator",
+    ),
+    Case(
+        "unknown saved report name",
+        lambda: run_builder(report_name="No such report"),
+        ComagicParameterError,
+        r"get.calls: invalid 'report_name': no saved report 'No such report'; reports it can read: 700010",
+        no_call=False,
+        only=("get.account", "get.reports_list"),
+    ),
+    Case(
+        "a saved report of the wrong type",
+        lambda: run_builder(report_name="Report deals"),
+        ComagicParameterError,
+        r"invalid 'report_name': report 700007 'Report deals' is a 'deals' report; get.calls reads calls reports",
+        no_call=False,
+        only=("get.account", "get.reports_list"),
+    ),
+    Case(
+        "no saved report named",
+        lambda: run_builder(),
+        ComagicParameterError,
+        r"get.calls reads a report saved in the account: give report_id or report_name",
+    ),
+    Case(
+        "report_type the list does not read",
+        lambda: run_builder(method="get.communications", report_id=700005, report_type="calls"),
+        ComagicParameterError,
+        r"get.communications: invalid 'report_type' 'calls'; .* communications, communications_operator_workplace",
+    ),
+    Case(
+        "a window over the cap of a report that totals its period",
+        lambda: run_report(method="get.ct_summary_report", date_from="2024-01-01", date_till="2024-06-01"),
+        ComagicParameterError,
+        r"get.ct_summary_report: invalid 'date_till': the window 2024-01-01 00:00:00 .. 2024-05-31 23:59:59 is "
+        r"longer than the method allows \(3 months",
+    ),
+    Case(
+        "a sort the docs prohibit",
+        lambda: run_builder(report_id=700010, sort=[{"field": "tags", "order": "asc"}]),
+        ComagicParameterError,
+        r"get.calls: invalid 'sort': field is not sortable: 'tags'; sortable fields: communication_id",
+    ),
+    Case(
+        "a sort the docs prohibit (a reference list's id)",
+        lambda: run_snapshot("get.sites", sort=[{"field": "id"}]),
+        ComagicParameterError,
+        r"sort: a snapshot lands the whole list",
+    ),
+    Case(
+        "a required parameter missing (hook)",
+        lambda: list(ComagicHook().iter_pages("get.ct_ac_summary_report", DAY, DAY + dt.timedelta(days=1))),
+        ComagicParameterError,
+        r"get.ct_ac_summary_report: invalid 'site_id': required parameter missing",
+    ),
+    Case(
+        "a parameter of another method (hook)",
+        lambda: list(ComagicHook().iter_pages("get.tags", params={"report_id": 1})),
+        ComagicParameterError,
+        r"get.tags: invalid 'report_id': not a parameter of the method",
+    ),
+    Case(
         "missing token",
         lambda: run_report(),
         ComagicConnectionConfigError,
@@ -218,6 +308,8 @@ def test_bad_input_fails_clearly(case: Case, emu: ComagicEmulator, monkeypatch: 
     assert re.search(case.message, text), f"{case.name}: {text!r} does not name the problem ({case.message})"
     if case.no_call:
         assert emu.stats.requests == 0, f"{case.name}: {emu.stats.snapshot()} API requests before failing"
+    if case.only:
+        assert set(emu.stats.successes) <= set(case.only), f"{case.name}: {emu.stats.snapshot()} before failing"
     assert emu.access_token not in text and "emulator-password" not in text
 
 
