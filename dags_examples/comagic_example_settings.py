@@ -6,6 +6,8 @@ it (or set the environment variables) once for all of them.
   the account and lands as one ``date=YYYY-MM-DD`` partition. The landing tasks check it against the account and
   fail, before any report call, when they differ.
 * ``DEFAULT_OUTPUT_BASE``: where the examples land when the Airflow Variable ``comagic_output_base`` is not set.
+* ``COMMUNICATIONS_REPORT``: the name of a report of type "communications" saved in the account's report builder
+  (the warehouse example reads ``get.communications`` through it; the provider never creates a report).
 """
 
 from __future__ import annotations
@@ -14,3 +16,4 @@ import os
 
 ACCOUNT_TIMEZONE = os.environ.get("COMAGIC_ACCOUNT_TIMEZONE", "Europe/Moscow")
 DEFAULT_OUTPUT_BASE = os.environ.get("COMAGIC_OUTPUT_BASE", "file:///tmp/comagic")
+COMMUNICATIONS_REPORT = os.environ.get("COMAGIC_COMMUNICATIONS_REPORT", "Communications")

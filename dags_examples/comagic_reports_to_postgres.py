@@ -5,9 +5,9 @@ Every day: land the previous day's `get.calls_report` and `get.call_legs_report`
 (one partition per report and day, committed by a `_manifest.json`), load each partition into PostgreSQL, then
 check that the table holds exactly the rows the manifest lists for the interval.
 
-* The load is idempotent per data interval: in one transaction it deletes the interval's rows and bulk-loads the
-  partition with `COPY`, so reruns and backfills replace, never append. Tables are created from the report's
-  schema (nested arrays as `jsonb`) with `_interval_start`, `_interval_end` and `_loaded_at` columns.
+* The load is idempotent per partition: in one transaction it deletes the partition's rows and bulk-loads it
+  with `COPY`, so reruns and backfills replace, never append. Tables are created from the report's schema
+  (nested arrays as `jsonb`) with `_interval_start`, `_interval_end`, `_loaded_at` and `_partition` columns.
 * Connections: `comagic_default`, `postgres_default`. Base path: Variable `comagic_output_base`, else the
   environment variable `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`.
 """

@@ -90,6 +90,8 @@ def test_dagbag_imports_every_example_without_errors_or_api_calls(emu):
         "comagic_upload_and_wait",
         "comagic_calls_landed",
         "comagic_calls_partition_to_postgres",
+        "comagic_warehouse_landed",
+        "comagic_warehouse_to_postgres",
     }
     assert expected <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
