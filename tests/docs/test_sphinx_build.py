@@ -17,5 +17,6 @@ def test_sphinx_builds_without_warnings(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for page in ("operators/report", "operators/upload", "sensors/uploaded_calls", "operators/postgres", "api"):
+    pages = ("operators/report", "operators/upload", "sensors/uploaded_calls", "operators/postgres", "api")
+    for page in (*pages, "operators/reference", "operators/report_builder", "warehouse"):
         assert (tmp_path / f"{page}.html").exists(), page
