@@ -15,6 +15,7 @@ a DAG can be scheduled once per partition (``PartitionedAssetTimetable``)."""
 if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import (
         Asset,
+        AssetAlias,
         BaseHook,
         BaseOperator,
         BaseSensorOperator,
@@ -22,6 +23,7 @@ if AIRFLOW_V_3_0_PLUS:
         PokeReturnValue,
         conf,
     )
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -32,6 +34,7 @@ if AIRFLOW_V_3_0_PLUS:
 else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
     from airflow.configuration import conf
     from airflow.datasets import Dataset as Asset
+    from airflow.datasets import DatasetAlias as AssetAlias
     from airflow.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -42,6 +45,7 @@ else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
     from airflow.hooks.base import BaseHook
     from airflow.io.path import ObjectStoragePath
     from airflow.models import BaseOperator
+    from airflow.models.dag import DagContext
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
 
 TRIGGERING_ASSET_EVENTS = "triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events"
@@ -78,10 +82,12 @@ __all__ = [
     "AirflowFailException",
     "AirflowSkipException",
     "Asset",
+    "AssetAlias",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
     "BaseTrigger",
+    "DagContext",
     "ObjectStoragePath",
     "PartitionedAssetTimetable",
     "PokeReturnValue",

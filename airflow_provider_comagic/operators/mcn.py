@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_comagic.landing.assets import partition_key
@@ -119,12 +119,16 @@ class McnCallLogOperator(BaseLandingOperator):
         self._validate(rendered=False)
         if not (is_templated(date_from) or is_templated(date_till)):
             check_literal_interval(date_from, date_till, error=McnParameterError)
-        self.declare_output_asset(rendered=False)
+        self.declare_output_asset()
 
-    def asset_folder(self) -> str:
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
         """``mcn_call_log`` (``unified_calls/mcn`` with ``output_schema="unified"``): the folder of the asset,
         one partition key ``<vpbx_id>|YYYY-MM-DD`` per vPBX and day."""
-        return unified_report_name("mcn") if self.output_schema == "unified" else MCN_REPORT
+        schema = arguments.get("output_schema", "raw")
+        if is_templated(schema):
+            return schema
+        return unified_report_name("mcn") if schema == "unified" else MCN_REPORT
 
     def api_dataset(self) -> Any:
         """OpenLineage: ``mcn://<API host>``, name ``call_log/account_id=<id>``, schema = the call log's fields."""

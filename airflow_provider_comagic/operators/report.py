@@ -133,15 +133,19 @@ class ComagicReportOperator(ComagicLandingOperator):
         self.page_size = page_size
         self.output_schema = output_schema
         self._validate(rendered=False)
-        self.declare_output_asset(rendered=False)
+        self.declare_output_asset()
 
     @property
     def unified(self) -> bool:
         return self.output_schema == "unified"
 
-    def asset_folder(self) -> str:
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
         """``<report>`` (``unified_calls/comagic`` with ``output_schema="unified"``): the folder of the asset."""
-        return unified_report_name("comagic") if self.unified else report_name(self.method)
+        if arguments.get("output_schema", "raw") == "unified":
+            return unified_report_name("comagic")
+        method = arguments.get("method") or getattr(cls, "report_method", None)
+        return report_name(method) if method else None
 
     def api_dataset(self) -> Any:
         """OpenLineage: ``comagic://<Data API host>``, name ``<method>`` (``<method>/customer_id=<id>`` for an agency's
