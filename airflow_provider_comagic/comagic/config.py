@@ -59,6 +59,11 @@ class ComagicConnectionConfig:
     def host(self) -> str:
         return urlsplit(self.endpoint).netloc
 
+    @property
+    def scheme(self) -> str:
+        """``https`` unless the connection's host is an ``http://`` URL."""
+        return urlsplit(self.endpoint).scheme
+
     def landing_timezone(self, account_zone: str | None, *, conn_id: str, who: str = "the account") -> str:
         """The zone to read and land in: the account's (``account_zone``, from ``get.account``) unless the
         connection names one; a named zone that is not the account's fails (the windows would be shifted and rows

@@ -42,6 +42,7 @@ from airflow_provider_comagic.utils.background import AheadTally, CallAhead, pre
 from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
 from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 from airflow_provider_comagic.utils.time import get_timezone
+from airflow_provider_comagic.utils.transport import describe_failure
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 T = TypeVar("T")
@@ -257,7 +258,8 @@ class ComagicHook(HookSettings, BaseHook):
         try:
             response = self.get_conn().post(config.endpoint, data=body, timeout=self.timeout, stream=True)
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} talking to {config.host}") from None
+            why = describe_failure(error, host=config.host, scheme=config.scheme, timeout=self.timeout)
+            raise ComagicTransportError(f"CoMagic {method}: {why}") from None
         if on_answer is not None:
             on_answer(time.monotonic() - sent)
         try:
@@ -481,7 +483,7 @@ class ComagicHook(HookSettings, BaseHook):
             tip = f" If the account is registered on {other[0]}, set that as the host." if len(other) == 1 else ""
             return False, f"{error}{tip}"
         except ComagicTransportError as error:
-            return False, f"{error}. Is the host right ({', '.join(KNOWN_HOSTS)}) and reachable from here?"
+            return False, f"{error}. The CoMagic hosts are {' and '.join(KNOWN_HOSTS)}."
         except ComagicError as error:
             return False, for_this_connection(str(error), conn_id)
         finally:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 import requests
@@ -35,6 +35,7 @@ from airflow_provider_comagic.mcn.errors import (
 from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
+from airflow_provider_comagic.utils.transport import describe_failure
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
 API_NAME = "MCN Telecom"
@@ -147,7 +148,9 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             response = self.get_conn().get(config.base_url + path, params=params, timeout=self.timeout)
             content = response.content
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise McnTransportError(f"{API_NAME} {what}: {type(error).__name__} talking to {config.host}") from None
+            scheme = urlsplit(config.base_url).scheme
+            why = describe_failure(error, host=config.host, scheme=scheme, timeout=self.timeout)
+            raise McnTransportError(f"{API_NAME} {what}: {why}") from None
         except requests.RequestException as error:  # body cut off mid-stream
             raise McnTransportError(f"{API_NAME} {what}: {type(error).__name__} reading the response") from None
         status = response.status_code
@@ -241,7 +244,7 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             self._max_retries = 0
             vpbxs = self.list_vpbx()
         except McnTransportError as error:
-            return False, f"{error}. Is the base URL ({self.config.base_url}) right and reachable from here?"
+            return False, f"{error}. The base URL is {self.config.base_url}."
         except McnError as error:
             return False, for_this_connection(str(error), conn_id)
         finally:
