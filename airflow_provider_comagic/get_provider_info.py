@@ -43,9 +43,11 @@ _CONNECTION_FIELDS: dict[str, Any] = {
         "schema": {"type": ["boolean", "null"], "default": False},
     },
     "api_version": {
+        # no default stored: Airflow masks every extra value as a secret, and warns on each task that a value
+        # this short ("v2.0") cannot be masked
         "label": "API version",
-        "description": "Data API version in the URL path.",
-        "schema": {"type": ["string", "null"], "default": "v2.0"},
+        "description": "Data API version in the URL path; empty means v2.0.",
+        "schema": {"type": ["string", "null"]},
     },
     **_http_fields("internal_error"),
 }

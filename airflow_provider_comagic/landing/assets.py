@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_comagic.landing.storage import normalize_url
 from airflow_provider_comagic.version_compat import (
     PARTITIONED_ASSETS,
     TRIGGERING_ASSET_EVENTS,
@@ -61,7 +62,7 @@ _COMPACT = "%Y%m%dT%H%M%S"
 def storage_uri(path: str | os.PathLike[str] | ObjectStoragePath) -> str:
     """The URI of a storage location as Airflow's asset rules want it: scheme lower-case, no user info (the
     ``conn_id@`` of ``s3://conn_id@bucket``), no trailing slash; a local path becomes ``file:///abs/path``."""
-    text = str(path) if isinstance(path, ObjectStoragePath) else os.fspath(path)
+    text = str(path) if isinstance(path, ObjectStoragePath) else normalize_url(os.fspath(path))
     if "://" not in text:
         text = "file://" + os.path.abspath(text)
     parts = urllib.parse.urlsplit(text)

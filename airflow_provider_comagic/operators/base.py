@@ -17,7 +17,7 @@ from airflow_provider_comagic.landing.formats import DEFAULT_GZIP_LEVEL, FORMATS
 from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.run_info import run_info
-from airflow_provider_comagic.landing.storage import to_storage_path
+from airflow_provider_comagic.landing.storage import normalize_url, to_storage_path
 from airflow_provider_comagic.landing.writer import (
     DEFAULT_MAX_BYTES_PER_FILE,
     DEFAULT_MAX_ROWS_PER_FILE,
@@ -37,9 +37,14 @@ def check_output_path(path: Any, error: type[ParameterError] = ParameterError) -
     land on the worker's local disk under whatever its current directory is."""
     if isinstance(path, ObjectStoragePath):
         return
-    text = str(path or "").strip()
+    text = normalize_url(str(path or "").strip())
     if not text:
         raise error("output_path is empty: give a URL such as file:///abs/path or s3://conn_id@bucket/prefix")
+    if text.startswith("file:") and not text.startswith("file:///"):
+        raise error(
+            f"output_path {text!r} is not an absolute local path: write file:///abs/path (file:/abs/path is fine "
+            "too); a relative one would land under the worker's current directory"
+        )
     if "://" not in text and not text.startswith("/"):
         raise error(
             f"output_path {text!r} has no scheme and is not absolute (it would land under the worker's current "
