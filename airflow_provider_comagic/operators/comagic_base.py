@@ -282,8 +282,8 @@ class ComagicLandingOperator(BaseLandingOperator):
                 "lookback %s: re-landing %d earlier interval(s) too, %s .. %s",
                 self.lookback,
                 len(intervals) - 1,
-                intervals[-1][0].isoformat(),
-                start.isoformat(),
+                intervals[-1][0].astimezone(tz).isoformat(),  # both ends in the account's zone
+                start.astimezone(tz).isoformat(),
             )
         return intervals
 
