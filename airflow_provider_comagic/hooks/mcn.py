@@ -32,7 +32,7 @@ from airflow_provider_comagic.mcn.errors import (
     McnPermissionError,
     McnTransportError,
 )
-from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
+from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection, missing_port_note
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
@@ -247,7 +247,10 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
         finally:
             self.close()
         ids = ", ".join(str(v.get("vpbx_id", v.get("id"))) for v in vpbxs) or "none"
-        return True, f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}"
+        message = f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}."
+        message += missing_port_note(self.config.stored_port, self.config.base_url)
+        self.log.info("%s", message)  # `airflow connections test` prints only "Connection success!" itself
+        return True, message
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
