@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -44,6 +45,7 @@ from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 from airflow_provider_comagic.utils.time import get_timezone
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_PREFETCH = 1
 """Pages :meth:`ComagicHook.iter_pages` fetches ahead in a background thread while the caller handles one."""
@@ -495,7 +497,9 @@ class ComagicHook(HookSettings, BaseHook):
         )
         message += self._zone_report(account.get("timezone"))
         message += missing_port_note(self.config.stored_port, self.config.endpoint)
-        self.log.info("%s", message)  # `airflow connections test` prints only "Connection success!" itself
+        # `airflow connections test` prints only "Connection success!"; with --verbose also this line (a module
+        # logger: a hook's own logger writes to task logs only, and there is no task here)
+        log.info("%s", message)
         return True, message
 
     def _zone_report(self, zone: str | None) -> str:

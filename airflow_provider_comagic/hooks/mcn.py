@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
@@ -36,6 +37,8 @@ from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, f
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
+
+log = logging.getLogger(__name__)
 
 API_NAME = "MCN Telecom"
 
@@ -249,7 +252,9 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
         ids = ", ".join(str(v.get("vpbx_id", v.get("id"))) for v in vpbxs) or "none"
         message = f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}."
         message += missing_port_note(self.config.stored_port, self.config.base_url)
-        self.log.info("%s", message)  # `airflow connections test` prints only "Connection success!" itself
+        # `airflow connections test` prints only "Connection success!"; with --verbose also this line (a module
+        # logger: a hook's own logger writes to task logs only, and there is no task here)
+        log.info("%s", message)
         return True, message
 
     @classmethod
