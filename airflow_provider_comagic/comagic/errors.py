@@ -137,7 +137,9 @@ class ComagicApiError(ComagicError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        text = f"CoMagic {self.method} failed: {self.api_message} [{self.mnemonic or 'unknown'}, code {self.code}]"
+        # the mnemonic in parentheses, not square brackets: `airflow connections test` prints messages as rich
+        # markup, where "[access_token_invalid, code -32001]" is a style tag and vanishes
+        text = f"CoMagic {self.method} failed: {self.api_message} ({self.mnemonic or 'unknown'}, code {self.code})"
         if self.field:
             text += f"; field {self.field!r}"
             if self.value is not None:

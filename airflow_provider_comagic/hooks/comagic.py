@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,12 +40,13 @@ from airflow_provider_comagic.comagic.session import (
 )
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.utils.background import AheadTally, CallAhead, prefetched
-from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
+from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection, missing_port_note
 from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 from airflow_provider_comagic.utils.time import get_timezone
 from airflow_provider_comagic.utils.transport import describe_failure
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_PREFETCH = 1
 """Pages :meth:`ComagicHook.iter_pages` fetches ahead in a background thread while the caller handles one."""
@@ -495,17 +497,26 @@ class ComagicHook(HookSettings, BaseHook):
             f"Points left: {limits.get('day_remaining', '?')} of {limits.get('day_limit', '?')} today, "
             f"{limits.get('minute_remaining', '?')} of {limits.get('minute_limit', '?')} this minute."
         )
-        zone, named = account.get("timezone"), self.config.timezone
-        if named is None:
-            message += f" Time zone: {zone}, the account's (the connection names none)."
-        elif zone and zone != named:
-            action = (
-                "tasks land in the connection's zone (allow_timezone_mismatch is set)"
-                if self.config.allow_timezone_mismatch
-                else "landing tasks will fail until the extra 'timezone' is removed or set to the account's"
-            )
-            message += f" Warning: the account's time zone is {zone}, the connection says {named}: {action}."
+        message += self._zone_report(account.get("timezone"))
+        message += missing_port_note(self.config.stored_port, self.config.endpoint)
+        # `airflow connections test` prints only "Connection success!"; with --verbose also this line (a module
+        # logger: a hook's own logger writes to task logs only, and there is no task here)
+        log.info("%s", message)
         return True, message
+
+    def _zone_report(self, zone: str | None) -> str:
+        """The zone sentence of a connection test: the account's zone, and what the connection's own means."""
+        named = self.config.timezone
+        if named is None:
+            return f" Time zone: {zone}, the account's (the connection names none)."
+        if not zone or zone == named:
+            return f" Time zone: {named}, the connection's" + (", the account's too." if zone else ".")
+        action = (
+            "tasks land in the connection's zone (allow_timezone_mismatch is set)"
+            if self.config.allow_timezone_mismatch
+            else "landing tasks will fail until the extra 'timezone' is removed or set to the account's"
+        )
+        return f" Warning: the account's time zone is {zone}, the connection says {named}: {action}."
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
@@ -32,11 +33,13 @@ from airflow_provider_comagic.mcn.errors import (
     McnPermissionError,
     McnTransportError,
 )
-from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
+from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection, missing_port_note
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
 from airflow_provider_comagic.utils.transport import describe_failure
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
+
+log = logging.getLogger(__name__)
 
 API_NAME = "MCN Telecom"
 
@@ -250,7 +253,12 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
         finally:
             self.close()
         ids = ", ".join(str(v.get("vpbx_id", v.get("id"))) for v in vpbxs) or "none"
-        return True, f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}"
+        message = f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}."
+        message += missing_port_note(self.config.stored_port, self.config.base_url)
+        # `airflow connections test` prints only "Connection success!"; with --verbose also this line (a module
+        # logger: a hook's own logger writes to task logs only, and there is no task here)
+        log.info("%s", message)
+        return True, message
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
