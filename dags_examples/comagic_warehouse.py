@@ -40,7 +40,7 @@ except ImportError:  # Airflow 2.10
 from airflow.timetables.interval import CronDataIntervalTimetable
 from comagic_example_settings import ACCOUNT_TIMEZONE, COMMUNICATIONS_REPORT, DEFAULT_OUTPUT_BASE  # one place
 
-from airflow_provider_comagic.landing.assets import landed_partitions, partitioned_schedule
+from airflow_provider_comagic.landing.assets import landed_partitions, landing_asset, partitioned_schedule
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.operators.reference import REFERENCE_OPERATORS
 from airflow_provider_comagic.operators.report import ComagicCallLegsReportOperator, ComagicCallsReportOperator
@@ -88,7 +88,7 @@ with DAG(
     for method, snapshot in REFERENCE_OPERATORS.items():  # the lists that name the facts' ids
         landing.append(snapshot(task_id=method.removeprefix("get."), output_path=OUTPUT, skip_on_missing_access=True))
 
-ASSETS = {op.asset_folder(): op.output_asset() for op in landing}  # folder -> its asset
+ASSETS = {op.asset_folder(): landing_asset(OUTPUT, op.asset_folder()) for op in landing}  # folder -> its asset
 
 with DAG(
     dag_id="comagic_warehouse_to_postgres",

@@ -74,6 +74,9 @@ class ReportSource:
     def usage(self) -> dict[str, int]:
         return self._meter.spent()
 
+    def expected_rows(self) -> int | None:
+        return self.plan.expected_rows()
+
     def describe(self) -> dict[str, Any]:
         dates = {"date_from": self.api_dates[0], "date_till": self.api_dates[1]} if self.api_dates else {}
         return {
@@ -178,6 +181,13 @@ class PlanSequenceSource:
 
     def usage(self) -> dict[str, int]:
         return self._meter.spent()
+
+    def expected_rows(self) -> int | None:
+        """The rows of the partition once the last query has given its total (None before: progress logs)."""
+        if self._index != len(self.plans) - 1:
+            return None
+        last = self.plans[-1].expected_rows()
+        return None if last is None else last + sum(plan.stats.rows for plan in self.plans[:-1])
 
     def describe(self) -> dict[str, Any]:
         dates = {"date_from": self.api_dates[0], "date_till": self.api_dates[1]} if self.api_dates else {}

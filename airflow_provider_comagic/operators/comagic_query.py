@@ -10,11 +10,10 @@ A family (the classic reports, the report builder's lists, the reference snapsho
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_comagic.comagic.catalogue import MethodSpec, get_method
+from airflow_provider_comagic.comagic.catalogue import MethodSpec, get_method, unknown_method_error
 from airflow_provider_comagic.comagic.catalogue.specs import listing
 from airflow_provider_comagic.comagic.clients import AgencyClient
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
@@ -125,13 +124,8 @@ class ComagicQueryOperator(ComagicLandingOperator):
             spec = get_method(self.method)
         except ComagicParameterError as unknown:
             if "left out of the catalogue" in str(unknown):
-                raise
-            close = difflib.get_close_matches(str(self.method), methods, n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise _ERROR(
-                f"unknown Data API method {self.method!r}; known methods: {listing(methods)} (the "
-                f"{self.family_noun}s {type(self).__name__} lands).{hint}"
-            ) from None
+                raise  # the reason it is not landed
+            raise unknown_method_error(self.method, methods, self.family_noun) from None
         other = FAMILY_OPERATORS.get(spec.family)
         use = f"; land it with {other}" if other else " and is not landed by any operator"
         raise _ERROR(
@@ -202,9 +196,11 @@ class ComagicQueryOperator(ComagicLandingOperator):
 
         return method_schema(self.method, fields, timestamps=self.timestamps, timezone=zone_name(tz))
 
-    def asset_folder(self) -> str:
-        """``<method without get.>``: the folder of the asset."""
-        return report_name(self.method)
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
+        """``<method without get.>``: the folder of the asset (None while the method is unknown)."""
+        method = cls.fixed_method or arguments.get("method")
+        return report_name(method) if isinstance(method, str) and method else None
 
     def partition_method(self) -> str:
         """The method the partition folders are named after (``{report}``, ``{method}`` of a template)."""

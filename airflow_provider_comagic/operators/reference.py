@@ -18,6 +18,7 @@ from airflow_provider_comagic.comagic.query import ReportQuery
 from airflow_provider_comagic.comagic.sources import ListSource
 from airflow_provider_comagic.landing.pipeline import Step
 from airflow_provider_comagic.operators.comagic_query import ComagicQueryOperator
+from airflow_provider_comagic.utils.task_errors import naming_task
 from airflow_provider_comagic.utils.time import interval_to_api
 
 if TYPE_CHECKING:
@@ -94,8 +95,9 @@ class ComagicReferenceOperator(ComagicQueryOperator):
 
     def __init__(self, *, method: str | None = None, **kwargs: Any) -> None:
         super().__init__(method=method, **kwargs)
-        self._validate(rendered=False)
-        self.declare_output_asset(rendered=False)
+        with naming_task(self.task_id):
+            self._validate(rendered=False)
+            self.declare_output_asset()
 
     @classmethod
     def family_methods(cls) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ fifteen) fixes ``method``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_comagic.comagic.catalogue import MethodSpec, get_method, report_methods
@@ -24,6 +24,7 @@ from airflow_provider_comagic.landing.pipeline import MappedSource, PageSource, 
 from airflow_provider_comagic.operators.comagic_query import ComagicQueryOperator
 from airflow_provider_comagic.unified.comagic import COMAGIC_SOURCE_FIELDS, comagic_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
+from airflow_provider_comagic.utils.task_errors import naming_task
 from airflow_provider_comagic.utils.templating import is_templated
 from airflow_provider_comagic.utils.time import interval_to_api, parse_user_time
 
@@ -124,8 +125,9 @@ class ComagicReportOperator(ComagicQueryOperator):
     def __init__(self, *, method: str | None = None, output_schema: str = "raw", **kwargs: Any) -> None:
         super().__init__(method=method, **kwargs)
         self.output_schema = output_schema
-        self._validate(rendered=False)
-        self.declare_output_asset(rendered=False)
+        with naming_task(self.task_id):
+            self._validate(rendered=False)
+            self.declare_output_asset()
 
     @classmethod
     def family_methods(cls) -> tuple[str, ...]:
@@ -139,9 +141,12 @@ class ComagicReportOperator(ComagicQueryOperator):
     def monthly(self) -> bool:  # type: ignore[override]
         return self.method == MONTHLY_REPORT
 
-    def asset_folder(self) -> str:
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
         """``<report>`` (``unified_calls/comagic`` with ``output_schema="unified"``): the folder of the asset."""
-        return unified_report_name("comagic") if self.unified else super().asset_folder()
+        if arguments.get("output_schema", "raw") == "unified":
+            return unified_report_name("comagic")
+        return super().asset_folder_of({"method": getattr(cls, "report_method", None), **arguments})
 
     def partition_method(self) -> str:
         return unified_report_name("comagic") if self.unified else self.method

@@ -22,6 +22,7 @@ from airflow_provider_comagic.comagic.saved_reports import REPORT_ARGUMENTS, REP
 from airflow_provider_comagic.comagic.sources import ReportSource
 from airflow_provider_comagic.landing.pipeline import Step
 from airflow_provider_comagic.operators.comagic_query import ComagicQueryOperator
+from airflow_provider_comagic.utils.task_errors import naming_task
 from airflow_provider_comagic.utils.time import interval_to_api
 
 if TYPE_CHECKING:
@@ -118,8 +119,9 @@ class ComagicReportBuilderOperator(ComagicQueryOperator):
         self.report_name = report_name
         self.report_type = report_type
         self.is_realtime = is_realtime
-        self._validate(rendered=False)
-        self.declare_output_asset(rendered=False)
+        with naming_task(self.task_id):
+            self._validate(rendered=False)
+            self.declare_output_asset()
 
     @classmethod
     def family_methods(cls) -> tuple[str, ...]:

@@ -178,8 +178,8 @@ CASES = [
         "unknown method: the family's closest",
         lambda: run_report(method="get.call_report"),
         ComagicParameterError,
-        r"unknown Data API method 'get.call_report'; known methods: get.calls_report, .*get.source_costs \(the "
-        r"report methods ComagicReportOperator lands\)\. Did you mean 'get.calls_report'\?",
+        r"unknown report method 'get.call_report' \(did you mean 'get.calls_report'\?\)\. The report methods: "
+        r"get.calls_report, .*get.source_costs$",
     ),
     Case(
         "a method of another family",
@@ -257,7 +257,7 @@ CASES = [
         "wrong host: connection refused",
         lambda: run_report(),
         ComagicTransportError,
-        r"ConnectionError talking to 127\.0\.0\.1:1",
+        r"connection to 127\.0\.0\.1:1 was refused: is the server running, and are the host and port right",
         no_call=False,
         setup=lambda emu, mp: set_conn(mp, emu, host="http://127.0.0.1:1"),
     ),

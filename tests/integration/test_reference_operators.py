@@ -199,7 +199,7 @@ def test_a_spent_quota_defers_and_the_snapshot_resumes_exactly(emu, tmp_path):  
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"method": "get.campaign"}, r"unknown Data API method 'get.campaign'.*Did you mean 'get.campaigns'\?"),
+        ({"method": "get.campaign"}, r"unknown reference list 'get.campaign' \(did you mean 'get.campaigns'\?\)"),
         ({"method": "get.calls_report"}, r"get.calls_report is not a reference list.*ComagicReportOperator"),
         ({"method": "get.tags", "filter": {"field": "id", "operator": "=", "value": 1}}, r"filter: a snapshot"),
         ({"method": "get.tags", "lookback": dt.timedelta(days=1)}, r"lookback: a snapshot of get.tags"),

@@ -152,8 +152,8 @@ def test_a_missing_or_wrong_report_fails_before_any_report_call(emu, tmp_path, k
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"method": "get.call"}, r"unknown Data API method 'get.call'; known methods: get.communications.*"
-         r"Did you mean 'get.calls'\?"),
+        ({"method": "get.call"}, r"unknown report-builder list 'get.call' \(did you mean 'get.calls'\?\)\. The "
+         r"report-builder lists: get.communications, get.calls"),
         ({"method": "get.calls_report", "report_id": 1}, r"get.calls_report is not a report-builder list"),
         ({"method": "get.calls"}, r"give report_id or report_name"),
         ({"method": "get.calls", "report_id": 1, "report_name": "x"}, r"give report_id or report_name \(one of them"),
