@@ -22,31 +22,14 @@ from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.version_compat import AirflowSkipException, TaskDeferred
 from tests.fixtures.airflow_compat import OutletEventAccessors, event_extra
 from tests.integration.test_report_operators import DAY, NOW, canonical, context, emu, typed_rows  # noqa: F401
+from tests.unit.comagic.test_catalogue_api import SNAPSHOTS
 
 pytestmark = pytest.mark.integration
 
 END = DAY + dt.timedelta(days=1)
 # the lists: campaigns, sites, site blocks, tags, employees, employee groups, virtual numbers, scenarios,
 # segments, events, chat channels, statuses, sources, source groups, source channels, sales funnels, contacts
-NAMED = (
-    "get.campaigns",
-    "get.sites",
-    "get.site_blocks",
-    "get.tags",
-    "get.employees",
-    "get.group_employees",
-    "get.virtual_numbers",
-    "get.scenarios",
-    "get.segments",
-    "get.events",
-    "get.chat_channels",
-    "get.statuses",
-    "get.sources",
-    "get.sources_groups",
-    "get.sources_channels",
-    "get.sales_funnel",
-    "get.contacts",
-)
+NAMED = SNAPSHOTS
 CLIENT_LISTS = [name for name in reference_methods() if get_method(name).callable_by("client")]
 PARTNER_LISTS = [name for name in reference_methods() if not get_method(name).callable_by("client")]
 
@@ -99,11 +82,16 @@ def test_every_list_lands_equal_to_its_truth(emu, tmp_path, method, fmt):  # noq
 
 
 @pytest.mark.parametrize("method", PARTNER_LISTS)
-def test_partner_only_lists_land_for_an_agent(comagic_emulator_factory, monkeypatch, tmp_path, method):
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_partner_only_lists_land_for_an_agent(comagic_emulator_factory, monkeypatch, tmp_path, method, fmt):
     agent = comagic_emulator_factory(calls_per_day=20, start_time=NOW, frozen_clock=True, partner_customers=3)
     monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", connection_json(agent))
-    summary = snapshot(method, tmp_path, output_format="parquet", page_size=2)
-    check_equal_to_truth(agent, method, summary, "parquet")
+    summary = snapshot(method, tmp_path, output_format=fmt, page_size=2)
+    check_equal_to_truth(agent, method, summary, fmt)
+
+
+def test_every_reference_list_is_tested_against_its_truth():
+    assert sorted([*CLIENT_LISTS, *PARTNER_LISTS]) == sorted(reference_methods()) and len(reference_methods()) == 50
 
 
 def test_a_list_without_a_sortable_id_is_exact_although_every_call_shuffles_it(emu, tmp_path):  # noqa: F811
@@ -138,6 +126,17 @@ def test_manifest_records_the_snapshot(emu, tmp_path):  # noqa: F811
     assert abs(taken - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)
     assert "date_from" not in manifest["api"]  # a list has no dates
     assert (summary["date_from"], summary["date_till"]) == ("2024-03-01 00:00:00", "2024-03-01 23:59:59")
+
+
+def test_openlineage_of_a_snapshot(emu, tmp_path):  # noqa: F811
+    pytest.importorskip("airflow.providers.openlineage")
+    op = ComagicReferenceOperator(task_id="s", method="get.tags", output_path=str(tmp_path), fields=["id", "name"])
+    summary = op.execute(context(DAY, END))
+    lineage = op.get_openlineage_facets_on_complete(None)
+    (source,), (landed,) = lineage.inputs, lineage.outputs
+    assert source.namespace.startswith("comagic://127.0.0.1:") and source.name == "get.tags"
+    assert [f.name for f in source.facets["schema"].fields] == ["id", "name"]
+    assert (landed.namespace, landed.name) == ("file", summary["partition"].removeprefix("file://"))
 
 
 def test_a_rerun_replaces_the_days_snapshot(emu, tmp_path):  # noqa: F811
