@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_provider_comagic.comagic.catalogue import MethodSpec, get_method, report_methods
 from airflow_provider_comagic.comagic.clients import AgencyClient
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.comagic.paging.rows import with_required_fields
 from airflow_provider_comagic.comagic.periods import check_period, month_intervals, month_params, totals_a_period
 from airflow_provider_comagic.comagic.quota import ApiMeter
 from airflow_provider_comagic.comagic.sources import PlanSequenceSource, ReportSource
@@ -193,7 +194,8 @@ class ComagicReportOperator(ComagicQueryOperator):
         api_dates = interval_to_api(start, end, tz, error=_ERROR)
         sites = self._sites_of(hook, client) if self._reads_every_site(spec) else None
         plans = [self._plan(hook, client, start, end, tz, site) for site in (sites if sites is not None else [None])]
-        fields = plans[0].fields if plans else self._plan(hook, client, start, end, tz, None).fields
+        needed = [*spec.key, *([spec.time_field] if spec.time_field else [])]
+        fields = plans[0].fields if plans else with_required_fields(self._requested_fields(), needed)  # no site
         query = self._query.as_manifest(list(fields or ()), self.page_size)
         source: PageSource
         if sites is not None:
@@ -236,10 +238,7 @@ class ComagicReportOperator(ComagicQueryOperator):
         """The paging plan of one interval (of one site). Fields are always named: some methods' default fields
         lack the key or the time field, which the engine needs to read exactly (it adds them to an explicit list)."""
         query = self._query
-        if self.unified:
-            fields = list(COMAGIC_SOURCE_FIELDS)
-        else:
-            fields = query.fields or list(get_method(self.method).default_fields)
+        fields = self._requested_fields()
         params = query.call_params(client)
         if site is not None:
             params[SITE_PARAM] = site
@@ -257,6 +256,11 @@ class ComagicReportOperator(ComagicQueryOperator):
             page_size=self.page_size,
             params=params,
         )
+
+    def _requested_fields(self) -> list[str]:
+        if self.unified:
+            return list(COMAGIC_SOURCE_FIELDS)
+        return self._query.fields or list(get_method(self.method).default_fields)
 
     def row_schema(self, fields: Sequence[str], tz: dt.tzinfo) -> pa.Schema:
         """The Arrow schema of the landed rows: the unified table, or the report's fields from the catalogue."""

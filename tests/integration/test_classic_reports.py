@@ -100,6 +100,22 @@ def test_a_report_that_needs_a_site_reads_every_site_into_one_partition(emu, tmp
     assert {row["site_id"] for row in iter_landed_rows(one["partition"])} == {sites(emu)[0]}
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_an_account_without_sites_lands_an_empty_partition(emu, tmp_path, monkeypatch, fmt):  # noqa: F811
+    op = ComagicReportOperator(
+        task_id="r", method="get.ct_ac_summary_report", output_path=str(tmp_path), output_format=fmt
+    )
+    monkeypatch.setattr(ComagicReportOperator, "_sites_of", lambda self, hook, client: [])
+    summary = op.execute(context(DAY, END))
+    manifest = read_manifest(summary["partition"])
+    assert (
+        summary["rows"] == 0 and manifest["api"]["site_ids"] == [] and "get.ct_ac_summary_report" not in emu.stats.calls
+    )
+    assert (
+        manifest["query"]["fields"][:2] == ["ac_id", "ac_name"] and list(iter_landed_rows(summary["partition"])) == []
+    )
+
+
 def test_a_site_fan_out_resumes_after_a_quota_wait(emu, tmp_path):  # noqa: F811
     emu.faults.add("limit_exceeded", method="get.ct_ac_summary_report", calls={2}, limit_type="minute")
     op = ComagicReportOperator(
