@@ -38,9 +38,10 @@ import os
 import pendulum
 
 try:
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, Asset
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
 from airflow.timetables.interval import CronDataIntervalTimetable
 from comagic_example_settings import ACCOUNT_TIMEZONE, example_lake  # one place to edit
 
@@ -49,6 +50,9 @@ from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 
 OUTPUT_BASE = example_lake("agency_fanout")
 AGENCY_CONN_ID = "comagic_agency"
+# the asset every client's partitions update, named at parse time: its events carry each partition's key
+# (<customer_id>|YYYY-MM-DD), and Airflow need not create an asset while many mapped tasks finish at once
+AGENCY_CALLS = Asset("comagic://agency_fanout/calls_report")
 LOOKBACK_DAYS = int(os.environ.get("COMAGIC_LOOKBACK_DAYS", "3"))
 PAGE_SIZE = int(os.environ.get("COMAGIC_PAGE_SIZE", "10000"))
 GROUP_SIZE = int(os.environ.get("COMAGIC_CLIENT_GROUP_SIZE", "0")) or None
@@ -77,6 +81,7 @@ with DAG(
     calls = ComagicCallsReportOperator.partial(
         task_id="calls_report",
         output_path=OUTPUT_BASE,
+        output_asset=AGENCY_CALLS,
         output_format="parquet",
         skip_on_missing_access=True,
         lookback=dt.timedelta(days=LOOKBACK_DAYS),

@@ -5,24 +5,19 @@ try despite ``retries``, a transient one (the API answering 503) is retried and 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from tests.fixtures.airflow_db import task_states
+from tests.fixtures.dags_test import dag_env, dags_test
 
 pytestmark = pytest.mark.dag
 
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
 DAG_ID = "comagic_failure_modes"
-DAG_FILE = textwrap.dedent(
-    '''
+DAG_FILE = '''
     """One report task with retries, for the failure tests."""
     import datetime as dt
     import os
@@ -46,55 +41,27 @@ DAG_FILE = textwrap.dedent(
     ):
         ComagicCallsReportOperator(task_id="calls_report", output_path=os.environ["LAKE"], output_format="jsonl")
     '''
-)
 
 
 @pytest.fixture
 def airflow_env(tmp_path) -> dict[str, str]:
-    """A migrated SQLite metadata database and a dags folder holding the one DAG above."""
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "false",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-        "LAKE": (tmp_path / "lake").as_uri(),
-    }
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-    return env
+    return dag_env(tmp_path, DAG_ID, DAG_FILE, LAKE=(tmp_path / "lake").as_uri())
 
 
-def dags_test(env: dict[str, str], log: Path) -> str:
-    with log.open("w") as handle:
-        subprocess.run(
-            [AIRFLOW, "dags", "test", DAG_ID, "2024-03-02"],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            timeout=240,
-        )
-    return log.read_text()
+def run(env: dict[str, str], log: Path) -> str:
+    return dags_test(env, DAG_ID, "2024-03-02", log)
 
 
 def task_instance(env: dict[str, str]) -> tuple[str, int]:
     """The state and try number Airflow recorded for the task."""
-    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute(
-            "SELECT state, try_number FROM task_instance WHERE dag_id = ? AND task_id = 'calls_report'", (DAG_ID,)
-        ).fetchall()
-    assert len(rows) == 1, rows
-    return rows[0][0], int(rows[0][1])
+    (state,) = task_states(env, DAG_ID).values()
+    return state
 
 
 def test_a_zone_unlike_the_accounts_fails_on_the_first_try(comagic_emulator_factory, airflow_env, tmp_path):
     emu = comagic_emulator_factory(calls_per_day=50)
     env = {**airflow_env, "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu, timezone="UTC")}
-    output = dags_test(env, tmp_path / "zone.log")
+    output = run(env, tmp_path / "zone.log")
     assert task_instance(env) == ("failed", 1), output[-4000:]
     assert "names the time zone UTC, but the account is in Europe/Moscow" in output
     assert emu.stats.calls["get.calls_report"] == 0
@@ -110,7 +77,7 @@ def test_a_rejected_token_fails_on_the_first_try(comagic_emulator_factory, airfl
     conn = json.loads(connection_json(emu))
     conn["password"] = "not-the-token"
     env = {**airflow_env, "AIRFLOW_CONN_COMAGIC_DEFAULT": json.dumps(conn)}
-    output = dags_test(env, tmp_path / "token.log")
+    output = run(env, tmp_path / "token.log")
     assert task_instance(env) == ("failed", 1), output[-4000:]
     assert "access_token_invalid" in output and "not-the-token" not in output
     # an error that explains itself: one line in the log, and none of the provider's inner frames
@@ -122,7 +89,7 @@ def test_a_transient_fault_is_retried(comagic_emulator_factory, airflow_env, tmp
     emu = comagic_emulator_factory(calls_per_day=50)
     emu.faults.add("http_503", method="get.calls_report", calls={1})
     env = {**airflow_env, "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu, max_retries=0)}
-    output = dags_test(env, tmp_path / "transient.log")
+    output = run(env, tmp_path / "transient.log")
     assert task_instance(env) == ("success", 2), output[-4000:]
     assert "Skipping masking" not in output  # no extra too short to mask (the form stores no "v2.0")
     partition = f"{airflow_env['LAKE']}/calls_report/date=2024-03-01"

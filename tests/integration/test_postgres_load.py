@@ -20,6 +20,7 @@ from tests.fixtures.airflow_compat import allow_execute_in_this_thread
 from tests.fixtures.lake import lake  # noqa: F401 - fixture
 from tests.fixtures.landing_crash import context, kill_loader_mid_copy
 from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
+from tests.fixtures.processes import require_import
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -214,7 +215,7 @@ def test_concurrent_loads_into_a_new_table(emu, pg, tmp_path):
 
 
 def test_openlineage_of_a_load(emu, pg, tmp_path):
-    pytest.importorskip("airflow.providers.openlineage")
+    require_import("airflow.providers.openlineage", "the OpenLineage provider (the [test] extra has it)")
     summary = land(tmp_path, DAY, DAY + dt.timedelta(days=1))
     op = ComagicLandedToPostgresOperator(
         task_id="load",

@@ -19,6 +19,7 @@ from airflow_provider_comagic.comagic.catalogue import (
     report_methods,
 )
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from tests.fixtures.processes import require_path
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "generate_catalogue.py"
@@ -35,7 +36,13 @@ def _load_generator() -> ModuleType:
 
 
 generator = _load_generator()
-needs_docs = pytest.mark.skipif(not generator.DEFAULT_DOCS.is_dir(), reason="comagic-docs folder not present")
+
+
+@pytest.fixture
+def docs():
+    """The documentation pages the catalogue is generated from (../shared beside the checkout; CI must have it)."""
+    return require_path(generator.DEFAULT_DOCS, "the Data API docs the catalogue is generated from (../shared)")
+
 
 REPORTS = (
     "get.calls_report",
@@ -58,19 +65,16 @@ def _child_names(spec: FieldSpec) -> list[str]:
 # --- generator -------------------------------------------------------------------------------------------
 
 
-@needs_docs
-def test_committed_json_matches_generator_output() -> None:
-    text, _notes = generator.generate(generator.DEFAULT_DOCS)
+def test_committed_json_matches_generator_output(docs) -> None:
+    text, _notes = generator.generate(docs)
     assert text == METHODS_JSON.read_text(encoding="utf-8"), "run scripts/generate_catalogue.py"
 
 
-@needs_docs
-def test_generator_is_deterministic() -> None:
-    assert generator.generate(generator.DEFAULT_DOCS)[0] == generator.generate(generator.DEFAULT_DOCS)[0]
+def test_generator_is_deterministic(docs) -> None:
+    assert generator.generate(docs)[0] == generator.generate(docs)[0]
 
 
-@needs_docs
-def test_check_mode_passes_on_committed_json_and_fails_on_stale(tmp_path: Path) -> None:
+def test_check_mode_passes_on_committed_json_and_fails_on_stale(docs, tmp_path: Path) -> None:
     assert generator.main(["--check"]) == 0
     stale = tmp_path / "methods.json"
     stale.write_text("{}\n", encoding="utf-8")

@@ -13,14 +13,14 @@ import pytest
 
 from airflow_provider_comagic.comagic.catalogue import MethodSpec
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
-from tests.unit.comagic.test_catalogue import generator, needs_docs
-
-pytestmark = needs_docs
+from tests.fixtures.processes import require_path
+from tests.unit.comagic.test_catalogue import generator
 
 
 @pytest.fixture(scope="module")
 def generated() -> dict[str, Any]:
-    return json.loads(generator.generate(generator.DEFAULT_DOCS)[0])
+    docs = require_path(generator.DEFAULT_DOCS, "the Data API docs the catalogue is generated from (../shared)")
+    return json.loads(generator.generate(docs)[0])
 
 
 @pytest.fixture(scope="module")
