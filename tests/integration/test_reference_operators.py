@@ -21,6 +21,7 @@ from airflow_provider_comagic.operators.reference import (
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.version_compat import AirflowSkipException, TaskDeferred
 from tests.fixtures.airflow_compat import OutletEventAccessors, event_extra
+from tests.fixtures.processes import require_import
 from tests.integration.test_report_operators import DAY, NOW, canonical, context, emu, typed_rows  # noqa: F401
 from tests.unit.comagic.test_catalogue_api import SNAPSHOTS
 
@@ -129,7 +130,7 @@ def test_manifest_records_the_snapshot(emu, tmp_path):  # noqa: F811
 
 
 def test_openlineage_of_a_snapshot(emu, tmp_path):  # noqa: F811
-    pytest.importorskip("airflow.providers.openlineage")
+    require_import("airflow.providers.openlineage", "the OpenLineage provider (the [test] extra has it)")
     op = ComagicReferenceOperator(task_id="s", method="get.tags", output_path=str(tmp_path), fields=["id", "name"])
     summary = op.execute(context(DAY, END))
     lineage = op.get_openlineage_facets_on_complete(None)
