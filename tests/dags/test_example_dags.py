@@ -20,6 +20,7 @@ from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.testing.pytest_plugin import connection_json, mcn_connection_json
 from airflow_provider_comagic.version_compat import PARTITIONED_ASSETS
 from tests.fixtures.airflow_db import asset_events, task_states
+from tests.fixtures.dags_test import sync_dags
 from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
 from tests.fixtures.uploads import uploaded_around_now
 
@@ -52,6 +53,7 @@ def airflow_home(tmp_path_factory) -> dict[str, str]:
 
 def run_dag(env: dict[str, str], dag_id: str, logical_date: str, log_dir: Path, timeout: float = 240) -> str:
     log = log_dir / f"{dag_id}.log"
+    sync_dags(env)
     with log.open("w") as handle:  # streamed to a file, so a hung run can be read while it hangs
         result = subprocess.run(
             [AIRFLOW, "dags", "test", dag_id, logical_date],
