@@ -53,6 +53,14 @@ else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
     from airflow.models.dag import DagContext
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
 
+
+def current_dag() -> object | None:
+    """The DAG whose ``with`` block is open (a mapped task's ``partial`` runs there), or None."""
+    if AIRFLOW_V_3_0_PLUS:
+        return DagContext.get_current()
+    return DagContext.get_current_dag()  # pragma: no cover - Airflow 2.10's name
+
+
 TRIGGERING_ASSET_EVENTS = "triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events"
 """The context key of the asset (2.10: dataset) events that triggered a run."""
 
@@ -101,5 +109,6 @@ __all__ = [
     "TriggerEvent",
     "attach_store",
     "conf",
+    "current_dag",
     "mask_secret",
 ]

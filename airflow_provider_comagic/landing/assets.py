@@ -131,13 +131,14 @@ def landing_alias(dag_id: str | None, task_id: str) -> AssetAlias:
 def emit_alias_events(
     outlet_events: Any, alias: AssetAlias, asset: Asset, entries: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Record the events of ``entries`` on ``asset`` through ``alias``: one event per partition, each ``extra``
-    naming its one partition (Airflow keeps one event per distinct extra; an alias event carries the run's
-    partition key only, not the task's, so the key travels in the extra as on Airflow 2.10). Returns the extra
-    of all the partitions."""
+    """Record the events of ``entries`` on ``asset`` through ``alias``: one event per partition, its ``extra`` the
+    partition's details and ``partition_key``, flat (Airflow keeps one event per distinct extra, an alias event
+    carries the run's partition key only, and Airflow 2.10 hashes an alias event's extra: scalars only). Returns
+    the extra of all the partitions, for the log."""
     accessor = outlet_events[alias]
     for entry in entries:
-        accessor.add(asset, extra=asset_event_extra([entry]))
+        details = {name: entry[name] for name in EVENT_FIELDS if entry.get(name) is not None}
+        accessor.add(asset, extra={**details, "partition_key": entry["partition_key"]})
     return asset_event_extra(entries)
 
 
@@ -168,6 +169,9 @@ def landed_partitions(context: Mapping[str, Any], asset: Asset | str | None = No
             extra = dict(getattr(event, "extra", None) or {})
             key = getattr(event, "partition_key", None) or run_key
             listed = extra.get("partitions") or {}
+            if not listed and extra.get("partition_key"):  # an event through an alias: one partition, flat
+                details = {name: value for name, value in extra.items() if name != "partition_key"}
+                listed = {extra["partition_key"]: details}
             wanted = [key] if key and key in listed else list(listed)
             for name in wanted:
                 found[name] = {"partition_key": name, **listed[name]}

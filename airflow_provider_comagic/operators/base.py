@@ -25,7 +25,7 @@ from airflow_provider_comagic.landing.writer import (
 )
 from airflow_provider_comagic.utils.lineage import lineage_or_none, operator_lineage
 from airflow_provider_comagic.utils.templating import is_templated
-from airflow_provider_comagic.version_compat import Asset, AssetAlias, BaseOperator, DagContext, ObjectStoragePath
+from airflow_provider_comagic.version_compat import Asset, AssetAlias, BaseOperator, ObjectStoragePath, current_dag
 
 __all__ = ["TIMESTAMP_MODES", "BaseLandingOperator"]
 
@@ -161,7 +161,7 @@ class BaseLandingOperator(BaseOperator):
     def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
         """A mapped task declares its outlet at parse time too (its ``__init__`` runs only once mapped)."""
         if not kwargs.get("outlets"):
-            dag = kwargs.get("dag") or DagContext.get_current()
+            dag = kwargs.get("dag") or current_dag()
             outlet = cls.parse_time_outlet(kwargs, dag.dag_id if dag is not None else None)
             if outlet is not None:
                 kwargs["outlets"] = [outlet]

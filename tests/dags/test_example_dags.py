@@ -17,9 +17,10 @@ import pytest
 
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
-from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from airflow_provider_comagic.testing.pytest_plugin import connection_json, mcn_connection_json
 from airflow_provider_comagic.version_compat import PARTITIONED_ASSETS
 from tests.fixtures.airflow_db import asset_events, task_states
+from tests.fixtures.dags_test import sync_dags
 from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
 from tests.fixtures.uploads import uploaded_around_now
 
@@ -52,6 +53,7 @@ def airflow_home(tmp_path_factory) -> dict[str, str]:
 
 def run_dag(env: dict[str, str], dag_id: str, logical_date: str, log_dir: Path, timeout: float = 240) -> str:
     log = log_dir / f"{dag_id}.log"
+    sync_dags(env)
     with log.open("w") as handle:  # streamed to a file, so a hung run can be read while it hangs
         result = subprocess.run(
             [AIRFLOW, "dags", "test", dag_id, logical_date],
@@ -94,6 +96,7 @@ def test_dagbag_imports_every_example_without_errors_or_api_calls(emu):
         "comagic_calls_partition_to_postgres",
         "comagic_warehouse_landed",
         "comagic_warehouse_to_postgres",
+        "comagic_mcn_call_log",
     }
     assert expected <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
@@ -264,3 +267,43 @@ def test_agency_fanout_in_groups_past_max_map_length(comagic_emulator_factory, a
         )
         assert sorted(row["id"] for row in iter_landed_rows(partition)) == sorted(r["id"] for r in truth)
         assert read_manifest(partition)["client"]["customer_id"] == customer
+
+
+def test_mcn_call_log_example(mcn_emulator_factory, airflow_home, tmp_path):
+    """Every active vPBX's day lands raw and unified, equal to the emulator's truth; Airflow recorded both tasks'
+    success and one asset event per vPBX partition (through each task's alias: the path is a template)."""
+    mcn = mcn_emulator_factory(calls_per_day=40)
+    base = tmp_path / "lake"
+    env = {
+        **airflow_home,
+        "AIRFLOW_CONN_MCN_TELECOM_DEFAULT": mcn_connection_json(mcn),
+        "COMAGIC_OUTPUT_BASE": base.as_uri(),
+    }
+    run_dag(env, "comagic_mcn_call_log", LOGICAL_DATE, tmp_path)
+    lake = f"{base.as_uri()}/mcn_call_log"
+    for vpbx in mcn.vpbx_ids:
+        truth = sorted(row["callid"] for row in mcn.calls(vpbx, DAY_START, DAY_END))
+        for folder in ("mcn_call_log", "unified_calls/mcn"):
+            partition = f"{lake}/{folder}/vpbx_id={vpbx}/date=2024-03-01"
+            ids = sorted(
+                row["callid" if folder == "mcn_call_log" else "call_id"] for row in iter_landed_rows(partition)
+            )
+            assert [str(i) for i in ids] == [str(i) for i in truth] and truth
+    assert set(task_states(env, "comagic_mcn_call_log").values()) == {("success", 1)}
+    events = asset_events(env, "comagic_mcn_call_log")
+    assert sorted((e["uri"], e["extra"]["partition_key"]) for e in events) == sorted(
+        (f"{lake}/{folder}", f"{vpbx}|2024-03-01")
+        for folder in ("mcn_call_log", "unified_calls/mcn")
+        for vpbx in mcn.vpbx_ids
+    )
+
+
+def test_the_upload_examples_sample_calls_file_is_valid():
+    """dags_examples/upload_sample_calls.jsonl, the file the walkthrough copies into ``<base>/uploads/``, passes the
+    checks upload.calls makes."""
+    from airflow_provider_comagic.comagic.uploads.files import read_calls
+    from airflow_provider_comagic.comagic.uploads.rules import validate_calls
+
+    calls = read_calls(DAGS / "upload_sample_calls.jsonl")
+    validate_calls(calls)
+    assert len(calls) == 5 and {c["ext_id"] for c in calls} == {f"pbx-sample-{i}" for i in range(1, 6)}

@@ -127,10 +127,9 @@ def test_a_templated_path_declares_an_alias_whose_events_name_the_asset(emu, tmp
     keys = ["2024-03-02", "2024-03-01"]
     assert [extra["partition_key"] for _, _, extra in events] == keys  # one event per partition, its own extra
     for (_, _, extra), entry in zip(events, summary["intervals"], strict=True):
-        assert extra["partition_keys"] == [entry["partition_key"]] and list(extra["partitions"]) == [
-            entry["partition_key"]
-        ]
+        assert extra["partition_key"] == entry["partition_key"] and extra["manifest"] == entry["manifest"]
         assert extra["rows"] == entry["rows"] == read_manifest(entry["partition"])["rows"]
+        assert all(not isinstance(value, list | dict) for value in extra.values())  # Airflow 2.10 hashes it
     assert event_extra(accessors, f"file://{tmp_path}/calls_report") == {}  # nothing on the undeclared asset
 
 

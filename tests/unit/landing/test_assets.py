@@ -116,3 +116,17 @@ def test_partitioned_schedule_by_version():
         assert isinstance(schedule, PartitionedAssetTimetable)
     else:
         assert [a.uri for a in schedule] == [CALLS, CHATS]
+
+
+def test_events_through_an_alias_are_read_one_partition_each():
+    """An alias event's extra is one partition's details, flat (Airflow 2.10 hashes it: no lists or dicts)."""
+    from airflow_provider_comagic.landing.assets import emit_alias_events, landing_alias
+    from tests.fixtures.airflow_compat import OutletEventAccessors, alias_events
+
+    accessors, alias = OutletEventAccessors(), landing_alias("d", "t")
+    emit_alias_events(accessors, alias, Asset(CALLS), [_entry("2026-11-30", 5), _entry("2026-11-29", 7)])
+    extras = [extra for _, _, extra in alias_events(accessors, alias)]
+    assert [e["partition_key"] for e in extras] == ["2026-11-30", "2026-11-29"]
+    assert all(not isinstance(v, list | dict) for e in extras for v in e.values())
+    context = _context({CALLS: [_event(extra) for extra in extras]})
+    assert {p["partition_key"]: p["rows"] for p in landed_partitions(context)} == {"2026-11-30": 5, "2026-11-29": 7}
