@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_RESCUED_FRACTION",
     "NOT_DOCUMENTED",
     "POLICIES",
+    "UNLISTED",
     "RESCUED_COLUMN",
     "RESCUE_ALLOWANCE",
     "DriftPolicy",
@@ -49,7 +50,17 @@ RESCUE_ALLOWANCE = 5
 changed API from noise (a small partition)."""
 NOT_DOCUMENTED = "not documented"
 """The documented type recorded for a field the docs do not list."""
+UNLISTED = "unlisted value"
+"""What arrived, for an enum value the docs do not list (it lands as text)."""
 _COUNTS = ("coerced", "rescued", "added", "unlisted")
+
+
+def _described(entry: Mapping[str, Any]) -> str:
+    """``3 coerced as digit string (e.g. '515')``; ``2 values the docs do not list (e.g. 'x')``."""
+    if entry["arrived"] == UNLISTED:
+        return f"{entry['unlisted']} values the docs do not list (e.g. {entry['example']!r})"
+    counts = ", ".join(f"{entry[what]} {what}" for what in _COUNTS if entry[what])
+    return f"{counts} as {entry['arrived']} (e.g. {entry['example']!r})"
 
 
 def _fraction(value: Any, name: str) -> float:
@@ -157,11 +168,7 @@ class DriftTally:
             by_column.setdefault(column, []).append(entry)
         lines = []
         for column, entries in by_column.items():
-            parts = [
-                ", ".join(f"{entry[what]} {what}" for what in _COUNTS if entry[what])
-                + f" as {entry['arrived']} (e.g. {entry['example']!r})"
-                for entry in entries
-            ]
+            parts = [_described(entry) for entry in entries]
             documented = entries[0]["documented"]
             what = "a field the docs do not list" if documented == NOT_DOCUMENTED else f"documented {documented}"
             lines.append(f"Schema drift in {column} ({what}): {'; '.join(parts)}")

@@ -40,7 +40,7 @@ from airflow_provider_comagic.landing.arrow import (
     row_columns,
 )
 from airflow_provider_comagic.landing.coercion import Coerced, Mismatch, check_value, describe_type, json_kind
-from airflow_provider_comagic.landing.drift import NOT_DOCUMENTED, RESCUED_COLUMN, DriftPolicy, DriftTally
+from airflow_provider_comagic.landing.drift import NOT_DOCUMENTED, RESCUED_COLUMN, UNLISTED, DriftPolicy, DriftTally
 from airflow_provider_comagic.utils.arrow_fields import ENUM_VALUES, JSON_TEXT, SENSITIVE
 
 __all__ = ["SchemaGuard", "rescued_field", "with_rescued_column"]
@@ -197,9 +197,7 @@ class SchemaGuard:
             if count:
                 example = pc.filter(column, outside)[0].as_py()
                 field = self.documented.field(name)
-                self.tally.count(
-                    "unlisted", name, "enum", "unlisted value", example, sensitive=_is_sensitive(field), n=count
-                )
+                self.tally.count("unlisted", name, "enum", UNLISTED, example, sensitive=_is_sensitive(field), n=count)
         n = table.num_rows
         columns = [
             table.column(name) if name in table.column_names else pa.nulls(n, field.type)

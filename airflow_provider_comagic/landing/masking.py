@@ -32,6 +32,7 @@ _SENSITIVE_NAMES = re.compile(
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s?#]+)[^\s]*")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _LONG_DIGITS = re.compile(r"\d[\d\s()+-]{5,}\d")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(\s\d{2})?")  # a date (and hour) is no phone number
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{20,}")
 _MAX_TEXT = 64
 _MAX_ITEMS = 3
@@ -57,7 +58,7 @@ def _scrub(text: str) -> str:
     """A string of a field that is not sensitive by name, with what looks personal or secret in it masked."""
     text = _URL.sub(lambda m: m.group(1) + ("/…" if len(m.group(0)) > len(m.group(1)) else ""), text)
     text = _EMAIL.sub(lambda m: _shape(m.group(0)), text)
-    text = _LONG_DIGITS.sub(lambda m: _shape(m.group(0)), text)
+    text = _LONG_DIGITS.sub(lambda m: m.group(0) if _DATE.fullmatch(m.group(0)) else _shape(m.group(0)), text)
     text = _TOKEN.sub(lambda m: _shape(m.group(0)) if any(c.isdigit() for c in m.group(0)) else m.group(0), text)
     return text
 
