@@ -31,9 +31,9 @@ __all__ = [
     "DEFAULT_MAX_RESCUED_FRACTION",
     "NOT_DOCUMENTED",
     "POLICIES",
-    "UNLISTED",
     "RESCUED_COLUMN",
     "RESCUE_ALLOWANCE",
+    "UNLISTED",
     "DriftPolicy",
     "DriftTally",
 ]
