@@ -4,7 +4,7 @@ A drift record shows one value that arrived for a column, so that a reader can t
 as text, a flag as ``0``/``1``, a list as one object) without ever seeing personal data or a secret. The rule:
 
 1. A **sensitive field** (its Arrow field metadata ``sensitive``, or a name that says so: phone numbers, numbers
-   of a call's sides, e-mail, names and logins, comments and free text, addresses, IP addresses, URLs and links,
+   of a call's sides, e-mail, names and logins, contacts, comments and free text, addresses, IP addresses, URLs and links,
    records and files, tokens, passwords, keys, hashes, sessions, search terms) keeps only the *shape* of its
    value: every digit becomes ``#``, every letter ``x``, punctuation and spaces stay (``"+7 (916) 123-45-67"`` ->
    ``"+# (###) ###-##-##"``); a number becomes the shape of its digits as text. Booleans and null stay.
@@ -25,6 +25,7 @@ __all__ = ["is_sensitive_name", "mask_example"]
 _SENSITIVE_NAMES = re.compile(
     r"phone|msisdn|(^|_)(src|dst|caller|callee|contact|communication)?_?nums?(ber)?s?$|^did$|e_?mail"
     r"|(^|_)(full_|first_|last_|middle_|user_|display_)?names?$|login|(^|_)fio$|person|passport"
+    r"|(^|_)contacts?$"
     r"|comment|text|message|(^|_)(question|answer)s?$|note|propert|description|address|(^|_)ip(_|$)|ip_address|user_agent"
     r"|url|link|href|uri$|record|file|token|passw|secret|(^|_)key$|api_key|hash|session_key|cookie|signature"
     r"|query|(^|_)term$|keyword|search"
@@ -58,9 +59,8 @@ def _scrub(text: str) -> str:
     """A string of a field that is not sensitive by name, with what looks personal or secret in it masked."""
     text = _URL.sub(lambda m: m.group(1) + ("/…" if len(m.group(0)) > len(m.group(1)) else ""), text)
     text = _EMAIL.sub(lambda m: _shape(m.group(0)), text)
-    text = _LONG_DIGITS.sub(lambda m: m.group(0) if _DATE.fullmatch(m.group(0)) else _shape(m.group(0)), text)
     text = _TOKEN.sub(lambda m: _shape(m.group(0)) if any(c.isdigit() for c in m.group(0)) else m.group(0), text)
-    return text
+    return _LONG_DIGITS.sub(lambda m: m.group(0) if _DATE.fullmatch(m.group(0)) else _shape(m.group(0)), text)
 
 
 def mask_example(name: str, value: Any, *, sensitive: bool = False) -> Any:
