@@ -96,6 +96,9 @@ def test_date_fields_become_date32_and_id_arrays_int64(to_batch):
         ({"is_lost": 1}, "is_lost"),
         ({"start_time": "2024-03-01T00:00:00"}, "start_time"),
         ({"start_time": 1709251200}, "start_time"),
+        ({"start_time": "2024-02-30 00:00:00"}, "start_time"),  # strptime alone rolls it over to March 1st
+        ({"start_time": "2024-03-01 23:59:60"}, "start_time"),  # ... and this to the next day
+        ({"start_time": "2024-3-1 10:00:00"}, "start_time"),
         ({"tags": [{"tag_id": 1.5}]}, "tags"),
         ({"tags": [{"tag_id": 1, "surprise": 1}]}, "surprise"),
         ({"tags": {"tag_id": 1}}, "expects a list"),

@@ -129,12 +129,17 @@ def test_times_that_do_not_parse_or_never_happened_are_rescued():
         {"id": 1, "t": "2024-03-31 01:30:00"},
         {"id": 2, "t": "2024-03-31 02:30:00"},  # skipped by the change to summer time
         {"id": 3, "t": "31.03.2024"},
+        {"id": 4, "t": "2024-02-30 10:00:00"},  # no such day (strptime alone would make it March 1st)
     ]
     guard = SchemaGuard(schema)
-    out = guard.from_lines(lines(rows), 3).to_pylist()
+    out = guard.from_lines(lines(rows), 4).to_pylist()
     assert out[0]["t"] is not None and out[0]["_rescued"] is None
-    assert [r["_rescued"] for r in out[1:]] == ['{"t":"2024-03-31 02:30:00"}', '{"t":"31.03.2024"}']
-    assert guard.tally.entries[("t", "string")]["rescued"] == 2
+    assert [r["_rescued"] for r in out[1:]] == [
+        '{"t":"2024-03-31 02:30:00"}',
+        '{"t":"31.03.2024"}',
+        '{"t":"2024-02-30 10:00:00"}',
+    ]
+    assert guard.tally.entries[("t", "string")]["rescued"] == 3
 
 
 def test_json_text_columns_take_any_value_and_enums_count_unlisted_values():
