@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 _EXACT_FLOAT_INTEGERS = 2**53  # every integer below is exact in float64
+_LIST_OR_NULL = frozenset({list, type(None)})
 _JSON_BLOCK_SIZE = 4 * 2**20  # Arrow parses blocks in parallel; a block must hold whole rows (~4 KB each)
 
 
@@ -345,6 +346,8 @@ def _lists(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
 
 def _scalar_lists(values: Sequence[Any], kind: pa.DataType) -> pa.Array | None:
     """Lists of numbers/strings/booleans converted by Arrow itself, or None to take the checked slow path."""
+    if not set(map(type, values)) <= _LIST_OR_NULL:
+        return None  # Arrow would take a string for a list of its characters: the checked path refuses it
     item = kind.value_type
     try:
         if pa.types.is_string(item) or pa.types.is_boolean(item):

@@ -102,11 +102,12 @@ def test_date_fields_become_date32_and_id_arrays_int64(to_batch):
         ({"tags": [{"tag_id": 1.5}]}, "tags"),
         ({"tags": [{"tag_id": 1, "surprise": 1}]}, "surprise"),
         ({"tags": {"tag_id": 1}}, "expects a list"),
+        ({"call_records": "ab"}, "call_records"),  # not the list ["a", "b"]
         ({"nope": 1}, "nope"),
     ],
 )
 def test_values_that_do_not_fit_raise_instead_of_losing_data(row, match, to_batch):
-    schema = report_schema("get.calls_report", ["id", "start_time", "sale_cost", "is_lost", "tags"])
+    schema = report_schema("get.calls_report", ["id", "start_time", "sale_cost", "is_lost", "tags", "call_records"])
     with pytest.raises(RowConversionError, match=match):
         to_batch([{"id": 1}, row], schema)
 
