@@ -161,7 +161,7 @@ class SchemaGuard:
         if bad and len(bad) <= _MOST_BAD_LINES * len(lines):
             bad_set = set(bad)
             good = [i for i in range(len(lines)) if i not in bad_set]
-            table = read_json_lines(b"".join(lines[i] + b"\n" for i in good), len(good), self.typed)
+            table = read_json_lines(_without(data, lines, bad), len(good), self.typed)
             if table is not None:
                 judged = self._judged([orjson.loads(lines[i]) for i in bad], [lines[i] for i in bad])
                 merged = pa.concat_tables([self._finished(table, None), judged])
@@ -311,6 +311,19 @@ class SchemaGuard:
             return orjson.dumps({key: row[key] for key in ordered}).decode()
         raw = _RAW_ROW.decode(line)
         return "{" + ",".join(orjson.dumps(key).decode() + ":" + bytes(raw[key]).decode() for key in ordered) + "}"
+
+
+def _without(data: bytes, lines: Sequence[bytes], skipped: Sequence[int]) -> bytes:
+    """``data`` (the JSON Lines of ``lines``) without the lines at the positions ``skipped`` (ascending): the runs
+    between them copied once, as slices of the page."""
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    view = memoryview(data)
+    runs, start = [], 0
+    for position in skipped:
+        runs.append(view[starts[start] : starts[position]])
+        start = position + 1
+    runs.append(view[starts[start] :])
+    return b"".join(runs)
 
 
 def _converts(value: Any, field: pa.Field) -> bool:
