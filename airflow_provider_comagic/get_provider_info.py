@@ -43,18 +43,31 @@ _CONNECTION_FIELDS: dict[str, Any] = {
         "schema": {"type": ["boolean", "null"], "default": False},
     },
     "api_version": {
+        # no default stored: Airflow masks every extra value as a secret, and warns on each task that a value
+        # this short ("v2.0") cannot be masked
         "label": "API version",
-        "description": "Data API version in the URL path.",
-        "schema": {"type": ["string", "null"], "default": "v2.0"},
+        "description": "Data API version in the URL path; empty means v2.0.",
+        "schema": {"type": ["string", "null"]},
     },
     **_http_fields("internal_error"),
 }
 
+# Port is shown, and asked for: Airflow 3.3's connections list cannot Test a connection without one (it sends
+# port 0, which the API server takes for another destination: version_compat.EMPTY_PORT_FAILS_LIST_TEST). The port
+# the host already reaches changes nothing (utils.connection.split_url), so 443 is always safe for the API hosts.
+PORT_LABEL = "Port (Test needs it)"
+
 _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "extra"],
-    "relabeling": {"host": "API host or URL", "login": "Login (optional)", "password": "Password or access token"},
+    "hidden-fields": ["schema", "extra"],
+    "relabeling": {
+        "host": "API host or URL",
+        "port": PORT_LABEL,
+        "login": "Login (optional)",
+        "password": "Password or access token",
+    },
     "placeholders": {
         "host": "dataapi.comagic.ru  |  dataapi.uiscom.ru  |  http://127.0.0.1:8765",
+        "port": "443  |  8765 for http://127.0.0.1:8765",
         "login": "leave empty when the Password field holds an access token",
         "password": "a permanent access token (Login empty), or the account password (with Login)",
     },
@@ -75,10 +88,11 @@ _MCN_CONNECTION_FIELDS: dict[str, Any] = {
 }
 
 _MCN_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "login", "extra"],
-    "relabeling": {"host": "API base URL", "password": "API token"},
+    "hidden-fields": ["schema", "login", "extra"],
+    "relabeling": {"host": "API base URL", "port": PORT_LABEL, "password": "API token"},
     "placeholders": {
         "host": "https://api.mcn.ru/v2/rest  |  http://127.0.0.1:8766",
+        "port": "443  |  8766 for http://127.0.0.1:8766",
         "password": "Bearer token from the personal cabinet, API section",
     },
 }

@@ -11,10 +11,16 @@ AIRFLOW_V_3_0_PLUS = _AIRFLOW_VERSION >= Version("3.0.0")
 PARTITIONED_ASSETS = _AIRFLOW_VERSION >= Version("3.3.0")
 """Airflow 3.3+: an outlet event carries run-time partition keys (``outlet_events[asset].add_partitions()``) and
 a DAG can be scheduled once per partition (``PartitionedAssetTimetable``)."""
+EMPTY_PORT_FAILS_LIST_TEST = _AIRFLOW_VERSION >= Version("3.3.0")
+"""Airflow 3.3's connections list sends ``port: 0`` (``Number(null)``) when Test is pressed on a connection without
+a port, and its API server refuses that with HTTP 400: ``_same_endpoint`` in
+``api_fastapi/core_api/routes/public/connections.py`` (apache/airflow#69957, in 3.3.2) reads 0 as another port than
+the stored NULL. apache/airflow#73298 normalises 0; until a release has it, a connection needs a stored Port."""
 
 if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import (
         Asset,
+        AssetAlias,
         BaseHook,
         BaseOperator,
         BaseSensorOperator,
@@ -22,6 +28,7 @@ if AIRFLOW_V_3_0_PLUS:
         PokeReturnValue,
         conf,
     )
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -32,6 +39,7 @@ if AIRFLOW_V_3_0_PLUS:
 else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
     from airflow.configuration import conf
     from airflow.datasets import Dataset as Asset
+    from airflow.datasets import DatasetAlias as AssetAlias
     from airflow.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -42,6 +50,7 @@ else:  # pragma: no cover - exercised only on Airflow 2.10/2.11
     from airflow.hooks.base import BaseHook
     from airflow.io.path import ObjectStoragePath
     from airflow.models import BaseOperator
+    from airflow.models.dag import DagContext
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
 
 TRIGGERING_ASSET_EVENTS = "triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events"
@@ -78,10 +87,12 @@ __all__ = [
     "AirflowFailException",
     "AirflowSkipException",
     "Asset",
+    "AssetAlias",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
     "BaseTrigger",
+    "DagContext",
     "ObjectStoragePath",
     "PartitionedAssetTimetable",
     "PokeReturnValue",

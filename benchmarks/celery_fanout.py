@@ -162,7 +162,7 @@ def run(plan: FanoutPlan, args: argparse.Namespace) -> dict[str, Any]:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
             os.environ.pop(name, None)
         env = {
-            "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
+            "AIRFLOW_CONN_COMAGIC_AGENCY": connection_json(emu),
             "AIRFLOW_CONN_AWS_BENCH": s3.connection_json(),
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",

@@ -15,9 +15,10 @@ An agency (partner) account holds one CoMagic connection and acts for many clien
 * `deferrable`: a spent minute or day quota frees the worker slot; the task resumes in the triggerer's wake
   where it stopped, without fetching a page twice.
 
-Connection: `comagic_default` (the agency's token; leave its `user_id` empty). Base path: the Airflow Variable
-`comagic_output_base`, else the environment variable `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`, read at
-run time through a template, never at parse time.
+Connection: `comagic_agency`, the agency's own connection (its token; leave its `user_id` empty), beside the
+client account's `comagic_default` of the other examples. Base path: the Airflow Variable `comagic_output_base`,
+else the environment variable `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`, read at run time through a
+template, never at parse time; this example lands under `<base>/agency_fanout/`.
 
 Environment variables read when the DAG file is parsed (the DAG processor's and the workers' environment):
 
@@ -41,12 +42,13 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
-from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
+from comagic_example_settings import ACCOUNT_TIMEZONE, example_lake  # one place to edit
 
 from airflow_provider_comagic.operators.customers import ComagicCustomerUsersOperator
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 
-OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
+OUTPUT_BASE = example_lake("agency_fanout")
+AGENCY_CONN_ID = "comagic_agency"
 LOOKBACK_DAYS = int(os.environ.get("COMAGIC_LOOKBACK_DAYS", "3"))
 PAGE_SIZE = int(os.environ.get("COMAGIC_PAGE_SIZE", "10000"))
 GROUP_SIZE = int(os.environ.get("COMAGIC_CLIENT_GROUP_SIZE", "0")) or None
@@ -66,7 +68,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 11, 1, tz=ACCOUNT_TIMEZONE),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5), "comagic_conn_id": "comagic_default"},
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5), "comagic_conn_id": AGENCY_CONN_ID},
     tags=["example", "comagic"],
 ) as dag:
     # [START howto_operator_comagic_agency_fanout]

@@ -3,7 +3,7 @@
 
 Two DAGs. `comagic_calls_landed` lands the previous day's `get.calls_report` every day, re-landing the day before
 it too (`lookback`: late tags and recordings), so one run commits two partitions. Its output is the asset
-`<COMAGIC_OUTPUT_BASE>/calls_report`; each committed partition emits an asset event whose `extra` names its
+`<COMAGIC_OUTPUT_BASE>/assets_to_postgres/calls_report`; each committed partition emits an asset event whose `extra` names its
 manifest, rows, bytes and interval.
 
 `comagic_calls_partition_to_postgres` has no time schedule: it is scheduled on that asset. On Airflow 3.3+ it runs
@@ -35,7 +35,7 @@ from airflow_provider_comagic.landing.assets import landed_partitions, landing_a
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator
 
-OUTPUT_BASE = DEFAULT_OUTPUT_BASE
+OUTPUT_BASE = f"{DEFAULT_OUTPUT_BASE}/assets_to_postgres"  # literal: the asset is known at parse time
 TABLE = os.environ.get("COMAGIC_CALLS_TABLE", "comagic.calls_report")
 
 # [START howto_asset_comagic_calls_landed]

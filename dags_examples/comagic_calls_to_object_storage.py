@@ -9,6 +9,8 @@ in the account's time zone) as Parquet under the base path, one partition per re
 * Base path: the Airflow Variable `comagic_output_base` (any `ObjectStoragePath` URL such as
   `s3://aws_default@bucket/comagic` or `file:///data/comagic`), else the environment variable
   `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`. Read at run time through templates, never at parse time.
+  This example lands into its own folder, `<base>/calls_to_object_storage/`; its tasks' asset events arrive
+  through the alias `comagic:comagic_calls_to_object_storage.<task_id>` (the path is a template).
 * Quota: each report costs about one point per 10 000 rows; `max_active_runs=1` keeps backfills within the
   minute limit, and the tasks retry transient faults themselves.
 """
@@ -24,14 +26,14 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
-from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
+from comagic_example_settings import ACCOUNT_TIMEZONE, example_lake  # one place to edit
 
 from airflow_provider_comagic.operators.report import (
     ComagicCallsReportOperator,
     ComagicCommunicationsReportOperator,
 )
 
-OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
+OUTPUT_BASE = example_lake("calls_to_object_storage")
 
 with DAG(
     dag_id="comagic_calls_to_object_storage",

@@ -9,7 +9,8 @@ check that the table holds exactly the rows the manifest lists for the interval.
   partition with `COPY`, so reruns and backfills replace, never append. Tables are created from the report's
   schema (nested arrays as `jsonb`) with `_interval_start`, `_interval_end` and `_loaded_at` columns.
 * Connections: `comagic_default`, `postgres_default`. Base path: Variable `comagic_output_base`, else the
-  environment variable `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`.
+  environment variable `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`; this example lands under
+  `<base>/reports_to_postgres/`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
-from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
+from comagic_example_settings import ACCOUNT_TIMEZONE, example_lake  # one place to edit
 
 from airflow_provider_comagic.operators.report import ComagicCallLegsReportOperator, ComagicCallsReportOperator
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator
 
-OUTPUT_BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
+OUTPUT_BASE = example_lake("reports_to_postgres")
 TABLE_SCHEMA = "comagic"
 
 with DAG(

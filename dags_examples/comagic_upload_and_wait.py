@@ -8,7 +8,8 @@ retries and reruns are safe), wait with a **deferrable** sensor until every uplo
 
 * Calls file: `<base>/uploads/<YYYYMMDDTHH>.jsonl` named after the interval's start hour in the account's zone, one call per line
   in the `upload.calls` format (`ext_id`, `start_time`, `finish_time`, numbers, `record_url`, ...).
-* Base path: Variable `comagic_output_base`, else `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`.
+* Base path: Variable `comagic_output_base`, else `COMAGIC_OUTPUT_BASE`, else `file:///tmp/comagic`; the calls
+  files are read from `<base>/uploads/`, the calls report lands under `<base>/upload_and_wait/`.
 * A call that ends in `error` fails the sensor, listing each `ext_id` with its `error_code` and meaning.
 * The sensor selects by the upload's `ext_request_ids` and knows how many calls each request carried
   (`calls_per_request`): a call not visible yet keeps it waiting, it never counts as absent.
@@ -26,13 +27,14 @@ try:
 except ImportError:  # Airflow 2.10
     from airflow import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
-from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE  # one place to edit
+from comagic_example_settings import ACCOUNT_TIMEZONE, DEFAULT_OUTPUT_BASE, example_lake  # one place to edit
 
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.operators.upload import ComagicUploadCallsOperator
 from airflow_provider_comagic.sensors.uploaded_calls import ComagicUploadedCallsSensor
 
-BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"
+BASE = "{{ var.value.get('comagic_output_base', '" + DEFAULT_OUTPUT_BASE + "') }}"  # the calls files come from here
+OUTPUT_BASE = example_lake("upload_and_wait")
 # how often the trigger polls get.uploaded_calls (1 point per poll); tests shorten it
 POKE_INTERVAL = float(os.environ.get("COMAGIC_UPLOAD_POKE_INTERVAL", "60"))
 
@@ -69,6 +71,6 @@ with DAG(
     )
     # [END howto_sensor_comagic_uploaded_calls]
 
-    report = ComagicCallsReportOperator(task_id="calls_report", output_path=BASE, output_format="parquet")
+    report = ComagicCallsReportOperator(task_id="calls_report", output_path=OUTPUT_BASE, output_format="parquet")
 
     upload >> wait >> report

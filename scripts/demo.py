@@ -19,6 +19,7 @@ import pendulum
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "comagic_calls_to_object_storage"
+EXAMPLE_FOLDER = "calls_to_object_storage"  # the example lands into its own folder under the base
 REPORTS = {"calls_report": "get.calls_report", "communications_report": "get.communications_report"}
 
 
@@ -64,7 +65,7 @@ def main() -> int:
             "conn_type": "comagic",
             "host": emulator.base_url,
             "password": emulator.access_token,
-            "extra": {"timezone": tz},
+            "extra": {"timezone": tz},  # the emulated account's zone: the landing tasks check it
         }
         env = airflow_env(home, conn, f"file://{output}")
         print(f"Emulator: {emulator.url}  Airflow home: {home}")
@@ -85,10 +86,10 @@ def main() -> int:
 
         ok = True
         for report, method in REPORTS.items():
-            manifests = sorted(output.glob(f"{report}/*/_manifest.json"))
+            manifests = sorted(output.glob(f"{EXAMPLE_FOLDER}/{report}/*/_manifest.json"))
             manifest = next((m for m in manifests if start.to_date_string() in str(m)), None)
             if manifest is None:
-                print(f"{report}: no manifest found under {output / report}")
+                print(f"{report}: no manifest found under {output / EXAMPLE_FOLDER / report}")
                 ok = False
                 continue
             landed = read_manifest(str(manifest.parent))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The second CI leg: the test suite on the last Airflow 2.10 release, in its own virtualenv (.venv-airflow-2.10).
-# What needs Airflow 3 (its api-server/dag-processor process test) is skipped there with the reason.
+# What needs Airflow 3 (its api-server/dag-processor process test, the UI tests in Chromium) is skipped there with
+# the reason.
 # universal-pathlib is held below 0.3 as Airflow 2.10's constraints do (0.3 breaks its ObjectStoragePath).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +15,4 @@ export AIRFLOW_HOME AIRFLOW__CORE__LOAD_EXAMPLES=false
 trap 'rm -rf "$AIRFLOW_HOME"' EXIT
 "$VENV/bin/airflow" db migrate >/dev/null
 "$VENV/bin/python" -c "import airflow; print('Airflow', airflow.__version__)"
-"$VENV/bin/python" -m pytest -p no:cacheprovider tests/unit tests/integration tests/dags tests/soak ${PYTEST_ARGS:-}
+"$VENV/bin/python" -m pytest -p no:cacheprovider tests/unit tests/integration tests/dags tests/soak tests/ui ${PYTEST_ARGS:-}

@@ -44,6 +44,8 @@ class ComagicConnectionConfig:
     """Land in :attr:`timezone` even where the account's zone differs (extra ``allow_timezone_mismatch``)."""
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    stored_port: int | None = None
+    """The connection's Port field (None: empty); :attr:`endpoint` already holds where calls go."""
 
     @property
     def uses_login(self) -> bool:
@@ -58,6 +60,11 @@ class ComagicConnectionConfig:
     @property
     def host(self) -> str:
         return urlsplit(self.endpoint).netloc
+
+    @property
+    def scheme(self) -> str:
+        """``https`` unless the connection's host is an ``http://`` URL."""
+        return urlsplit(self.endpoint).scheme
 
     def landing_timezone(self, account_zone: str | None, *, conn_id: str, who: str = "the account") -> str:
         """The zone to read and land in: the account's (``account_zone``, from ``get.account``) unless the
@@ -86,9 +93,8 @@ class ComagicConnectionConfig:
         """Build the configuration from an Airflow ``Connection`` (or anything with the same attributes)."""
         extra = extra_dict(conn, error=ComagicConnectionConfigError)
         api_version = str(extra.get("api_version") or DEFAULT_API_VERSION).strip("/")
-        endpoint = build_endpoint(
-            getattr(conn, "host", None), getattr(conn, "port", None), getattr(conn, "schema", None), api_version
-        )
+        port = getattr(conn, "port", None) or None
+        endpoint = build_endpoint(getattr(conn, "host", None), port, getattr(conn, "schema", None), api_version)
         login = (getattr(conn, "login", None) or "").strip() or None
         password = getattr(conn, "password", None) or None
         token = extra.get("access_token") or None
@@ -110,11 +116,14 @@ class ComagicConnectionConfig:
             timezone=timezone,
             allow_timezone_mismatch=bool_extra(extra, "allow_timezone_mismatch", error=ComagicConnectionConfigError),
             **retry_extras(extra, error=ComagicConnectionConfigError),
+            stored_port=port,
         )
 
 
 def build_endpoint(host: str | None, port: int | None, schema: str | None, api_version: str) -> str:
-    """``dataapi.uiscom.ru`` -> ``https://dataapi.uiscom.ru/v2.0``; ``http://127.0.0.1:8765`` is kept as given."""
+    """``dataapi.uiscom.ru`` -> ``https://dataapi.uiscom.ru/v2.0``; ``http://127.0.0.1:8765`` is kept as given. The
+    form's Port changes nothing where it is the host's own (:func:`~airflow_provider_comagic.utils.connection.split_url`):
+    443 with ``dataapi.comagic.ru``, 8765 with ``http://127.0.0.1:8765`` give the endpoint of an empty Port."""
     given = (host or DEFAULT_HOST).strip()
     url = given if "://" in given else f"{schema if schema in ('http', 'https') else 'https'}://{given}"
     scheme, netloc, path = split_url(url.rstrip("/"), port, shown=given, error=ComagicConnectionConfigError)

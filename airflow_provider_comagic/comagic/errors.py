@@ -137,11 +137,13 @@ class ComagicApiError(ComagicError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        text = f"CoMagic {self.method} failed: {self.api_message} [{self.mnemonic or 'unknown'}, code {self.code}]"
+        # the mnemonic in parentheses, not square brackets: `airflow connections test` prints messages as rich
+        # markup, where "[access_token_invalid, code -32001]" is a style tag and vanishes
+        text = f"CoMagic {self.method} failed: {self.api_message} ({self.mnemonic or 'unknown'}, code {self.code})"
         if self.field:
             text += f"; field {self.field!r}"
             if self.value is not None:
-                text += f" = {self.value!r}"
+                text += f" = {_shown(self.value)}"
         hint = _HINTS.get(self.mnemonic or "")
         if hint:
             text += f". {hint}"
@@ -149,6 +151,15 @@ class ComagicApiError(ComagicError):
 
     def __reduce__(self):  # keep exceptions picklable across processes
         return (_rebuild_api_error, (type(self), self.__dict__.copy()))
+
+
+def _shown(value: Any, limit: int = 120) -> str:
+    """A value an error names, cut short: a filter of 10 000 ids would otherwise fill a log line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    count = f", {len(value)} items" if isinstance(value, list | tuple | dict) else ""
+    return f"{text[:limit]}... ({len(text)} characters{count})"
 
 
 def _rebuild_api_error(cls: type[ComagicApiError], state: dict[str, Any]) -> ComagicApiError:

@@ -228,6 +228,14 @@ class PagePlan:
         )
 
     # -- the driver's interface -------------------------------------------------------------------------
+    def expected_rows(self) -> int | None:
+        """The rows the plan will have emitted when done, once it can tell: the last window's query has given its
+        total (a window's total comes with its first page). An estimate for progress logs, not a check."""
+        query = self._query
+        if self._windows or query is None or query.total is None:
+            return None
+        return self.stats.rows + max(query.total - query.received, 0)
+
     def next_request(self) -> dict[str, Any] | None:
         """Parameters of the next call, or ``None`` when every row has been read."""
         if self._query is None:

@@ -65,6 +65,9 @@ class ReportSource:
     def usage(self) -> dict[str, int]:
         return self._meter.spent()
 
+    def expected_rows(self) -> int | None:
+        return self.plan.expected_rows()
+
     def describe(self) -> dict[str, Any]:
         return {
             "method": self.plan.method,

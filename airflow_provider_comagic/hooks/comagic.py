@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,11 +40,13 @@ from airflow_provider_comagic.comagic.session import (
 )
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.utils.background import AheadTally, CallAhead, prefetched
-from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
+from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection, missing_port_note
 from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 from airflow_provider_comagic.utils.time import get_timezone
+from airflow_provider_comagic.utils.transport import describe_failure
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_PREFETCH = 1
 """Pages :meth:`ComagicHook.iter_pages` fetches ahead in a background thread while the caller handles one."""
@@ -257,7 +260,8 @@ class ComagicHook(HookSettings, BaseHook):
         try:
             response = self.get_conn().post(config.endpoint, data=body, timeout=self.timeout, stream=True)
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} talking to {config.host}") from None
+            why = describe_failure(error, host=config.host, scheme=config.scheme, timeout=self.timeout)
+            raise ComagicTransportError(f"CoMagic {method}: {why}") from None
         if on_answer is not None:
             on_answer(time.monotonic() - sent)
         try:
@@ -481,7 +485,7 @@ class ComagicHook(HookSettings, BaseHook):
             tip = f" If the account is registered on {other[0]}, set that as the host." if len(other) == 1 else ""
             return False, f"{error}{tip}"
         except ComagicTransportError as error:
-            return False, f"{error}. Is the host right ({', '.join(KNOWN_HOSTS)}) and reachable from here?"
+            return False, f"{error}. The CoMagic hosts are {' and '.join(KNOWN_HOSTS)}."
         except ComagicError as error:
             return False, for_this_connection(str(error), conn_id)
         finally:
@@ -493,17 +497,26 @@ class ComagicHook(HookSettings, BaseHook):
             f"Points left: {limits.get('day_remaining', '?')} of {limits.get('day_limit', '?')} today, "
             f"{limits.get('minute_remaining', '?')} of {limits.get('minute_limit', '?')} this minute."
         )
-        zone, named = account.get("timezone"), self.config.timezone
-        if named is None:
-            message += f" Time zone: {zone}, the account's (the connection names none)."
-        elif zone and zone != named:
-            action = (
-                "tasks land in the connection's zone (allow_timezone_mismatch is set)"
-                if self.config.allow_timezone_mismatch
-                else "landing tasks will fail until the extra 'timezone' is removed or set to the account's"
-            )
-            message += f" Warning: the account's time zone is {zone}, the connection says {named}: {action}."
+        message += self._zone_report(account.get("timezone"))
+        message += missing_port_note(self.config.stored_port, self.config.endpoint)
+        # `airflow connections test` prints only "Connection success!"; with --verbose also this line (a module
+        # logger: a hook's own logger writes to task logs only, and there is no task here)
+        log.info("%s", message)
         return True, message
+
+    def _zone_report(self, zone: str | None) -> str:
+        """The zone sentence of a connection test: the account's zone, and what the connection's own means."""
+        named = self.config.timezone
+        if named is None:
+            return f" Time zone: {zone}, the account's (the connection names none)."
+        if not zone or zone == named:
+            return f" Time zone: {named}, the connection's" + (", the account's too." if zone else ".")
+        action = (
+            "tasks land in the connection's zone (allow_timezone_mismatch is set)"
+            if self.config.allow_timezone_mismatch
+            else "landing tasks will fail until the extra 'timezone' is removed or set to the account's"
+        )
+        return f" Warning: the account's time zone is {zone}, the connection says {named}: {action}."
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from airflow_provider_comagic.comagic.session import (
     zone_call,
 )
 from airflow_provider_comagic.utils.time import get_timezone
+from airflow_provider_comagic.utils.transport import describe_failure
 from airflow_provider_comagic.version_compat import BaseHook
 
 
@@ -168,8 +169,9 @@ class ComagicAsyncHook(HookSettings, BaseHook):
                 content = await response.read()
                 status, headers = response.status, response.headers
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            # the error text may quote the URL only; the token travels in the body, never in a URL
-            raise ComagicTransportError(f"CoMagic {method}: {type(error).__name__} talking to {config.host}") from None
+            # the token travels in the body, never in a URL: the description names the host only
+            why = describe_failure(error, host=config.host, scheme=config.scheme, timeout=self.timeout)
+            raise ComagicTransportError(f"CoMagic {method}: {why}") from None
         return read_response(
             status,
             headers,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 import requests
@@ -32,10 +33,13 @@ from airflow_provider_comagic.mcn.errors import (
     McnPermissionError,
     McnTransportError,
 )
-from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection
+from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection, missing_port_note
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
+from airflow_provider_comagic.utils.transport import describe_failure
 from airflow_provider_comagic.version_compat import BaseHook, mask_secret
+
+log = logging.getLogger(__name__)
 
 API_NAME = "MCN Telecom"
 
@@ -147,7 +151,9 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             response = self.get_conn().get(config.base_url + path, params=params, timeout=self.timeout)
             content = response.content
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise McnTransportError(f"{API_NAME} {what}: {type(error).__name__} talking to {config.host}") from None
+            scheme = urlsplit(config.base_url).scheme
+            why = describe_failure(error, host=config.host, scheme=scheme, timeout=self.timeout)
+            raise McnTransportError(f"{API_NAME} {what}: {why}") from None
         except requests.RequestException as error:  # body cut off mid-stream
             raise McnTransportError(f"{API_NAME} {what}: {type(error).__name__} reading the response") from None
         status = response.status_code
@@ -241,13 +247,18 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             self._max_retries = 0
             vpbxs = self.list_vpbx()
         except McnTransportError as error:
-            return False, f"{error}. Is the base URL ({self.config.base_url}) right and reachable from here?"
+            return False, f"{error}. The base URL is {self.config.base_url}."
         except McnError as error:
             return False, for_this_connection(str(error), conn_id)
         finally:
             self.close()
         ids = ", ".join(str(v.get("vpbx_id", v.get("id"))) for v in vpbxs) or "none"
-        return True, f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}"
+        message = f"Connected to {self.config.host}: account {self.config.account_id} has active vPBXs: {ids}."
+        message += missing_port_note(self.config.stored_port, self.config.base_url)
+        # `airflow connections test` prints only "Connection success!"; with --verbose also this line (a module
+        # logger: a hook's own logger writes to task logs only, and there is no task here)
+        log.info("%s", message)
+        return True, message
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -17,10 +17,12 @@ import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_comagic.landing.storage import normalize_url
 from airflow_provider_comagic.version_compat import (
     PARTITIONED_ASSETS,
     TRIGGERING_ASSET_EVENTS,
     Asset,
+    AssetAlias,
     ObjectStoragePath,
     PartitionedAssetTimetable,
 )
@@ -28,7 +30,10 @@ from airflow_provider_comagic.version_compat import (
 __all__ = [
     "EVENT_FIELDS",
     "asset_event_extra",
+    "emit_alias_events",
+    "emit_asset_events",
     "landed_partitions",
+    "landing_alias",
     "landing_asset",
     "partition_key",
     "partitioned_schedule",
@@ -59,7 +64,7 @@ _COMPACT = "%Y%m%dT%H%M%S"
 def storage_uri(path: str | os.PathLike[str] | ObjectStoragePath) -> str:
     """The URI of a storage location as Airflow's asset rules want it: scheme lower-case, no user info (the
     ``conn_id@`` of ``s3://conn_id@bucket``), no trailing slash; a local path becomes ``file:///abs/path``."""
-    text = str(path) if isinstance(path, ObjectStoragePath) else os.fspath(path)
+    text = str(path) if isinstance(path, ObjectStoragePath) else normalize_url(os.fspath(path))
     if "://" not in text:
         text = "file://" + os.path.abspath(text)
     parts = urllib.parse.urlsplit(text)
@@ -111,6 +116,25 @@ def emit_asset_events(outlet_events: Any, asset: Asset, entries: Sequence[Mappin
     if PARTITIONED_ASSETS and extra["partition_keys"]:
         accessor.add_partitions(extra["partition_keys"])
     return extra
+
+
+def landing_alias(dag_id: str | None, task_id: str) -> AssetAlias:
+    """The asset alias a landing task declares when its output path is a template (the asset's URI is known only
+    once rendered): ``comagic:<dag_id>.<task_id>``. Its events name the concrete asset of the report folder."""
+    return AssetAlias(name=f"comagic:{dag_id}.{task_id}" if dag_id else f"comagic:{task_id}")
+
+
+def emit_alias_events(
+    outlet_events: Any, alias: AssetAlias, asset: Asset, entries: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Record the events of ``entries`` on ``asset`` through ``alias``: one event per partition, each ``extra``
+    naming its one partition (Airflow keeps one event per distinct extra; an alias event carries the run's
+    partition key only, not the task's, so the key travels in the extra as on Airflow 2.10). Returns the extra
+    of all the partitions."""
+    accessor = outlet_events[alias]
+    for entry in entries:
+        accessor.add(asset, extra=asset_event_extra([entry]))
+    return asset_event_extra(entries)
 
 
 def partitioned_schedule(assets: Asset | Iterable[Asset]) -> Any:

@@ -35,7 +35,9 @@ from airflow_provider_comagic.landing.checkpoint import (
 )
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
+from airflow_provider_comagic.landing.progress import Progress
 from airflow_provider_comagic.landing.writer import PartitionWriter
+from airflow_provider_comagic.utils.units import human_bytes, human_count, human_duration
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,6 +68,8 @@ class PageSource(Protocol):
     :meth:`pages` yields pages of row dicts or :class:`~airflow_provider_comagic.landing.json_lines.JsonLines`.
     When it raises, the source still points at the page that failed: :meth:`position` then tells where to go on,
     and a new source given that position by :meth:`restore` continues with that page, so no page is read twice.
+    A source may also tell ``expected_rows()`` (the rows the partition will have, None while unknown): the
+    progress lines then give the share done and an estimate of the time left.
     """
 
     def pages(self) -> Iterator[Page]:
@@ -111,6 +115,9 @@ class MappedSource:
 
     def describe(self) -> dict[str, Any]:
         return self.source.describe()
+
+    def expected_rows(self) -> int | None:
+        return getattr(self.source, "expected_rows", _unknown)()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,16 +176,32 @@ def land_partition(
         log.info(
             "Continuing %s into %s after %d row(s) in %d part(s)", label, target.path, writer.rows, len(writer.files)
         )
+    progress = Progress(label, log, expected=getattr(source, "expected_rows", _unknown), rows=writer.rows)
     with writer:
         try:
             for page in source.pages():
                 writer.write(page)
+                progress.page(len(page))
                 del page  # landed: not held while the next page is made
         except pause_on as error:
             # the failed call changed nothing: the source still points at it, and every page it gave is written
             raise PartitionSuspended(suspend_partition(writer, source.position(), source.usage())) from error
         more = extra() if callable(extra) else extra
-        return writer.commit({**source.describe(), **(more or {})})
+        manifest = writer.commit({**source.describe(), **(more or {})})
+    log.info(
+        "Landed %s rows of %s in %d file(s), %s, in %s; API use: %s",
+        human_count(manifest["rows"]),
+        label,
+        len(manifest["files"]),
+        human_bytes(manifest["bytes"]),
+        human_duration(progress.elapsed),
+        ", ".join(f"{value} {name}" for name, value in source.usage().items()) or "none",
+    )
+    return manifest
+
+
+def _unknown() -> None:
+    return None
 
 
 def partition_entry(

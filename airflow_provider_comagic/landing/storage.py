@@ -55,11 +55,18 @@ _S3_DELETE_BATCH = 1000
 _COPY_CONCURRENCY = 16
 
 
+def normalize_url(text: str) -> str:
+    """``file:/abs/path`` (one slash, as RFC 8089 allows) -> ``file:///abs/path``; anything else as given."""
+    if text.startswith("file:") and not text.startswith("file://") and text[5:].startswith("/"):
+        return "file://" + text[5:]
+    return text
+
+
 def to_storage_path(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
     """An :class:`ObjectStoragePath` for a URL (``s3://bucket/x``), a local path, or an existing path object."""
     if isinstance(path, ObjectStoragePath):
         return path if conn_id is None else ObjectStoragePath(str(path), conn_id=conn_id)
-    text = os.fspath(path)
+    text = normalize_url(os.fspath(path))
     if "://" not in text:
         text = "file://" + os.path.abspath(text)
     if text.startswith("file://") and not conn_id:

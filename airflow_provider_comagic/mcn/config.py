@@ -40,6 +40,8 @@ class McnConnectionConfig:
     timezone: str = DEFAULT_TIMEZONE
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    stored_port: int | None = None
+    """The connection's Port field (None: empty); :attr:`base_url` already holds where calls go."""
 
     @property
     def host(self) -> str:
@@ -63,17 +65,20 @@ class McnConnectionConfig:
             )
         timezone = timezone_extra(extra, error=McnConnectionConfigError) or DEFAULT_TIMEZONE
         account_id = extra.get("account_id")
+        port = getattr(conn, "port", None) or None
         return cls(
-            base_url=build_base_url(extra.get("base_url") or getattr(conn, "host", None), getattr(conn, "port", None)),
+            base_url=build_base_url(extra.get("base_url") or getattr(conn, "host", None), port),
             token=token,
             account_id=None if account_id in (None, "") else str(account_id).strip(),
             timezone=timezone,
             **retry_extras(extra, error=McnConnectionConfigError),
+            stored_port=port,
         )
 
 
 def build_base_url(host: str | None, port: int | None = None) -> str:
-    """``api.mcn.ru`` -> ``https://api.mcn.ru/v2/rest``; a URL with a path (``https://h/x/v2``) is kept as given."""
+    """``api.mcn.ru`` -> ``https://api.mcn.ru/v2/rest``; a URL with a path (``https://h/x/v2``) is kept as given.
+    ``port`` is added to a URL without one unless it is the scheme's (443 for HTTPS); a URL's own port must be it."""
     text = (host or DEFAULT_BASE_URL).strip().rstrip("/")
     if "://" not in text:
         text = "https://" + text

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from airflow_provider_comagic.exceptions import LandingError, ParameterError
-from airflow_provider_comagic.landing.assets import emit_asset_events, landing_asset
+from airflow_provider_comagic.landing.assets import emit_alias_events, emit_asset_events, landing_alias, landing_asset
 from airflow_provider_comagic.landing.drift import DEFAULT_MAX_RESCUED_FRACTION, DriftPolicy
 from airflow_provider_comagic.landing.formats import DEFAULT_GZIP_LEVEL, FORMATS, check_gzip_level
 from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.run_info import run_info
-from airflow_provider_comagic.landing.storage import to_storage_path
+from airflow_provider_comagic.landing.storage import normalize_url, to_storage_path
 from airflow_provider_comagic.landing.writer import (
     DEFAULT_MAX_BYTES_PER_FILE,
     DEFAULT_MAX_ROWS_PER_FILE,
@@ -26,7 +26,7 @@ from airflow_provider_comagic.landing.writer import (
 )
 from airflow_provider_comagic.utils.lineage import lineage_or_none, operator_lineage
 from airflow_provider_comagic.utils.templating import is_templated
-from airflow_provider_comagic.version_compat import Asset, BaseOperator, ObjectStoragePath
+from airflow_provider_comagic.version_compat import Asset, AssetAlias, BaseOperator, DagContext, ObjectStoragePath
 
 __all__ = ["TIMESTAMP_MODES", "BaseLandingOperator"]
 
@@ -38,9 +38,14 @@ def check_output_path(path: Any, error: type[ParameterError] = ParameterError) -
     land on the worker's local disk under whatever its current directory is."""
     if isinstance(path, ObjectStoragePath):
         return
-    text = str(path or "").strip()
+    text = normalize_url(str(path or "").strip())
     if not text:
         raise error("output_path is empty: give a URL such as file:///abs/path or s3://conn_id@bucket/prefix")
+    if text.startswith("file:") and not text.startswith("file:///"):
+        raise error(
+            f"output_path {text!r} is not an absolute local path: write file:///abs/path (file:/abs/path is fine "
+            "too); a relative one would land under the worker's current directory"
+        )
     if "://" not in text and not text.startswith("/"):
         raise error(
             f"output_path {text!r} has no scheme and is not absolute (it would land under the worker's current "
@@ -74,10 +79,20 @@ class BaseLandingOperator(BaseOperator):
     :param schema_evolution: fields the docs do not list become new (string) Parquet columns instead of going to
         ``_rescued``.
 
-    **Assets.** The operator's output is the asset of its report folder (:meth:`output_asset`, e.g.
-    ``s3://bucket/comagic/calls_report``), added to ``outlets`` at parse time when ``output_path`` is a literal
-    and once rendered when it is templated; each committed partition emits an asset event
-    (:mod:`airflow_provider_comagic.landing.assets`).
+    :param output_asset: the ``Asset`` (or ``AssetAlias``) this task's partitions update, declared at DAG parse
+        time; default: see below.
+
+    **Assets.** Each committed partition emits an asset event naming the asset of its report folder (e.g.
+    ``s3://bucket/comagic/calls_report``; :mod:`airflow_provider_comagic.landing.assets`). Airflow records
+    events only for what a task declared at parse time, so the task declares:
+
+    * with a literal ``output_path``: that asset, whose events carry each partition's key (Airflow 3.3+), so a
+      DAG can be scheduled once per partition;
+    * with a templated ``output_path`` (its URI is known only once rendered): the asset alias
+      ``comagic:<dag_id>.<task_id>`` (:func:`~airflow_provider_comagic.landing.assets.landing_alias`), whose events
+      name the concrete asset, one event per partition with its key in the event's ``extra`` (an alias event
+      carries the run's partition key only);
+    * with ``output_asset``: that asset (events with partition keys) or alias, whatever the path.
     """
 
     template_fields: Sequence[str] = ("output_path", "output_format")
@@ -98,9 +113,11 @@ class BaseLandingOperator(BaseOperator):
         on_type_mismatch: str = "rescue",
         max_rescued_fraction: float | Mapping[str, float] | None = DEFAULT_MAX_RESCUED_FRACTION,
         schema_evolution: bool = False,
+        output_asset: Asset | AssetAlias | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.output_asset = output_asset
         self.output_path = output_path
         self.output_format = output_format
         self.output_conn_id = output_conn_id
@@ -113,37 +130,76 @@ class BaseLandingOperator(BaseOperator):
         self.max_rescued_fraction = max_rescued_fraction
         self.schema_evolution = schema_evolution
 
-    def asset_folder(self) -> str | None:
-        """The report folder under ``output_path`` whose asset this task updates (None until it is known)."""
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
+        """The report folder under ``output_path`` whose asset a task of these constructor ``arguments`` updates
+        (None until it is known; each family names its own)."""
         return None
 
-    def output_asset(self, *, rendered: bool = True) -> Asset | None:
-        """The asset of this task's output, or None while ``output_path`` (or the folder) is still a template."""
-        folder = self.asset_folder()
-        if folder is None or is_templated(folder) or (not rendered and is_templated(self.output_path)):
-            return None
-        if not isinstance(self.output_path, ObjectStoragePath) and not str(self.output_path or "").strip():
-            return None
-        return landing_asset(self.output_path, folder)
+    def asset_folder(self) -> str | None:
+        """The report folder under ``output_path`` whose asset this task updates."""
+        return type(self).asset_folder_of(vars(self))
 
-    def declare_output_asset(self, *, rendered: bool) -> Asset | None:
-        """Add :meth:`output_asset` to ``outlets`` (once) when it is known; return it."""
-        asset = self.output_asset(rendered=rendered)
-        if asset is not None:
-            outlets = list(self.outlets or [])
-            if not any(getattr(o, "uri", None) == asset.uri for o in outlets):
-                self.outlets = [*outlets, asset]
-        return asset
+    @classmethod
+    def parse_time_outlet(cls, arguments: Mapping[str, Any], dag_id: str | None) -> Asset | AssetAlias | None:
+        """What a task of these constructor ``arguments`` declares at parse time (see the class docstring)."""
+        given = arguments.get("output_asset")
+        if given is not None:
+            if not isinstance(given, Asset | AssetAlias):
+                raise cls.parameter_error(f"output_asset must be an Asset or an AssetAlias, got {given!r:.100}")
+            return given
+        path, folder = arguments.get("output_path"), cls.asset_folder_of(arguments)
+        if folder is None:
+            return None
+        if is_templated(path) or is_templated(folder):
+            return landing_alias(dag_id, arguments["task_id"])
+        if not isinstance(path, ObjectStoragePath) and not str(path or "").strip():
+            return None
+        return landing_asset(path, folder)
+
+    def declare_output_asset(self) -> Asset | AssetAlias | None:
+        """Add the parse-time outlet to ``outlets`` (once); remember it for the events."""
+        outlet = self.parse_time_outlet(vars(self) | {"task_id": self.task_id}, self._dag_id())
+        self._declared_outlet = outlet
+        if outlet is not None and outlet not in list(self.outlets or []):
+            self.outlets = [*(self.outlets or []), outlet]
+        return outlet
+
+    def _dag_id(self) -> str | None:
+        dag = getattr(self, "dag", None) if self.has_dag() else None
+        return dag.dag_id if dag is not None else None
+
+    def landing_asset(self) -> Asset:
+        """The asset of this task's report folder under the (rendered) ``output_path``."""
+        return landing_asset(self.output_path, self.asset_folder() or "")
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+        """A mapped task declares its outlet at parse time too (its ``__init__`` runs only once mapped)."""
+        if not kwargs.get("outlets"):
+            dag = kwargs.get("dag") or DagContext.get_current()
+            outlet = cls.parse_time_outlet(kwargs, dag.dag_id if dag is not None else None)
+            if outlet is not None:
+                kwargs["outlets"] = [outlet]
+        return super().partial(**kwargs)
 
     def emit_landed(self, context: Mapping[str, Any], entries: list[dict[str, Any]]) -> None:
         """The asset events of the committed partitions ``entries`` (each with its ``partition_key``)."""
         self._landed = list(entries)  # what the lineage reports
-        asset = self.declare_output_asset(rendered=True)
+        outlet = getattr(self, "_declared_outlet", None)
         outlet_events = context.get("outlet_events")
-        if asset is None or outlet_events is None or not entries:
+        if outlet is None or outlet_events is None or not entries:
             return
-        extra = emit_asset_events(outlet_events, asset, entries)
-        self.log.info("Asset %s: %d partition event(s), keys %s", asset.uri, len(entries), extra["partition_keys"])
+        if isinstance(outlet, AssetAlias):
+            asset = self.landing_asset()
+            extra = emit_alias_events(outlet_events, outlet, asset, entries)
+            via = f" (through the alias {outlet.name})"
+        else:
+            asset, via = outlet, ""
+            extra = emit_asset_events(outlet_events, outlet, entries)
+        self.log.info(
+            "Asset %s%s: %d partition event(s), keys %s", asset.uri, via, len(entries), extra["partition_keys"]
+        )
 
     def api_dataset(self) -> Any:
         """The OpenLineage input dataset of the API this task read (set by each vendor's operator)."""

@@ -25,6 +25,7 @@ from airflow_provider_comagic.comagic.errors import (
 from airflow_provider_comagic.landing.pipeline import LandingRun, RunPaused, Step
 from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.triggers.quota import ComagicQuotaResetTrigger
+from airflow_provider_comagic.utils.task_errors import explained_failures
 from airflow_provider_comagic.utils.templating import is_templated, parse_optional_int
 from airflow_provider_comagic.utils.time import (
     check_interval_args,
@@ -204,6 +205,7 @@ class ComagicLandingOperator(BaseLandingOperator):
             )
         ]
 
+    @explained_failures
     def execute(self, context: Context) -> dict[str, Any]:
         self.prepare()
         check_interval_args(self.date_from, self.date_till, context, error=_ERROR)  # before the zone is read
@@ -230,6 +232,7 @@ class ComagicLandingOperator(BaseLandingOperator):
             self._defer_until_reset(RunPaused(error, {"restart": True}, 0))
             raise  # not reached: defer raises
 
+    @explained_failures
     def execute_complete(
         self,
         context: Context,
@@ -279,8 +282,8 @@ class ComagicLandingOperator(BaseLandingOperator):
                 "lookback %s: re-landing %d earlier interval(s) too, %s .. %s",
                 self.lookback,
                 len(intervals) - 1,
-                intervals[-1][0].isoformat(),
-                start.isoformat(),
+                intervals[-1][0].astimezone(tz).isoformat(),  # both ends in the account's zone
+                start.astimezone(tz).isoformat(),
             )
         return intervals
 

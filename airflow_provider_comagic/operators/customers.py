@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_comagic.comagic.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.comagic.customers import group_client_users
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
+from airflow_provider_comagic.utils.task_errors import explained_failures, naming_task
 from airflow_provider_comagic.utils.templating import parse_list
 from airflow_provider_comagic.version_compat import BaseOperator, conf
 
@@ -66,10 +67,13 @@ class ComagicCustomerUsersOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if group_size is not None and (
-            not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1
-        ):
-            raise ComagicParameterError(f"group_size must be a positive integer (clients per task), got {group_size!r}")
+        with naming_task(self.task_id):
+            if group_size is not None and (
+                not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1
+            ):
+                raise ComagicParameterError(
+                    f"group_size must be a positive integer (clients per task), got {group_size!r}"
+                )
         self.comagic_conn_id = comagic_conn_id
         self.active_only = active_only
         self.customer_ids = customer_ids
@@ -77,6 +81,7 @@ class ComagicCustomerUsersOperator(BaseOperator):
         self.one_per_customer = one_per_customer
         self.group_size = group_size
 
+    @explained_failures
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_comagic.hooks.comagic import ComagicHook  # requests: not at DAG parse time
 

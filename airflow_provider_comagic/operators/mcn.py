@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_comagic.landing.assets import partition_key
@@ -24,6 +24,7 @@ from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.unified.mcn import mcn_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
 from airflow_provider_comagic.utils.lineage import dataset
+from airflow_provider_comagic.utils.task_errors import explained_failures, naming_task
 from airflow_provider_comagic.utils.templating import is_templated, parse_list
 from airflow_provider_comagic.utils.time import check_literal_interval, resolve_interval
 
@@ -116,15 +117,20 @@ class McnCallLogOperator(BaseLandingOperator):
         self.output_schema = output_schema
         self.partition_template = partition_template
         self.chunk_days = chunk_days
-        self._validate(rendered=False)
-        if not (is_templated(date_from) or is_templated(date_till)):
-            check_literal_interval(date_from, date_till, error=McnParameterError)
-        self.declare_output_asset(rendered=False)
+        with naming_task(self.task_id):
+            self._validate(rendered=False)
+            if not (is_templated(date_from) or is_templated(date_till)):
+                check_literal_interval(date_from, date_till, error=McnParameterError)
+            self.declare_output_asset()
 
-    def asset_folder(self) -> str:
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
         """``mcn_call_log`` (``unified_calls/mcn`` with ``output_schema="unified"``): the folder of the asset,
         one partition key ``<vpbx_id>|YYYY-MM-DD`` per vPBX and day."""
-        return unified_report_name("mcn") if self.output_schema == "unified" else MCN_REPORT
+        schema = arguments.get("output_schema", "raw")
+        if is_templated(schema):
+            return schema
+        return unified_report_name("mcn") if schema == "unified" else MCN_REPORT
 
     def api_dataset(self) -> Any:
         """OpenLineage: ``mcn://<API host>``, name ``call_log/account_id=<id>``, schema = the call log's fields."""
@@ -157,6 +163,7 @@ class McnCallLogOperator(BaseLandingOperator):
             return ids
         return list(dict.fromkeys(ids))
 
+    @explained_failures
     def execute(self, context: Context) -> dict[str, Any]:
         self._validate(rendered=True)
         hook = self.get_hook()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_comagic.comagic.catalogue import get_method
+from airflow_provider_comagic.comagic.catalogue import get_method, report_methods, unknown_method_error
 from airflow_provider_comagic.comagic.clients import AgencyClient
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
@@ -25,6 +25,7 @@ from airflow_provider_comagic.operators.comagic_base import ComagicLandingOperat
 from airflow_provider_comagic.unified.comagic import COMAGIC_SOURCE_FIELDS, comagic_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
 from airflow_provider_comagic.utils.lineage import dataset
+from airflow_provider_comagic.utils.task_errors import naming_task
 from airflow_provider_comagic.utils.time import interval_to_api, zone_name
 
 if TYPE_CHECKING:
@@ -132,16 +133,21 @@ class ComagicReportOperator(ComagicLandingOperator):
         self.api_params = api_params
         self.page_size = page_size
         self.output_schema = output_schema
-        self._validate(rendered=False)
-        self.declare_output_asset(rendered=False)
+        with naming_task(self.task_id):
+            self._validate(rendered=False)
+            self.declare_output_asset()
 
     @property
     def unified(self) -> bool:
         return self.output_schema == "unified"
 
-    def asset_folder(self) -> str:
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
         """``<report>`` (``unified_calls/comagic`` with ``output_schema="unified"``): the folder of the asset."""
-        return unified_report_name("comagic") if self.unified else report_name(self.method)
+        if arguments.get("output_schema", "raw") == "unified":
+            return unified_report_name("comagic")
+        method = arguments.get("method") or getattr(cls, "report_method", None)
+        return report_name(method) if method else None
 
     def api_dataset(self) -> Any:
         """OpenLineage: ``comagic://<Data API host>``, name ``<method>`` (``<method>/customer_id=<id>`` for an agency's
@@ -158,7 +164,10 @@ class ComagicReportOperator(ComagicLandingOperator):
     # -- validation (parse time for literal values, execute time for templated ones) ----------------------------
     def _validate(self, *, rendered: bool) -> ReportQuery | None:
         """Check every option; once rendered, return the parsed :class:`~airflow_provider_comagic.comagic.query.ReportQuery`."""
-        spec = get_method(self.method)  # unknown method: lists the known ones
+        try:
+            spec = get_method(self.method)
+        except ComagicParameterError:
+            raise unknown_method_error(self.method, report_methods(all_classic=True), "report method") from None
         if not spec.date_range:
             raise _ERROR(f"{self.method} is not a report method (it takes no date range)")
         if self.output_schema not in OUTPUT_SCHEMAS:

@@ -17,6 +17,7 @@ from airflow_provider_comagic.comagic.uploads.rules import (
 )
 from airflow_provider_comagic.landing.storage import to_storage_path
 from airflow_provider_comagic.utils.lineage import dataset, lineage_or_none, operator_lineage, storage_dataset_id
+from airflow_provider_comagic.utils.task_errors import explained_failures, naming_task
 from airflow_provider_comagic.utils.templating import parse_structure
 from airflow_provider_comagic.version_compat import BaseOperator, ObjectStoragePath
 
@@ -78,10 +79,11 @@ class ComagicUploadCallsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (calls is None) == (calls_path is None):
-            raise ComagicParameterError("Give exactly one of calls= or calls_path=")
-        if not 1 <= batch_size <= MAX_CALLS_PER_REQUEST:
-            raise ComagicParameterError(f"batch_size must be within 1..{MAX_CALLS_PER_REQUEST}, got {batch_size!r}")
+        with naming_task(self.task_id):
+            if (calls is None) == (calls_path is None):
+                raise ComagicParameterError("Give exactly one of calls= or calls_path=")
+            if not 1 <= batch_size <= MAX_CALLS_PER_REQUEST:
+                raise ComagicParameterError(f"batch_size must be within 1..{MAX_CALLS_PER_REQUEST}, got {batch_size!r}")
         self.calls = calls
         self.calls_path = calls_path
         self.calls_conn_id = calls_conn_id
@@ -117,6 +119,7 @@ class ComagicUploadCallsOperator(BaseOperator):
         calls = parse_structure(self.calls, "calls", kinds=(list, tuple), error=ComagicParameterError)
         return list(calls or [])
 
+    @explained_failures
     def execute(self, context: Context) -> dict[str, Any]:
         calls = self._load_calls()
         validate_calls(calls, max_reported=self.max_errors_reported)  # before anything is sent

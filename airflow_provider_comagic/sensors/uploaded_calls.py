@@ -18,6 +18,7 @@ from airflow_provider_comagic.comagic.uploads.status import (
     normalize_statuses,
     progress_message,
 )
+from airflow_provider_comagic.utils.task_errors import explained_failures
 from airflow_provider_comagic.utils.templating import parse_list, parse_optional_int
 from airflow_provider_comagic.version_compat import (
     AirflowException,
@@ -211,6 +212,7 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
         return summary
 
     # -- execution ------------------------------------------------------------------------------------------
+    @explained_failures
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
@@ -238,6 +240,7 @@ class ComagicUploadedCallsSensor(BaseSensorOperator):
             timeout=dt.timedelta(seconds=self.timeout),
         )
 
+    @explained_failures
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: return the summary, or fail (skip with ``soft_fail``) clearly."""
         if not event:

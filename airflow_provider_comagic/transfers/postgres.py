@@ -15,6 +15,7 @@ from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, read_manifest
 from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
 from airflow_provider_comagic.utils.lineage import dataset, lineage_or_none, operator_lineage, postgres_dataset_id
+from airflow_provider_comagic.utils.task_errors import explained_failures
 from airflow_provider_comagic.version_compat import BaseOperator
 
 if TYPE_CHECKING:
@@ -188,6 +189,7 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self.check_row_count = check_row_count
 
+    @explained_failures
     def execute(self, context: Context) -> dict[str, Any]:
         partition = partition_of(self.partition_path, self.storage_conn_id)  # the folder, also when given the manifest
         for attempt in range(1, _ATTEMPTS + 1):

@@ -11,23 +11,29 @@ from urllib.parse import urlsplit
 
 from airflow_provider_comagic.exceptions import ConnectionConfigError
 from airflow_provider_comagic.utils.time import DEFAULT_TIMEZONE, get_timezone
+from airflow_provider_comagic.version_compat import EMPTY_PORT_FAILS_LIST_TEST
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_PORTS",
     "DEFAULT_TIMEOUT",
     "TEST_CONNECTION_TIMEOUT",
     "bool_extra",
     "extra_dict",
     "for_this_connection",
+    "missing_port_note",
     "retry_extras",
     "split_url",
     "timezone_extra",
+    "url_port",
 ]
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 5
 TEST_CONNECTION_TIMEOUT = 8.0
 """Seconds one request of a connection test may take: the UI's Test button answers within ~10 s, no retries."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+"""The port a URL of each scheme reaches when it names none."""
 ErrorClass = type[ConnectionConfigError]
 
 
@@ -45,15 +51,48 @@ def extra_dict(conn: Any, *, error: ErrorClass = ConnectionConfigError) -> dict[
 def split_url(
     url: str, port: int | None, *, shown: str | None, error: ErrorClass = ConnectionConfigError
 ) -> tuple[str, str, str]:
-    """``scheme://host[:port]/path`` -> scheme, host with ``port`` added (unless the URL has one), path without
-    a trailing slash; ``shown`` is what the error names when there is no host."""
+    """``scheme://host[:port]/path`` -> scheme, host with the connection's ``port`` added, path without a trailing
+    slash; ``shown`` is what the errors name.
+
+    The connection's Port never moves a call elsewhere than its Host says: the scheme's own port (443 for HTTPS)
+    adds nothing, the port a URL already names must be that port, and only another port on a URL without one is
+    added (a proxy). Port 0 or empty: none (the Airflow 3 UI sends 0 for an empty Port)."""
     parts = urlsplit(url)
+    try:
+        url_port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        url_port, parts = None, parts._replace(netloc="")
     if not parts.hostname:
         raise error(f"Connection host {shown!r} is not a host name or URL")
     netloc = parts.netloc
-    if port and not parts.port:
-        netloc = f"{netloc}:{int(port)}"
+    if port:
+        port = int(port)
+        if url_port is not None and url_port != port:
+            raise error(
+                f"Connection port {port} is not the port of the host URL {shown!r} ({url_port}): set Port to "
+                f"{url_port}, or leave it empty"
+            )
+        if url_port is None and port != DEFAULT_PORTS.get(parts.scheme):
+            netloc = f"{netloc}:{port}"
     return parts.scheme, netloc, parts.path.rstrip("/")
+
+
+def url_port(url: str) -> int | None:
+    """The port calls to ``url`` go to: the one it names, else its scheme's (None for another scheme)."""
+    parts = urlsplit(url)
+    return parts.port or DEFAULT_PORTS.get(parts.scheme)
+
+
+def missing_port_note(port: int | None, url: str) -> str:
+    """What a successful connection test adds when the connection's Port is empty (else nothing): Airflow 3.3's
+    connections list cannot Test such a connection (see
+    :data:`~airflow_provider_comagic.version_compat.EMPTY_PORT_FAILS_LIST_TEST`)."""
+    if port or not EMPTY_PORT_FAILS_LIST_TEST:
+        return ""
+    return (
+        f" Note: Port is empty, so Test in Airflow's connections list answers Bad Request: set Port to "
+        f"{url_port(url)} (the port calls go to now)."
+    )
 
 
 def timezone_extra(

@@ -103,11 +103,22 @@ def add_months(value: dt.datetime, months: int, tz: dt.tzinfo) -> dt.datetime:
 
 
 ZERO_LENGTH_HINT = (
-    "The DAG's timetable gives zero-length data intervals: that is CronTriggerTimetable, which Airflow 3 uses "
-    "for schedule='@daily' and other cron strings. Use schedule=CronDataIntervalTimetable('@daily', "
-    "timezone=...) (or DeltaDataIntervalTimetable) so each run covers [previous run, this run), or give "
-    "date_from and date_till explicitly."
+    "Airflow 3 gives schedule='@daily' and other cron strings a CronTriggerTimetable, whose runs have zero-length "
+    "data intervals. Use schedule=CronDataIntervalTimetable('@daily', timezone=...) (or "
+    "DeltaDataIntervalTimetable) so each run covers [previous run, this run), or give date_from and date_till "
+    "explicitly."
 )
+
+
+def timetable_of(context: Mapping[str, Any]) -> str:
+    """How the logs and errors name the timetable of the running DAG: its class and its summary."""
+    timetable = getattr(context.get("dag"), "timetable", None)
+    if timetable is None:
+        return "its timetable"
+    summary = getattr(timetable, "summary", None)
+    return f"its timetable {type(timetable).__name__}" + (f" ({summary})" if summary else "")
+
+
 NO_INTERVAL_HINT = (
     "This run has no data interval (in Airflow 3, manual and asset-triggered runs have none). Give date_from "
     "and date_till (both templated, e.g. date_from='{{ macros.ds_add(ds, -1) }}', date_till='{{ ds }}'), or "
@@ -164,7 +175,10 @@ def resolve_interval(
         raise error(NO_INTERVAL_HINT)
     start, end = parse_user_time(start, tz, "data_interval_start"), parse_user_time(end, tz, "data_interval_end")
     if end == start:
-        raise error(f"The data interval [{start.isoformat()}, {end.isoformat()}) is empty. {ZERO_LENGTH_HINT}")
+        raise error(
+            f"The data interval [{start.isoformat()}, {end.isoformat()}) is empty: the DAG runs on "
+            f"{timetable_of(context)}, whose runs have no data interval to read. {ZERO_LENGTH_HINT}"
+        )
     if end < start:
         raise error(f"The data interval ends ({end.isoformat()}) before it starts ({start.isoformat()})")
     return start, end

@@ -15,6 +15,7 @@ import pytest
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.version_compat import PARTITIONED_ASSETS
+from tests.fixtures.airflow_db import asset_events, task_states
 from tests.fixtures.airflow_processes import airflow_env, airflow_processes, cli, finished_runs, wait_for, wait_for_dags
 from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
 
@@ -28,6 +29,7 @@ pytestmark = [
 ]
 
 PRODUCER, CONSUMER = "comagic_calls_landed", "comagic_calls_partition_to_postgres"
+TEMPLATED = "comagic_calls_to_object_storage"  # its output path is a template: events through its tasks' aliases
 MSK = pendulum.timezone("Europe/Moscow")
 
 
@@ -56,11 +58,14 @@ def test_asset_events_schedule_one_load_per_partition(comagic_emulator_factory, 
         AIRFLOW__OPENLINEAGE__NAMESPACE="tests",
     )
     with airflow_processes(env, logs):
-        wait_for_dags(env, {PRODUCER, CONSUMER}, logs)
+        wait_for_dags(env, {PRODUCER, CONSUMER, TEMPLATED}, logs)
         cli(env, "dags", "unpause", CONSUMER)
         cli(env, "dags", "unpause", PRODUCER)  # the scheduler runs the latest complete day (catchup=False)
+        cli(env, "dags", "unpause", TEMPLATED)
         producer = wait_for(lambda: finished_runs(env, PRODUCER), 300, "the report DAG run", logs)[0]
         assert producer["state"] == "success", producer
+        templated = wait_for(lambda: finished_runs(env, TEMPLATED), 300, "the templated-path DAG run", logs)[0]
+        assert templated["state"] == "success", templated
         consumer = wait_for(
             lambda: (runs := finished_runs(env, CONSUMER)) and len(runs) >= 2 and runs, 300, "two load runs", logs
         )
@@ -80,13 +85,13 @@ def test_asset_events_schedule_one_load_per_partition(comagic_emulator_factory, 
         (PRODUCER,),
     ).fetchall()
     assert sorted(key for key, _, _ in events) == sorted(keys)
-    assert {uri for _, _, uri in events} == {f"file://{base}/calls_report"}
+    assert {uri for _, _, uri in events} == {f"file://{base}/assets_to_postgres/calls_report"}
     extra = json.loads(events[0][1])
     assert extra["partition_keys"] == keys  # the data interval first, then the re-landed day
     with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
         for d, key in zip(days, keys, strict=True):
             details = extra["partitions"][key]
-            partition = base / "calls_report" / f"date={key}"
+            partition = base / "assets_to_postgres" / "calls_report" / f"date={key}"
             manifest = read_manifest(str(partition))
             truth = _truth_ids(emu, d)
             assert details["manifest"] == f"file://{partition}/_manifest.json"
@@ -100,6 +105,13 @@ def test_asset_events_schedule_one_load_per_partition(comagic_emulator_factory, 
             )
             assert [row[0] for row in cursor.fetchall()] == truth
 
+    # the DAG whose output path is a template: each task's asset got its partition's event (through its alias)
+    assert set(task_states(env, TEMPLATED).values()) == {("success", 1)}
+    lake = f"file://{base}/calls_to_object_storage"
+    templated_events = asset_events(env, TEMPLATED)
+    assert sorted(e["uri"] for e in templated_events) == [f"{lake}/calls_report", f"{lake}/communications_report"]
+    assert [e["extra"]["partition_key"] for e in templated_events] == [keys[0], keys[0]]
+
     lineage = [json.loads(line) for line in (tmp_path / "openlineage.json").read_text().splitlines()]
     complete = {}
     for event in lineage:
@@ -109,12 +121,14 @@ def test_asset_events_schedule_one_load_per_partition(comagic_emulator_factory, 
     (source,) = land["inputs"]
     assert source["namespace"].startswith("comagic://127.0.0.1:") and source["name"] == "get.calls_report"
     assert {o["name"]: o["outputFacets"]["outputStatistics"]["rowCount"] for o in land["outputs"]} == {
-        str(base / "calls_report" / f"date={d}"): len(_truth_ids(emu, d)) for d in days
+        str(base / "assets_to_postgres" / "calls_report" / f"date={d}"): len(_truth_ids(emu, d)) for d in days
     }
     assert {o["namespace"] for o in land["outputs"]} == {"file"}
     pg = postgres_connection(postgres_dsn)
     loads = sorted(complete["load_partition"], key=lambda e: e["inputs"][0]["name"])
-    assert [e["inputs"][0]["name"] for e in loads] == sorted(str(base / "calls_report" / f"date={d}") for d in days)
+    assert [e["inputs"][0]["name"] for e in loads] == sorted(
+        str(base / "assets_to_postgres" / "calls_report" / f"date={d}") for d in days
+    )
     for event in loads:
         (table,) = event["outputs"]
         assert (table["namespace"], table["name"]) == (

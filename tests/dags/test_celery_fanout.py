@@ -59,7 +59,7 @@ def test_fanout_on_celery_defers_on_one_worker_and_resumes_on_the_other(
     emu = comagic_emulator_factory(**PLAN.emulator_settings())
     base = f"s3://{s3_conn}@{s3_bucket}/lake"
     env = {
-        "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
+        "AIRFLOW_CONN_COMAGIC_AGENCY": connection_json(emu),
         f"AIRFLOW_CONN_{s3_conn.upper()}": s3_server.connection_json(),
         **PLAN.dag_env(base),
         # Airflow's object-storage XCom backend (common.io provider): an XCom over 2 KB (the mapping input, one

@@ -18,6 +18,7 @@ import pytest
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from tests.fixtures.airflow_db import asset_events, task_states
 from tests.fixtures.postgres import postgres_connection, postgres_dsn, recreate_schema  # noqa: F401 - a fixture
 from tests.fixtures.uploads import uploaded_around_now
 
@@ -112,12 +113,24 @@ def test_calls_to_object_storage_on_s3(emu, airflow_home, s3_server, s3_bucket, 
         ("calls_report", "get.calls_report"),
         ("communications_report", "get.communications_report"),
     ):
-        partition = f"{base}/{report}/date=2024-03-01"
+        partition = f"{base}/calls_to_object_storage/{report}/date=2024-03-01"
         manifest = read_manifest(partition)
         assert manifest is not None and manifest["format"] == "parquet"
         landed = sorted(row["id"] for row in iter_landed_rows(partition))
         assert landed == truth_ids(emu, method)
         assert manifest["rows"] == len(landed) > 0
+    # what Airflow recorded: both tasks succeeded at once, and each one's asset got its partition's event
+    # (the output path is a template: the events arrive through each task's alias, the key in their extra)
+    states = task_states(env, "comagic_calls_to_object_storage")
+    assert set(states.values()) == {("success", 1)} and len(states) == 2
+    events = asset_events(env, "comagic_calls_to_object_storage")
+    lake = f"s3://{s3_bucket}/comagic/calls_to_object_storage"
+    assert sorted(e["uri"] for e in events) == [f"{lake}/calls_report", f"{lake}/communications_report"]
+    for event in events:
+        report = event["uri"].rsplit("/", 1)[1]
+        assert event["task_id"] == report and event["extra"]["partition_key"] == "2024-03-01"
+        landed = read_manifest(f"{base}/calls_to_object_storage/{report}/date=2024-03-01")
+        assert event["extra"]["rows"] == landed["rows"]
 
 
 def test_reports_to_postgres(emu, airflow_home, postgres_dsn, tmp_path):  # noqa: F811
@@ -168,7 +181,7 @@ def test_upload_and_wait_with_deferrable_sensor(emu, airflow_home, tmp_path):
     uploaded = uploaded_around_now(emu)
     assert sorted(r["ext_id"] for r in uploaded) == sorted(c["ext_id"] for c in calls)
     assert {r["status"] for r in uploaded} == {"processed"}
-    partition = f"file://{base}/calls_report/interval=20240301T100000_20240301T110000"
+    partition = f"file://{base}/upload_and_wait/calls_report/interval=20240301T100000_20240301T110000"
     manifest = read_manifest(partition)
     assert manifest is not None and manifest["rows"] == len(
         emu.truth("get.calls_report", "2024-03-01 10:00:00", "2024-03-01 10:59:59", fields=["id"])
@@ -182,23 +195,35 @@ def test_agency_fanout_in_partner_mode(comagic_emulator_factory, airflow_home, t
         calls_per_day=300, partner_customers=3, partner_disabled_customers=frozenset({500002})
     )
     base = tmp_path / "lake"
-    env = {**airflow_home, "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu), "COMAGIC_OUTPUT_BASE": base.as_uri()}
+    env = {**airflow_home, "AIRFLOW_CONN_COMAGIC_AGENCY": connection_json(emu), "COMAGIC_OUTPUT_BASE": base.as_uri()}
     # the DAG starts 2026-11-01: logical date 2026-11-27 runs the Moscow day 2026-11-26
     output = run_dag(env, "comagic_agency_fanout", "2026-11-27", tmp_path)
     assert "has no access to get.calls_report" in output  # the skip, with its reason, in the task log
     users = {u["customer_id"]: u["id"] for u in emu.call("get.customer_users", {})["result"]["data"]}
     days = ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26"]  # lookback=3 days and the data interval
     for customer in (500001, 500003):
-        landed_days = sorted(p.name for p in (base / "calls_report" / f"customer_id={customer}").iterdir())
+        landed_days = sorted(
+            p.name for p in (base / "agency_fanout" / "calls_report" / f"customer_id={customer}").iterdir()
+        )
         assert landed_days == [f"date={day}" for day in days]
         for day in days:
-            partition = f"{base.as_uri()}/calls_report/customer_id={customer}/date={day}"
+            partition = f"{base.as_uri()}/agency_fanout/calls_report/customer_id={customer}/date={day}"
             truth = emu.truth(
                 "get.calls_report", f"{day} 00:00:00", f"{day} 23:59:59", fields=["id"], user_id=users[customer]
             )
             assert sorted(row["id"] for row in iter_landed_rows(partition)) == sorted(r["id"] for r in truth)
             assert read_manifest(partition)["client"]["customer_id"] == customer
-    assert not (base / "calls_report" / "customer_id=500002").exists()  # a skipped client leaves no folder
+    assert not (base / "agency_fanout" / "calls_report" / "customer_id=500002").exists()  # skipped: no folder
+    # what Airflow recorded: the client without access skipped, the others succeeded; one asset event per partition
+    # (mapped, templated path: through the task's alias), each naming its client and day
+    states = task_states(env, "comagic_agency_fanout")
+    clients = {index: state for (task, index), state in states.items() if task == "calls_report"}
+    assert sorted(state for state, _ in clients.values()) == ["skipped", "success", "success"]
+    assert {tries for _, tries in clients.values()} == {1}
+    events = asset_events(env, "comagic_agency_fanout")
+    assert {e["uri"] for e in events} == {f"{base.as_uri()}/agency_fanout/calls_report"}
+    keys = sorted(e["extra"]["partition_key"] for e in events)
+    assert keys == sorted(f"{customer}|{day}" for customer in (500001, 500003) for day in days)
 
 
 def test_agency_fanout_in_groups_past_max_map_length(comagic_emulator_factory, airflow_home, tmp_path):
@@ -212,7 +237,7 @@ def test_agency_fanout_in_groups_past_max_map_length(comagic_emulator_factory, a
     base = tmp_path / "lake"
     env = {
         **airflow_home,
-        "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu),
+        "AIRFLOW_CONN_COMAGIC_AGENCY": connection_json(emu),
         "COMAGIC_OUTPUT_BASE": base.as_uri(),
         "COMAGIC_LOOKBACK_DAYS": "0",
         "COMAGIC_CLIENT_GROUP_SIZE": "4",
@@ -223,10 +248,10 @@ def test_agency_fanout_in_groups_past_max_map_length(comagic_emulator_factory, a
     assert f"Skipping get.calls_report for customer 'Customer {disabled}'" in output
     users = {u["customer_id"]: u["id"] for u in emu.call("get.customer_users", {})["result"]["data"]}
     assert len(users) == 30
-    landed = sorted(int(p.name.split("=")[1]) for p in (base / "calls_report").iterdir())
+    landed = sorted(int(p.name.split("=")[1]) for p in (base / "agency_fanout" / "calls_report").iterdir())
     assert landed == sorted(set(users) - {disabled})
     for customer in landed:
-        partition = f"{base.as_uri()}/calls_report/customer_id={customer}/date=2026-11-26"
+        partition = f"{base.as_uri()}/agency_fanout/calls_report/customer_id={customer}/date=2026-11-26"
         truth = emu.truth(
             "get.calls_report", "2026-11-26 00:00:00", "2026-11-26 23:59:59", fields=["id"], user_id=users[customer]
         )

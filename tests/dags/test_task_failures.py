@@ -100,6 +100,11 @@ def test_a_zone_unlike_the_accounts_fails_on_the_first_try(comagic_emulator_fact
     assert emu.stats.calls["get.calls_report"] == 0
 
 
+def provider_frames(output: str) -> list[str]:
+    """The frames of the provider's own code in the task's traceback."""
+    return [line for line in output.splitlines() if 'File "' in line and "airflow_provider_comagic" in line]
+
+
 def test_a_rejected_token_fails_on_the_first_try(comagic_emulator_factory, airflow_env, tmp_path):
     emu = comagic_emulator_factory(calls_per_day=50)
     conn = json.loads(connection_json(emu))
@@ -108,6 +113,9 @@ def test_a_rejected_token_fails_on_the_first_try(comagic_emulator_factory, airfl
     output = dags_test(env, tmp_path / "token.log")
     assert task_instance(env) == ("failed", 1), output[-4000:]
     assert "access_token_invalid" in output and "not-the-token" not in output
+    # an error that explains itself: one line in the log, and none of the provider's inner frames
+    assert "ComagicTokenExpiredError: CoMagic get.account failed: Access token is invalid" in output
+    assert len(provider_frames(output)) <= 1, provider_frames(output)
 
 
 def test_a_transient_fault_is_retried(comagic_emulator_factory, airflow_env, tmp_path):
@@ -116,6 +124,7 @@ def test_a_transient_fault_is_retried(comagic_emulator_factory, airflow_env, tmp
     env = {**airflow_env, "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu, max_retries=0)}
     output = dags_test(env, tmp_path / "transient.log")
     assert task_instance(env) == ("success", 2), output[-4000:]
+    assert "Skipping masking" not in output  # no extra too short to mask (the form stores no "v2.0")
     partition = f"{airflow_env['LAKE']}/calls_report/date=2024-03-01"
     truth = emu.truth("get.calls_report", "2024-03-01 00:00:00", "2024-03-01 23:59:59", fields=["id"])
     assert sorted(row["id"] for row in iter_landed_rows(partition)) == sorted(r["id"] for r in truth)

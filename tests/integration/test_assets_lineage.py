@@ -12,14 +12,15 @@ import pendulum
 import pytest
 
 from airflow_provider_comagic.comagic.catalogue import get_method
+from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.landing.manifest import manifest_schema, read_manifest
 from airflow_provider_comagic.mcn.call_log import CALL_LOG_FIELDS
 from airflow_provider_comagic.operators.mcn import McnCallLogOperator
-from airflow_provider_comagic.operators.report import ComagicReportOperator
+from airflow_provider_comagic.operators.report import ComagicCallsReportOperator, ComagicReportOperator
 from airflow_provider_comagic.operators.upload import ComagicUploadCallsOperator
 from airflow_provider_comagic.testing.pytest_plugin import connection_json, mcn_connection_json
-from airflow_provider_comagic.version_compat import PARTITIONED_ASSETS
-from tests.fixtures.airflow_compat import OutletEventAccessors, event_extra, partition_events
+from airflow_provider_comagic.version_compat import PARTITIONED_ASSETS, Asset, AssetAlias
+from tests.fixtures.airflow_compat import DAG, OutletEventAccessors, alias_events, event_extra, partition_events
 from tests.fixtures.uploads import make_call
 
 pytestmark = pytest.mark.integration
@@ -110,15 +111,54 @@ def test_one_event_per_partition_with_its_key(emu, tmp_path):
     assert all(e["extra"]["partition_keys"] == keys for e in events)  # Airflow gives them one extra
 
 
-def test_templated_path_declares_the_asset_once_rendered(emu, tmp_path):
-    op = ComagicReportOperator(task_id="land", method="get.calls_report", output_path="{{ var.value.lake }}")
-    assert op.outlets == []
+def test_a_templated_path_declares_an_alias_whose_events_name_the_asset(emu, tmp_path):
+    with DAG("lake", schedule=None, start_date=DAY):
+        op = ComagicReportOperator(
+            task_id="land", method="get.calls_report", output_path="{{ var.value.lake }}", lookback=dt.timedelta(days=1)
+        )
+    alias = AssetAlias(name="comagic:lake.land")
+    assert op.outlets == [alias]  # declared at parse time: Airflow keeps events only for what was declared then
     op.output_path = "s3://aws@bucket/lake/"  # as rendered; the connection id is no part of the asset URI
-    assert op.output_asset().uri == "s3://bucket/lake/calls_report"
+    assert op.landing_asset().uri == "s3://bucket/lake/calls_report"
+    op.output_path = f"file://{tmp_path}"
+    summary, accessors = _execute(op)
+    events = alias_events(accessors, alias)
+    assert [(name, uri) for name, uri, _ in events] == [("comagic:lake.land", f"file://{tmp_path}/calls_report")] * 2
+    keys = ["2024-03-02", "2024-03-01"]
+    assert [extra["partition_key"] for _, _, extra in events] == keys  # one event per partition, its own extra
+    for (_, _, extra), entry in zip(events, summary["intervals"], strict=True):
+        assert extra["partition_keys"] == [entry["partition_key"]] and list(extra["partitions"]) == [
+            entry["partition_key"]
+        ]
+        assert extra["rows"] == entry["rows"] == read_manifest(entry["partition"])["rows"]
+    assert event_extra(accessors, f"file://{tmp_path}/calls_report") == {}  # nothing on the undeclared asset
+
+
+def test_an_asset_given_at_parse_time_gets_the_events_whatever_the_path(emu, tmp_path):
+    asset = Asset("comagic://lake/calls")
+    op = ComagicReportOperator(
+        task_id="land", method="get.calls_report", output_path="{{ var.value.lake }}", output_asset=asset
+    )
+    assert op.outlets == [asset]
     op.output_path = f"file://{tmp_path}"
     _, accessors = _execute(op)
-    assert [o.uri for o in op.outlets] == [f"file://{tmp_path}/calls_report"]
-    assert event_extra(accessors, f"file://{tmp_path}/calls_report")["partition_keys"] == ["2024-03-02"]
+    assert event_extra(accessors, asset.uri)["partition_keys"] == ["2024-03-02"]
+    if PARTITIONED_ASSETS:
+        assert [e["partition_key"] for e in partition_events(accessors)] == ["2024-03-02"]
+    with pytest.raises(ComagicParameterError, match="output_asset must be an Asset"):
+        ComagicReportOperator(task_id="bad", method="get.calls_report", output_path="/x", output_asset="s3://b/k")
+
+
+def test_a_mapped_task_declares_its_outlet_at_parse_time(emu, tmp_path):
+    with DAG("fanout", schedule=None, start_date=DAY):
+        literal = ComagicReportOperator.partial(
+            task_id="literal", method="get.calls_report", output_path=f"file://{tmp_path}"
+        ).expand_kwargs([{"user_id": 1}])
+        templated = ComagicCallsReportOperator.partial(task_id="templated", output_path="{{ var.value.lake }}").expand(
+            user_id=[1, 2]
+        )
+    assert [o.uri for o in literal.partial_kwargs["outlets"]] == [f"file://{tmp_path}/calls_report"]
+    assert templated.partial_kwargs["outlets"] == [AssetAlias(name="comagic:fanout.templated")]
 
 
 def test_openlineage_facets_field_by_field(emu, tmp_path):

@@ -167,7 +167,7 @@ CASES = [
         "wrong host: connection refused",
         lambda: run_report(),
         ComagicTransportError,
-        r"ConnectionError talking to 127\.0\.0\.1:1",
+        r"connection to 127\.0\.0\.1:1 was refused: is the server running, and are the host and port right",
         no_call=False,
         setup=lambda emu, mp: set_conn(mp, emu, host="http://127.0.0.1:1"),
     ),

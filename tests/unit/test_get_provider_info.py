@@ -72,3 +72,14 @@ def test_airflow_providers_manager_knows_the_mcn_hook():
 
     hook = ProvidersManager().hooks["mcn_telecom"]
     assert hook.hook_class_name == "airflow_provider_comagic.hooks.mcn.McnTelecomHook"
+
+
+def test_no_form_default_is_a_string_too_short_to_mask():
+    """Airflow masks every value of a connection's extra as a secret and warns, on every task, about a string too
+    short to mask (under 5 characters): the forms store no such default (``api_version`` ``"v2.0"`` did)."""
+    from airflow_provider_comagic.get_provider_info import get_provider_info
+
+    for connection in get_provider_info()["connection-types"]:
+        for name, field in (connection.get("conn-fields") or {}).items():
+            default = field["schema"].get("default")
+            assert not (isinstance(default, str) and len(default) < 5), (connection["connection-type"], name, default)

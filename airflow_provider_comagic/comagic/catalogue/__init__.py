@@ -8,8 +8,9 @@ hand: fix the generator (or its override tables in ``scripts/catalogue_gen/overr
 
 from __future__ import annotations
 
+import difflib
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "reference_methods",
     "report_builder_methods",
     "report_methods",
+    "unknown_method_error",
 ]
 
 
@@ -70,6 +72,14 @@ def get_method(name: str) -> MethodSpec:
         raise ComagicParameterError(
             f"unknown Data API method {name!r}; known methods: {listing(method_names())}"
         ) from None
+
+
+def unknown_method_error(name: Any, family: Sequence[str], what: str) -> ComagicParameterError:
+    """The error for ``name``, not one of ``family`` (``what`` names them, e.g. "report method"): it suggests the
+    closest of them and lists only them."""
+    close = difflib.get_close_matches(str(name), family, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ComagicParameterError(f"unknown {what} {name!r}{hint}. The {what}s: {listing(family)}")
 
 
 def method_names() -> tuple[str, ...]:

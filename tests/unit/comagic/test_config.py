@@ -121,3 +121,19 @@ def test_a_bad_mismatch_switch_is_refused():
 
     with pytest.raises(ComagicConnectionConfigError, match="allow_timezone_mismatch"):
         ComagicConnectionConfig.from_connection(Conn())
+
+
+def test_an_api_error_cuts_a_long_value_short():
+    from airflow_provider_comagic.comagic.errors import error_from_response
+
+    ids = [f"pbx-{i}" for i in range(5000)]
+    error = error_from_response(
+        {
+            "code": -32602,
+            "message": "Invalid",
+            "data": {"mnemonic": "invalid_parameter_value", "field": "filter", "value": ids},
+        },
+        method="get.uploaded_calls",
+    )
+    text = str(error)
+    assert "pbx-0" in text and "pbx-4999" not in text and "5000 items" in text and len(text) < 400

@@ -232,7 +232,7 @@ def test_connection_refused_is_transient_and_bounded(monkeypatch):
     conn = {"conn_type": "mcn_telecom", "host": "http://127.0.0.1:9", "password": TOKEN, "extra": {"account_id": "1"}}
     monkeypatch.setenv("AIRFLOW_CONN_MCN_TELECOM_DEFAULT", json.dumps(conn))
     hook = McnTelecomHook(sleep=lambda s: None, max_retries=1, timeout=2)
-    with pytest.raises(McnTransportError, match=r"ConnectionError talking to 127\.0\.0\.1:9"):
+    with pytest.raises(McnTransportError, match=r"connection to 127\.0\.0\.1:9 was refused"):
         hook.list_vpbx()
     assert hook.stats["requests"] == 2
 

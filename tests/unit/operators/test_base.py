@@ -21,12 +21,36 @@ CASES = [
     # a relative output path would land under the worker's current directory
     ({"output_path": "landing/comagic"}, r"output_path 'landing/comagic' has no scheme.*file:///abs/path.*s3://"),
     ({"output_path": ""}, "output_path is empty"),
+    ({"output_path": "file:landing"}, r"output_path 'file:landing' is not an absolute local path"),
+    # the task is named, so a DAG's import error says which task to fix
+    ({"output_path": ""}, "^Task 't': output_path is empty"),
     # the drift policy of the typed partitions
     ({"on_type_mismatch": "skip"}, "on_type_mismatch must be one of rescue, coerce_only, fail, got 'skip'"),
     ({"max_rescued_fraction": 5}, "max_rescued_fraction must be a number from 0 to 1"),
     ({"max_rescued_fraction": {"talk_duration": "all"}}, r"max_rescued_fraction\['talk_duration'\]"),
     ({"schema_evolution": "true"}, "schema_evolution must be True or False"),
 ]
+
+
+def test_a_one_slash_file_url_lands_where_it_says(tmp_path):
+    from airflow_provider_comagic.landing.storage import to_storage_path
+
+    op = ComagicCallsReportOperator(task_id="t", output_path=f"file:{tmp_path}")
+    assert op.landing_asset().uri == f"file://{tmp_path}/calls_report"
+    assert to_storage_path(f"file:{tmp_path}/x").path == f"{tmp_path}/x"
+
+
+def test_an_empty_data_interval_names_the_dags_timetable():
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    from airflow_provider_comagic.utils.time import resolve_interval
+    from tests.fixtures.airflow_compat import DAG
+
+    day = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+    dag = DAG("d", schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC"), start_date=day)
+    context = {"dag": dag, "data_interval_start": day, "data_interval_end": day}
+    with pytest.raises(ComagicParameterError, match=r"runs on its timetable CronTriggerTimetable \(0 3 \* \* \*\)"):
+        resolve_interval(None, None, context, dt.timezone.utc, error=ComagicParameterError)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), CASES)

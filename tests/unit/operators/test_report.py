@@ -54,7 +54,16 @@ def test_named_operator_refuses_another_method():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"method": "get.nope_report"}, "unknown Data API method 'get.nope_report'; known methods: .*get.calls_report"),
+        # the closest report method suggested, and only the report methods listed (not every Data API method)
+        (
+            {"method": "get.cals_report"},
+            r"unknown report method 'get.cals_report' \(did you mean 'get.calls_report'\?\)\. The report methods: "
+            r"get.calls_report, (?!.*get\.campaigns)",
+        ),
+        (
+            {"method": "get.nope_report"},
+            "unknown report method 'get.nope_report'.*The report methods: .*get.calls_report",
+        ),
         ({"method": "get.account"}, "not a report method"),
         ({"fields": ["id", "bogus"]}, r"unknown field 'bogus'; allowed fields: id, start_time, finish_time"),
         ({"filter": {"field": "bogus", "operator": "=", "value": 1}}, "unknown field 'bogus'; filterable fields"),
