@@ -161,11 +161,15 @@ class SchemaGuard:
         if bad and len(bad) <= _MOST_BAD_LINES * len(lines):
             bad_set = set(bad)
             good = [i for i in range(len(lines)) if i not in bad_set]
-            table = read_json_lines(_without(data, lines, bad), len(good), self.typed)
+            offending, others = [lines[i] for i in bad], _without(data, lines, bad)
+            del lines  # a copy of the page: not held while the rest is read
+            table = read_json_lines(others, len(good), self.typed)
+            del others
             if table is not None:
-                judged = self._judged([orjson.loads(lines[i]) for i in bad], [lines[i] for i in bad])
+                judged = self._judged([orjson.loads(line) for line in offending], offending)
                 merged = pa.concat_tables([self._finished(table, None), judged])
                 return merged.take(pc.sort_indices(pa.array(good + bad, pa.int64())))
+            lines = data.split(b"\n")[:-1]
         return self._judged([orjson.loads(line) for line in lines], lines)
 
     def from_dicts(self, rows: Sequence[Mapping[str, Any]]) -> pa.Table:

@@ -4,12 +4,7 @@ first try despite ``retries`` (a permanent error naming the column) and commits 
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import orjson
 import pytest
@@ -17,10 +12,10 @@ import pytest
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from tests.fixtures.dags_test import dags_test, one_dag_env, task_states
 
 pytestmark = pytest.mark.dag
 
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
 DAG_ID = "comagic_drift"
 FIELDS = ["id", "start_time", "talk_duration", "wait_duration", "is_lost", "tags", "direction"]
 DAG_FILE = textwrap.dedent(
@@ -59,29 +54,7 @@ DAG_FILE = textwrap.dedent(
 
 @pytest.fixture
 def airflow_env(tmp_path) -> dict[str, str]:
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "false",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-        "LAKE": (tmp_path / "lake").as_uri(),
-    }
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-    return env
-
-
-def task_states(env: dict[str, str]) -> dict[str, tuple[str, int]]:
-    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute(
-            "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ?", (DAG_ID,)
-        ).fetchall()
-    return {task: (state, int(tries)) for task, state, tries in rows}
+    return one_dag_env(tmp_path, DAG_ID, DAG_FILE)
 
 
 def test_a_drifting_report_lands_every_row_and_a_tight_limit_fails_at_once(
@@ -92,17 +65,8 @@ def test_a_drifting_report_lands_every_row_and_a_tight_limit_fails_at_once(
     emu.faults.add("drift_fractional_int", field="wait_duration", fraction=0.03, method="get.calls_report")
     emu.faults.add("drift_object_for_array", field="tags", fraction=0.1, method="get.calls_report")
     env = {**airflow_env, "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu)}
-    log = tmp_path / "dags_test.log"
-    with log.open("w") as handle:
-        subprocess.run(
-            [AIRFLOW, "dags", "test", DAG_ID, "2024-03-02"],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            timeout=300,
-        )
-    output = log.read_text()
-    assert task_states(env) == {"calls": ("success", 1), "calls_strict": ("failed", 1)}, output[-6000:]
+    output = dags_test(env, DAG_ID, tmp_path / "dags_test.log")
+    assert task_states(env, DAG_ID) == {"calls": ("success", 1), "calls_strict": ("failed", 1)}, output[-6000:]
     assert "Schema drift in talk_duration (documented int64)" in output  # the task log, one line per column
     assert "values of wait_duration (documented int64) did not match" in output  # the failure names the column
 

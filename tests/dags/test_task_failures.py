@@ -5,10 +5,6 @@ try despite ``retries``, a transient one (the API answering 503) is retried and 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,10 +12,11 @@ import pytest
 
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.testing.pytest_plugin import connection_json
+from tests.fixtures.dags_test import dags_test as run_dags_test
+from tests.fixtures.dags_test import one_dag_env, task_states
 
 pytestmark = pytest.mark.dag
 
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
 DAG_ID = "comagic_failure_modes"
 DAG_FILE = textwrap.dedent(
     '''
@@ -52,43 +49,18 @@ DAG_FILE = textwrap.dedent(
 @pytest.fixture
 def airflow_env(tmp_path) -> dict[str, str]:
     """A migrated SQLite metadata database and a dags folder holding the one DAG above."""
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "false",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-        "LAKE": (tmp_path / "lake").as_uri(),
-    }
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-    return env
+    return one_dag_env(tmp_path, DAG_ID, DAG_FILE)
 
 
 def dags_test(env: dict[str, str], log: Path) -> str:
-    with log.open("w") as handle:
-        subprocess.run(
-            [AIRFLOW, "dags", "test", DAG_ID, "2024-03-02"],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            timeout=240,
-        )
-    return log.read_text()
+    return run_dags_test(env, DAG_ID, log)
 
 
 def task_instance(env: dict[str, str]) -> tuple[str, int]:
     """The state and try number Airflow recorded for the task."""
-    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute(
-            "SELECT state, try_number FROM task_instance WHERE dag_id = ? AND task_id = 'calls_report'", (DAG_ID,)
-        ).fetchall()
-    assert len(rows) == 1, rows
-    return rows[0][0], int(rows[0][1])
+    states = task_states(env, DAG_ID)
+    assert list(states) == ["calls_report"], states
+    return states["calls_report"]
 
 
 def test_a_zone_unlike_the_accounts_fails_on_the_first_try(comagic_emulator_factory, airflow_env, tmp_path):

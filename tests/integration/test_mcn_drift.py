@@ -13,13 +13,12 @@ import pendulum
 import pytest
 
 from airflow_provider_comagic.exceptions import SchemaDriftError
-from airflow_provider_comagic.hooks.mcn import McnTelecomHook
 from airflow_provider_comagic.landing.manifest import read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
-from airflow_provider_comagic.operators.mcn import McnCallLogOperator
 from airflow_provider_comagic.testing.drift import UNKNOWN_ENUM_VALUE
 from airflow_provider_comagic.testing.mcn.emulator import McnEmulator
 from airflow_provider_comagic.testing.pytest_plugin import mcn_connection_json
+from tests.integration.test_mcn_call_log import FastMcnCallLogOperator
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +35,6 @@ DRIFT = {
 }
 COERCED = {"waittime": "digit string", "talktime": "integral float", "src_num": "integer"}
 RESCUED = {"billsec": "float", "has_record": "string", "line": "integer"}
-
-
-class FastMcnCallLogOperator(McnCallLogOperator):
-    def get_hook(self) -> McnTelecomHook:
-        return McnTelecomHook(self.mcn_conn_id, sleep=lambda s: None)
 
 
 @pytest.fixture
