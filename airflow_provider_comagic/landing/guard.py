@@ -156,20 +156,19 @@ class SchemaGuard:
         table = read_json_lines(data, rows, self.typed)
         if table is not None:
             return self._finished(table, None)
-        lines = data.split(b"\n")[:-1]
+        lines = _line_views(data)
         bad = self._offending(lines)
         if bad and len(bad) <= _MOST_BAD_LINES * len(lines):
             bad_set = set(bad)
             good = [i for i in range(len(lines)) if i not in bad_set]
-            offending, others = [lines[i] for i in bad], _without(data, lines, bad)
-            del lines  # a copy of the page: not held while the rest is read
+            offending = [bytes(lines[i]) for i in bad]
+            others = _without(data, lines, bad)  # the one copy of the page this path makes
             table = read_json_lines(others, len(good), self.typed)
             del others
             if table is not None:
                 judged = self._judged([orjson.loads(line) for line in offending], offending)
                 merged = pa.concat_tables([self._finished(table, None), judged])
                 return merged.take(pc.sort_indices(pa.array(good + bad, pa.int64())))
-            lines = data.split(b"\n")[:-1]
         return self._judged([orjson.loads(line) for line in lines], lines)
 
     def from_dicts(self, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -178,7 +177,7 @@ class SchemaGuard:
             return self.schema.empty_table()
         return self._judged(rows, None)
 
-    def _offending(self, lines: list[bytes]) -> list[int]:
+    def _offending(self, lines: Sequence[bytes | memoryview]) -> list[int]:
         """The positions of lines whose values Arrow's reader cannot take as documented."""
         if self._decoder is None:
             self._decoder = msgspec.json.Decoder(_Check().struct(list(self.typed)))
@@ -211,7 +210,7 @@ class SchemaGuard:
         return pa.Table.from_arrays(columns, schema=self.schema)
 
     # -- judging rows value by value ------------------------------------------------------------------------
-    def _judged(self, rows: Sequence[Mapping[str, Any]], lines: Sequence[bytes] | None) -> pa.Table:
+    def _judged(self, rows: Sequence[Mapping[str, Any]], lines: Sequence[bytes | memoryview] | None) -> pa.Table:
         """Rows converted column by column, a failing column judged value by value; unknown fields rescued, added
         as columns or refused. ``lines``: the rows as sent (the rescue column then copies their exact text)."""
         rescued: dict[int, list[str]] = {}
@@ -307,7 +306,7 @@ class SchemaGuard:
         return mask_example(name, value, sensitive=field is not None and _is_sensitive(field))
 
     @staticmethod
-    def _rescued_text(row: Mapping[str, Any], keys: list[str], line: bytes | None) -> str:
+    def _rescued_text(row: Mapping[str, Any], keys: list[str], line: bytes | memoryview | None) -> str:
         """The rescued fields of a row as a JSON object, in the row's order, each value exactly as sent."""
         wanted = set(keys)
         ordered = [key for key in row if key in wanted]
@@ -317,7 +316,17 @@ class SchemaGuard:
         return "{" + ",".join(orjson.dumps(key).decode() + ":" + bytes(raw[key]).decode() for key in ordered) + "}"
 
 
-def _without(data: bytes, lines: Sequence[bytes], skipped: Sequence[int]) -> bytes:
+def _line_views(data: bytes) -> list[memoryview]:
+    """The lines of a page of JSON Lines as views into it (no copy; each without its newline)."""
+    view, find = memoryview(data), data.find
+    lines, start = [], 0
+    while (end := find(b"\n", start)) >= 0:
+        lines.append(view[start:end])
+        start = end + 1
+    return lines
+
+
+def _without(data: bytes, lines: Sequence[bytes | memoryview], skipped: Sequence[int]) -> bytes:
     """``data`` (the JSON Lines of ``lines``) without the lines at the positions ``skipped`` (ascending): the runs
     between them copied once, as slices of the page."""
     starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
