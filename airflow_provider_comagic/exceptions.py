@@ -17,6 +17,7 @@ __all__ = [
     "ParameterError",
     "PermanentError",
     "ProviderError",
+    "SchemaDriftError",
     "TransportError",
 ]
 
@@ -60,3 +61,20 @@ class DataIntegrityError(ProviderError):
 
 class LandingError(ProviderError, ValueError):
     """Wrong landing arguments, an unreadable landed partition, or a partition that cannot be committed."""
+
+
+class SchemaDriftError(DataIntegrityError, PermanentError):
+    """Rows the API sent do not match its documented types beyond what the landing policy allows (a column whose
+    rescued values pass ``max_rescued_fraction``, any mismatch under ``on_type_mismatch="fail"``, a value that
+    cannot be coerced under ``"coerce_only"``).
+
+    Permanent: a retry would read the same rows again, so the task fails at once, without Airflow's retries; the
+    message names the column, its documented type, what arrived (a masked example) and the option to relax.
+    Nothing of the partition is committed: it keeps its previous copy.
+
+    :param column: the column (a top-level field, or a new one the docs do not list).
+    """
+
+    def __init__(self, message: str, *, column: str | None = None):
+        super().__init__(message)
+        self.column = column

@@ -470,7 +470,7 @@ def child_env() -> dict[str, str]:
 class Emulator:
     """The emulator CLI in its own process, one day of ``rows`` calls."""
 
-    def __init__(self, rows: int, response_delay: float = 0.0, delay_per_row: float = 0.0):
+    def __init__(self, rows: int, response_delay: float = 0.0, delay_per_row: float = 0.0, faults: Sequence[str] = ()):
         self.rows = rows
         delays = ["--response-delay", str(response_delay), "--delay-per-row", str(delay_per_row)]
         self.process = subprocess.Popen(
@@ -489,6 +489,7 @@ class Emulator:
                 "--day-limit",
                 "10000000",
                 *(delays if response_delay or delay_per_row else []),
+                *(arg for fault in faults for arg in ("--fault", fault)),
             ],
             cwd=ROOT,
             env=child_env(),
@@ -684,6 +685,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--response-delay", type=float, default=0.0, help="latency mode: the emulator answers each call this late"
     )
     parser.add_argument("--delay-per-row", type=float, default=0.0, help="latency mode: seconds more per row served")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="an emulator fault in its CLI syntax (repeat), e.g. the drift of one row in 97: "
+        "drift_number_as_string:0.0103@get.calls_report/talk_duration (the emulator's own work on it is timed too)",
+    )
     parser.add_argument("--child", nargs=5, metavar=("RUNNER", "FIELDS", "URL", "TOKEN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -698,7 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at the start: {os.getloadavg()[0]:.2f}")
     results: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
     for rows in sizes:
-        emulator = Emulator(rows, args.response_delay, args.delay_per_row)
+        emulator = Emulator(rows, args.response_delay, args.delay_per_row, args.fault)
         try:
             print(f"\n{rows:,} rows: emulator at {emulator.url}", flush=True)
             for shape in args.fields:

@@ -10,7 +10,8 @@ Type mapping (catalogue ``FieldSpec.type`` -> Arrow):
                            fractional value in an ``int64`` column raises, never truncates.
 ``string``                 ``string`` (a non-string value is kept as its JSON text)
 ``boolean``                ``bool``
-``enum``                   ``string``
+``enum``                   ``string``; the documented values are in the field metadata ``enum_values`` (a
+                           value the docs do not list lands and is counted as drift)
 ``iso8601``                ``YYYY-MM-DD hh:mm:ss`` -> ``timestamp[us]`` in the account's zone (``timestamps=
                            "account"``) or in UTC (``"utc"``); both store the same instant. ``YYYY-MM-DD`` ->
                            ``date32``. ``hh:mm:ss`` (a time of day) -> ``string``.
@@ -19,15 +20,18 @@ Type mapping (catalogue ``FieldSpec.type`` -> Arrow):
                            ``list<string>`` otherwise
 ``object``                 ``struct<...>`` from ``children``: the report builder's ``{value, value_id}`` enum
                            objects are ``struct<value: string, value_id: string|bool>``; an object without
-                           documented children (``status_stats``: keys are data) -> its JSON text (``string``)
+                           documented children (``status_stats``: keys are data) -> its JSON text (``string``,
+                           field metadata ``json_text``)
 ``duration``               ``string`` (the report builder's ``hh:mm:ss``, which may pass 24 hours)
 =========================  =====================================================================================
 
-Conversion of pages to batches with these schemas: :func:`airflow_provider_comagic.landing.arrow.rows_to_batch`.
+Pages are typed with these schemas by :class:`airflow_provider_comagic.landing.guard.SchemaGuard` (values that do
+not match the docs are coerced or rescued by the landing task's drift policy; see ``docs/drift.rst``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -37,6 +41,8 @@ from airflow_provider_comagic.comagic.catalogue import FieldSpec, MethodSpec, ge
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.utils.arrow_fields import (
     DEFAULT_TIME_FORMAT,
+    ENUM_VALUES,
+    JSON_TEXT,
     SOURCE_FORMAT,
     SOURCE_TIMEZONE,
     TIMESTAMP_UNIT,
@@ -106,6 +112,10 @@ def _field(spec: FieldSpec, timestamps: TimestampMode, timezone: str) -> pa.Fiel
         kind = pa.struct([_field(c, timestamps, timezone) for c in spec.children])
     else:  # string, enum, childless object, anything new: text never loses a value
         kind = pa.string()
+        if spec.type == "object":
+            metadata[JSON_TEXT] = b"1"  # its keys are data: any JSON value is expected, kept as its text
+        elif spec.type == "enum" and spec.values:
+            metadata[ENUM_VALUES] = json.dumps(list(spec.values), ensure_ascii=False).encode()
     return pa.field(spec.name, kind, nullable=True, metadata=metadata or None)
 
 

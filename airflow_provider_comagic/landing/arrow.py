@@ -2,28 +2,28 @@
 
 Generic: driven by the Arrow schema alone (nothing API-specific), so every landing writer can use it.
 
-Rules, per Arrow type of a column:
+Rules, per Arrow type of a column (what the docs promise; anything else raises: the drift rules of
+:mod:`~airflow_provider_comagic.landing.coercion` decide what is coerced, counted or rescued instead):
 
-* integers: values must be JSON integers (or integral floats such as ``3.0``); ``2.5``, ``true`` or ``"7"``
-  raise. Out-of-range values raise.
+* integers: values must be JSON integers within the type's range; ``2.5``, ``3.0``, ``true`` or ``"7"`` raise.
 * floats: JSON numbers; integers beyond 2**53 (not exactly representable) and booleans raise.
 * booleans: JSON booleans only.
-* strings: JSON strings; any other JSON value (number, boolean, object, array) is stored as its JSON text, so a
-  field documented as a string that comes back as a number loses nothing.
+* strings: JSON strings only; a field whose metadata says ``json_text`` (an object whose keys are data) takes any
+  JSON value and stores its JSON text.
 * timestamps: strings parsed with the field metadata ``source_format`` (strptime, default
   ``%Y-%m-%d %H:%M:%S``) as wall-clock times in ``source_timezone`` (default: the type's zone, else UTC);
-  ambiguous wall-clock times of a DST fall-back resolve to the earlier instant, impossible ones raise.
+  ambiguous wall-clock times of a DST fall-back resolve to the earlier instant, impossible ones raise, and so do
+  dates that do not exist (``2024-02-30``, which strptime alone would roll over to March 1st).
 * date32: ``YYYY-MM-DD`` strings.
 * lists and structs: recursively, with the same rules for their items and children. A key that the schema
   does not have raises (a silently dropped field would be data loss).
 
 Every failure raises :class:`RowConversionError` naming the column and showing an offending value.
 
-Pages kept as JSON Lines bytes go through Arrow's C++ JSON reader (:func:`json_lines_to_batch`), which is
-several times faster and gives the same batch; a page it cannot read under these rules (a number where a
-string is expected, ``3.0`` in an integer column, an unknown key, a float column reaching 2**53, where an
-integer may have been rounded...) is decoded and converted by :func:`rows_to_batch`, so the rules above hold
-on both paths.
+Pages kept as JSON Lines bytes go through Arrow's C++ JSON reader (:func:`read_json_lines`), which is several
+times faster and gives the same batch under the same rules; a page it cannot read (a value that breaks a rule, a
+``json_text`` object, a float column reaching 2**53, where an integer may have been rounded...) is decoded and
+converted by :func:`rows_to_batch` (:func:`json_lines_to_table`), so the rules above hold on both paths.
 """
 
 from __future__ import annotations
@@ -39,16 +39,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from airflow_provider_comagic.utils.arrow_fields import DEFAULT_TIME_FORMAT, SOURCE_FORMAT, SOURCE_TIMEZONE
+from airflow_provider_comagic.utils.arrow_fields import DEFAULT_TIME_FORMAT, JSON_TEXT, SOURCE_FORMAT, SOURCE_TIMEZONE
 
 __all__ = [
     "RowConversionError",
+    "convert_values",
     "json_lines_to_batch",
     "json_lines_to_table",
+    "read_json_lines",
+    "row_columns",
     "rows_to_batch",
 ]
 
 _EXACT_FLOAT_INTEGERS = 2**53  # every integer below is exact in float64
+_LIST_OR_NULL = frozenset({list, type(None)})
 _JSON_BLOCK_SIZE = 4 * 2**20  # Arrow parses blocks in parallel; a block must hold whole rows (~4 KB each)
 
 
@@ -102,6 +106,18 @@ def json_lines_to_table(lines: bytes, rows: int, schema: pa.Schema) -> pa.Table:
     the blocks Arrow's JSON reader parsed in parallel (what a Parquet writer takes as is; a copy saved)."""
     if rows == 0:
         return pa.Table.from_batches([rows_to_batch([], schema)])
+    table = read_json_lines(lines, rows, schema)
+    if table is not None:
+        return table
+    # the rules decide: convert what they allow, raise naming the column otherwise
+    batch = rows_to_batch([orjson.loads(line) for line in lines.split(b"\n")[:-1]], schema)
+    return pa.Table.from_batches([batch])
+
+
+def read_json_lines(lines: bytes, rows: int, schema: pa.Schema) -> pa.Table | None:
+    """``rows`` rows of JSON Lines as a table of ``schema`` read by Arrow's C++ JSON reader (in
+    :func:`page_memory_pool`), or None when the reader rejects the page (a value it cannot read under the
+    module's rules, a key the schema lacks, a float column that may hold a rounded integer)."""
     pool = page_memory_pool()
     try:
         table = pa_json.read_json(
@@ -112,17 +128,16 @@ def json_lines_to_table(lines: bytes, rows: int, schema: pa.Schema) -> pa.Table:
             ),
             memory_pool=pool,
         )
-        if table.num_rows == rows:
-            columns = [
-                pa.chunked_array([_finish(chunk, field, pool) for chunk in table.column(i).chunks], type=field.type)
-                for i, field in enumerate(schema)
-            ]
-            del table  # the parsed strings of the time columns, before the next page's
-            return pa.Table.from_arrays(columns, schema=schema)
+        if table.num_rows != rows:
+            return None
+        columns = [
+            pa.chunked_array([_finish(chunk, field, pool) for chunk in table.column(i).chunks], type=field.type)
+            for i, field in enumerate(schema)
+        ]
+        del table  # the parsed strings of the time columns, before the next page's
+        return pa.Table.from_arrays(columns, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass  # the rules below decide: convert what they allow, raise naming the column otherwise
-    batch = rows_to_batch([orjson.loads(line) for line in lines.split(b"\n")[:-1]], schema)
-    return pa.Table.from_batches([batch])
+        return None
 
 
 def _is_temporal(kind: pa.DataType) -> bool:
@@ -184,6 +199,11 @@ def _finish(array: pa.Array, field: pa.Field, pool: pa.MemoryPool | None = None)
     return list_cls.from_arrays(array.offsets, values, type=kind, mask=mask, pool=pool)
 
 
+def row_columns(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, Sequence[Any]]:
+    """The values of each of ``names`` in ``rows`` (None where a row lacks the key), transposed fast."""
+    return _columns(rows, names)
+
+
 def _columns(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, Sequence[Any]]:
     """Transpose rows to columns; API pages repeat one key order, which zip() transposes in C."""
     if rows and all(type(row) is dict for row in rows):
@@ -196,6 +216,12 @@ def _columns(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[st
     return {name: [row.get(name) for row in rows] for name in names}
 
 
+def convert_values(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
+    """One column's values as an Arrow array of ``field`` under the module's rules (``path`` names the column in
+    a :class:`RowConversionError`)."""
+    return _convert(values, field, path)
+
+
 def _convert(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
     kind = field.type
     try:
@@ -206,7 +232,7 @@ def _convert(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
         if pa.types.is_boolean(kind):
             return pa.array(values, type=kind)
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return _strings(values, kind)
+            return _strings(values, field, path)
         if pa.types.is_timestamp(kind):
             return _timestamps(values, field, path)
         if pa.types.is_date32(kind):
@@ -223,11 +249,10 @@ def _convert(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
 
 
 def _integers(values: Sequence[Any], kind: pa.DataType, path: str) -> pa.Array:
-    # typed conversion would truncate 2.5 to 2 silently: infer first, then cast safely (checks truncation)
+    # typed conversion would truncate 2.5 to 2 silently: infer first (3.0 infers a float: not an integer), then
+    # cast safely (checks the range)
     inferred = pa.array(values)
-    if not (
-        pa.types.is_integer(inferred.type) or pa.types.is_floating(inferred.type) or pa.types.is_null(inferred.type)
-    ):
+    if not (pa.types.is_integer(inferred.type) or pa.types.is_null(inferred.type)):
         raise RowConversionError(f"column {path!r} ({kind}) got {inferred.type} values, e.g. {_sample(values)!r}")
     return inferred.cast(kind, safe=True)
 
@@ -241,15 +266,19 @@ def _floats(values: Sequence[Any], kind: pa.DataType, path: str) -> pa.Array:
     return inferred.cast(kind, safe=True)
 
 
-def _strings(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
+def _strings(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
     try:
-        return pa.array(values, type=kind)
+        return pa.array(values, type=field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # documented as a string but something else came back: keep its JSON text rather than fail or drop it
+        if (field.metadata or {}).get(JSON_TEXT) != b"1":
+            raise RowConversionError(
+                f"column {path!r} ({field.type}) expects strings, got e.g. {_sample(values)!r}"
+            ) from None
+        # documented as any JSON value (an object whose keys are data): its JSON text
         dumps = orjson.dumps
         return pa.array(
             [v if v is None or isinstance(v, str) else dumps(v).decode() for v in values],
-            type=kind,
+            type=field.type,
         )
 
 
@@ -270,9 +299,20 @@ def _parse_times(strings: pa.Array, field: pa.Field, pool: pa.MemoryPool | None 
     meta = field.metadata or {}
     fmt = meta.get(SOURCE_FORMAT, DEFAULT_TIME_FORMAT.encode()).decode()
     zone = meta.get(SOURCE_TIMEZONE, (kind.tz or "UTC").encode()).decode()
+    if fmt == DEFAULT_TIME_FORMAT:
+        _check_calendar(strings, pool)
     parsed = pc.strptime(strings, format=fmt, unit="s", error_is_null=False, memory_pool=pool)
     aware = pc.assume_timezone(parsed, timezone=zone, ambiguous="earliest", nonexistent="raise", memory_pool=pool)
     return aware.cast(kind, safe=True, memory_pool=pool)
+
+
+def _check_calendar(strings: pa.Array, pool: pa.MemoryPool | None) -> None:
+    """Raise ``ArrowInvalid`` for a ``YYYY-MM-DD hh:mm:ss`` that is no real time, which ``strptime`` would roll
+    over silently (``2024-02-30`` -> March 1st, second ``60`` -> the next minute): the date part is cast strictly
+    (which also refuses digits that are not zero-padded), the seconds compared (~0.7 ms per 10 000 values)."""
+    pc.utf8_slice_codeunits(strings, 0, 10, memory_pool=pool).cast(pa.date32(), memory_pool=pool)
+    if pc.any(pc.equal(pc.utf8_slice_codeunits(strings, 17, 19, memory_pool=pool), "60")).as_py():
+        raise pa.ArrowInvalid("a time with second 60 is no wall-clock time of the API's format")
 
 
 def _lists(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
@@ -306,6 +346,8 @@ def _lists(values: Sequence[Any], field: pa.Field, path: str) -> pa.Array:
 
 def _scalar_lists(values: Sequence[Any], kind: pa.DataType) -> pa.Array | None:
     """Lists of numbers/strings/booleans converted by Arrow itself, or None to take the checked slow path."""
+    if not set(map(type, values)) <= _LIST_OR_NULL:
+        return None  # Arrow would take a string for a list of its characters: the checked path refuses it
     item = kind.value_type
     try:
         if pa.types.is_string(item) or pa.types.is_boolean(item):
@@ -316,6 +358,8 @@ def _scalar_lists(values: Sequence[Any], kind: pa.DataType) -> pa.Array | None:
     inner = inferred.type.value_type if pa.types.is_list(inferred.type) else None
     if inner is None or not (pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_null(inner)):
         return None
+    if pa.types.is_floating(inner) and pa.types.is_integer(item):
+        return None  # 3.0 in a list of integers: the checked path raises
     try:
         return inferred.cast(kind, safe=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):

@@ -5,7 +5,8 @@ one asset event per committed partition. On Airflow 3.3+ each event carries its 
 (``YYYY-MM-DD`` of the account's zone, ``<client>|YYYY-MM-DD`` for an agency's client or an MCN vPBX); on older
 versions one event per task carries every key in its ``extra``. Airflow gives all partition events of one task the
 same ``extra``, so the per-partition details (manifest, rows, bytes, interval, client, API use) are under
-``extra["partitions"][key]``; :func:`landed_partitions` reads them back in a consuming task.
+``extra["partitions"][key]`` (with ``drift`` when values did not match the docs: the manifest's drift records);
+:func:`landed_partitions` reads them back in a consuming task.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ EVENT_FIELDS = (
     "api_calls",
     "points",
     "replaced",
+    "drift",
 )
 """What an event's ``extra["partitions"][key]`` holds of a partition's summary (when the operator has it)."""
 

@@ -3,7 +3,9 @@ its reader. Adding a format touches this module only (plus its name in the opera
 
 * ``jsonl``: gzip JSON Lines, the rows exactly as given (pages of :class:`~.json_lines.JsonLines` bytes are
   copied, never re-encoded); gzip levels 1-3 use ISA-L (the same format, 3-4x faster than zlib).
-* ``parquet``: typed columns of the partition's Arrow schema, zstd; at most one row group held in memory.
+* ``parquet``: typed columns of the partition's Arrow schema, zstd; at most one row group held in memory. Values
+  the docs do not describe are coerced or rescued by the partition's
+  :class:`~airflow_provider_comagic.landing.guard.SchemaGuard` (its drift policy).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from airflow_provider_comagic.landing.guard import SchemaGuard
 
 __all__ = [
     "DEFAULT_GZIP_LEVEL",
@@ -239,19 +243,15 @@ def _parquet_part(fs: Any, directory: str, name: str, options: PartOptions) -> _
     )
 
 
-def _jsonl_payload(rows: Sequence[Mapping[str, Any]] | JsonLines, schema: pa.Schema | None) -> Any:
+def _jsonl_payload(rows: Sequence[Mapping[str, Any]] | JsonLines, guard: SchemaGuard | None) -> Any:
     return rows  # JSON Lines keeps the rows as given
 
 
-def _parquet_payload(
-    rows: Sequence[Mapping[str, Any]] | JsonLines, schema: pa.Schema | None
-) -> pa.RecordBatch | pa.Table:
-    assert schema is not None  # the writer infers one from the first page when none was given
-    from airflow_provider_comagic.landing.arrow import json_lines_to_table, rows_to_batch
-
+def _parquet_payload(rows: Sequence[Mapping[str, Any]] | JsonLines, guard: SchemaGuard | None) -> pa.Table:
+    assert guard is not None  # the writer infers a schema from the first page when none was given
     if isinstance(rows, JsonLines):
-        return json_lines_to_table(rows.data, rows.rows, schema)
-    return rows_to_batch(rows, schema)
+        return guard.from_lines(rows.data, rows.rows)
+    return guard.from_dicts(rows)
 
 
 def _jsonl_rows(handle: BinaryIO) -> Iterator[dict[str, Any]]:
@@ -270,24 +270,45 @@ def _parquet_rows(handle: BinaryIO) -> Iterator[dict[str, Any]]:
 
 
 def _jsonl_batches(handle: BinaryIO, schema: pa.Schema | None, batch_size: int) -> Iterator[pa.RecordBatch]:
-    from airflow_provider_comagic.landing.arrow import rows_to_batch
+    """Rows of a JSON Lines part typed with the recorded schema, under the rescue policy without a limit (a read
+    never fails on drift: what does not fit goes to the rescue column, when the schema has one)."""
+    from airflow_provider_comagic.landing.drift import DriftPolicy
+    from airflow_provider_comagic.landing.guard import SchemaGuard
 
     if schema is None:
         raise LandingError("a JSON Lines partition landed without a schema cannot be read as Arrow batches")
+    guard = SchemaGuard(schema, DriftPolicy(max_rescued_fraction=None))
     page: list[dict[str, Any]] = []
     for row in _jsonl_rows(handle):
         page.append(row)
         if len(page) >= batch_size:
-            yield rows_to_batch(page, schema)
+            yield from _conformed(guard.from_dicts(page), schema)
             page = []
     if page:
-        yield rows_to_batch(page, schema)
+        yield from _conformed(guard.from_dicts(page), schema)
 
 
 def _parquet_batches(handle: BinaryIO, schema: pa.Schema | None, batch_size: int) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
-    yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_size)
+    for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_size):
+        yield from _conformed(batch, schema)
+
+
+def _conformed(data: pa.RecordBatch | pa.Table, schema: pa.Schema | None) -> Iterator[pa.RecordBatch]:
+    """``data`` as batches of exactly ``schema``'s columns: a part written before ``schema_evolution`` added a
+    column gets it as nulls."""
+    import pyarrow as pa
+
+    if schema is not None and data.schema.names != schema.names:
+        present = set(data.schema.names)
+        columns = [data.column(f.name) if f.name in present else pa.nulls(data.num_rows, f.type) for f in schema]
+        data = (
+            pa.Table.from_arrays(columns, schema=schema)
+            if isinstance(data, pa.Table)
+            else (pa.RecordBatch.from_arrays(columns, schema=schema))
+        )
+    yield from (data.to_batches() if isinstance(data, pa.Table) else [data])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,9 +317,11 @@ class OutputFormat:
 
     :param name: the ``output_format`` value users give.
     :param suffix: the part file suffix.
-    :param needs_schema: whether a part cannot be written without an Arrow schema.
+    :param needs_schema: whether a part cannot be written without an Arrow schema (its rows are typed, under the
+        partition's drift policy).
     :param open_part: ``(fs, directory, name, PartOptions) -> part`` (``write``, ``written``, ``finish``, ``discard``).
-    :param payload: ``(page, schema) -> what the part's write() takes``.
+    :param payload: ``(page, guard) -> what the part's write() takes`` (``guard``: the partition's
+        :class:`~airflow_provider_comagic.landing.guard.SchemaGuard`, None for a format that keeps rows as given).
     :param rows: ``(binary file) -> row dicts``.
     :param batches: ``(binary file, schema, batch size) -> Arrow record batches``.
     :param empty_part: whether an empty partition still gets one (empty) part carrying the schema.

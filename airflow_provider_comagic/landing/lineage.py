@@ -1,5 +1,6 @@
 """OpenLineage datasets of landed partitions: name from the partition's URI, schema from the manifest's Arrow
-schema, row/byte/file counts and the overwrite from the manifest (see :mod:`airflow_provider_comagic.utils.lineage`)."""
+schema, row/byte/file counts, the overwrite and what drifted (the ``comagic_schemaDrift`` facet) from the manifest
+(see :mod:`airflow_provider_comagic.utils.lineage`)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def landed_dataset(partition: Any, manifest: Mapping[str, Any], *, output: bool)
     a copy, the ``OVERWRITE`` lifecycle facet; or an input, as the PostgreSQL loader reads it)."""
     namespace, name = storage_dataset_id(storage_uri(partition))
     if not output:
-        return dataset(namespace, name, fields=manifest_fields(manifest))
+        return dataset(namespace, name, fields=manifest_fields(manifest), drift=manifest.get("drift"))
     return dataset(
         namespace,
         name,
@@ -36,4 +37,5 @@ def landed_dataset(partition: Any, manifest: Mapping[str, Any], *, output: bool)
         files=len(manifest["files"]),
         overwritten=bool(manifest.get("replaces")),
         output=True,
+        drift=manifest.get("drift"),
     )

@@ -215,7 +215,8 @@ def partition_entry(
     """The summary of one committed partition: its asset event's details, an item of the XCom summary.
 
     ``key`` is the asset partition key, ``labels`` the ids that tell the partition apart (client, vPBX; None
-    values left out), ``dates`` the interval as the API was asked for it.
+    values left out), ``dates`` the interval as the API was asked for it. ``drift`` (only when a value drifted):
+    the rows with a rescued value and the manifest's drift records.
     """
     api = manifest.get("api") or {}
     entry: dict[str, Any] = {
@@ -234,6 +235,9 @@ def partition_entry(
     }
     if manifest.get("superseded_by"):  # a later run of the same partition committed after this one
         entry["superseded_by"] = manifest["superseded_by"]
+    drift = manifest.get("drift") or {}
+    if drift.get("columns"):  # what drifted (masked examples): the manifest's record, without the policy
+        entry["drift"] = {"rescued_rows": drift.get("rescued_rows", 0), "columns": drift["columns"]}
     return entry
 
 

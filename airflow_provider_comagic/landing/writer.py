@@ -24,6 +24,11 @@ deleted by the run itself, or by a later run once older than the orphan grace pe
 finished by the next writer of the partition (:func:`~airflow_provider_comagic.landing.commit.repair_partition`).
 A run can also *suspend* (finish its open part, keep every part, commit nothing) and be *resumed* later by a
 new writer with the same token (a deferred task continuing its partition). See ``docs/landing.rst``.
+
+Typed formats (Parquet) type every page with the partition's
+:class:`~airflow_provider_comagic.landing.guard.SchemaGuard` under its drift policy (``drift``): the schema
+gains the rescue column ``_rescued``, what drifted is recorded in the manifest's ``drift`` section and logged one
+line per column, and a column past its limit fails the commit (nothing committed). See ``docs/drift.rst``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from airflow_provider_comagic.landing.commit import (
     repair_partition,
     staged_name,
 )
+from airflow_provider_comagic.landing.drift import DriftPolicy, DriftTally
 from airflow_provider_comagic.landing.formats import (
     DEFAULT_GZIP_LEVEL,
     DEFAULT_PARQUET_COMPRESSION,
@@ -64,6 +70,8 @@ from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from airflow_provider_comagic.landing.guard import SchemaGuard
 
 __all__ = [
     "DEFAULT_MAX_BYTES_PER_FILE",
@@ -109,6 +117,9 @@ class PartitionWriter:
     :param orphan_grace_period: how old a hidden file of another run must be before this run's cleanup deletes
         it (a :class:`~datetime.timedelta` or seconds; default 2 days). Keep it above the longest run of a task
         including its deferrals: the parts of a run still in progress are younger than that.
+    :param drift: the :class:`~airflow_provider_comagic.landing.drift.DriftPolicy` of a typed format (default:
+        rescue, 5 % per column, no schema evolution).
+    :param drift_state: what a suspended writer's guard had counted (set by :meth:`resume`).
 
     After :meth:`commit`, :attr:`superseded_by` names the run whose later commit replaced this one (its
     ``run_token``, ``created_at``, ``rows`` and ``airflow`` run), or is None.
@@ -129,8 +140,12 @@ class PartitionWriter:
         parquet_compression: str = DEFAULT_PARQUET_COMPRESSION,
         token: str | None = None,
         orphan_grace_period: dt.timedelta | float = DEFAULT_ORPHAN_GRACE_PERIOD,
+        drift: DriftPolicy | None = None,
+        drift_state: Mapping[str, Any] | None = None,
     ):
         self.output_format = get_format(fmt)
+        if drift is not None and not isinstance(drift, DriftPolicy):
+            raise LandingError(f"drift must be a DriftPolicy, got {drift!r}")
         for name, value in (
             ("max_rows_per_file", max_rows_per_file),
             ("max_bytes_per_file", max_bytes_per_file),
@@ -147,7 +162,12 @@ class PartitionWriter:
         self.fs = self.path.fs
         self.directory = self.path.path.rstrip("/")
         self.format = fmt
+        self.drift = drift or DriftPolicy()
+        self._drift_state = drift_state
+        self.guard: SchemaGuard | None = None
         self.schema = schema
+        if schema is not None:
+            self._guard(schema)
         self.max_rows_per_file = max_rows_per_file
         self.max_bytes_per_file = max_bytes_per_file
         self.row_group_rows = row_group_rows
@@ -191,13 +211,28 @@ class PartitionWriter:
             dicts = rows.dicts() if isinstance(rows, JsonLines) else list(rows)
             import pyarrow as pa
 
-            self.schema = pa.RecordBatch.from_pylist(dicts).schema  # Arrow's inference, then kept for every page
-        payload = self.output_format.payload(rows, self.schema)
+            self._guard(pa.RecordBatch.from_pylist(dicts).schema)  # Arrow's inference, then kept for every page
+        payload = self.output_format.payload(rows, self.guard)
+        if self.guard is not None and self.guard.schema is not self.schema:  # schema evolution added a column
+            self._close_part()  # a part has one schema: the next one carries the new column
+            self.schema = self.guard.schema
         part = self._part or self._open_part()
         part.write(payload)
         self.rows += len(rows)
         if part.rows >= self.max_rows_per_file or part.written() >= self.max_bytes_per_file:
             self._close_part()
+
+    def _guard(self, schema: pa.Schema) -> None:
+        """The schema of the parts (the rescue column last) and, for a typed format, the guard typing the pages."""
+        from airflow_provider_comagic.landing.guard import SchemaGuard, with_rescued_column
+
+        if not self.output_format.needs_schema:
+            self.schema = with_rescued_column(schema)  # what the rows are read with (Arrow: the rescue policy)
+            return
+        state = self._drift_state or {}
+        tally = DriftTally.from_json(state.get("tally"))
+        self.guard = SchemaGuard(schema, self.drift, tally, added=state.get("added") or ())
+        self.schema = self.guard.schema
 
     def _ensure_directory(self) -> None:
         """Create the local partition folder when the first file goes in (object stores have no folders), so a
@@ -234,6 +269,11 @@ class PartitionWriter:
         """
         if self._committed:
             raise LandingError("this partition is already committed")
+        drift = None
+        if self.guard is not None:
+            self.guard.tally.log(str(self.path))
+            self.guard.tally.check_limits(self.rows, self.drift)  # before any file is published
+            drift = self.guard.tally.summary(self.rows, self.drift)
         self._close_part()
         if self.output_format.empty_part and not self.files and self.schema is not None:
             self._open_part()  # an empty interval is an explicit empty file carrying the schema
@@ -250,6 +290,7 @@ class PartitionWriter:
                 "run_token": self.token,
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "producer": {"package": "airflow-provider-comagic", "version": __version__},
+                **({"drift": drift} if drift is not None else {}),
                 **dict(extra or {}),
                 "phase": phase,
                 "replaces": replaces,
@@ -296,7 +337,10 @@ class PartitionWriter:
             raise LandingError("this partition is already committed")
         self._close_part()
         self._suspended = True
-        return {"format": self.format, "token": self.token, "files": [dict(f) for f in self.files], "rows": self.rows}
+        state = {"format": self.format, "token": self.token, "files": [dict(f) for f in self.files], "rows": self.rows}
+        if self.guard is not None:
+            state["drift"] = self.guard.state()  # what drifted so far, the columns schema evolution added
+        return state
 
     @classmethod
     def resume(
@@ -311,7 +355,7 @@ class PartitionWriter:
         (each checked to exist), new parts numbered after them; :meth:`commit` lists them all."""
         if state.get("format") != fmt:
             raise LandingError(f"the suspended partition holds {state.get('format')}, not {fmt}")
-        writer = cls(partition, fmt, schema, token=state["token"], **options)
+        writer = cls(partition, fmt, schema, token=state["token"], drift_state=state.get("drift"), **options)
         present = {entry.name for entry in writer.store.list()}
         missing = [staged_name(f["path"]) for f in state["files"] if staged_name(f["path"]) not in present]
         if missing:

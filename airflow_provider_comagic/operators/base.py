@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from airflow_provider_comagic.exceptions import LandingError, ParameterError
 from airflow_provider_comagic.landing.assets import emit_alias_events, emit_asset_events, landing_alias, landing_asset
+from airflow_provider_comagic.landing.drift import DEFAULT_MAX_RESCUED_FRACTION, DriftPolicy
 from airflow_provider_comagic.landing.formats import DEFAULT_GZIP_LEVEL, FORMATS, check_gzip_level
 from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import read_manifest
@@ -68,6 +69,15 @@ class BaseLandingOperator(BaseOperator):
     :param max_bytes_per_file: start a new part file after this many bytes.
     :param row_group_rows: Parquet row-group size (also the most rows held in memory).
     :param gzip_level: gzip level of JSON Lines parts, 0-9 (1 is fastest; 1-3 are written with ISA-L).
+    :param on_type_mismatch: Parquet values that do not match the documented type: ``"rescue"`` (default: kept
+        as sent in the ``_rescued`` column, the typed column null), ``"coerce_only"`` (lossless coercions only,
+        anything else fails the task) or ``"fail"`` (any value not exactly as documented fails the task). See
+        ``docs/drift.rst``.
+    :param max_rescued_fraction: fail the task when more than this share (0-1) of a partition's rows had a
+        documented column's value rescued (a changed API, not noise; up to 5 values never fail); a mapping sets it
+        per column (``{"talk_duration": 0.5, "*": 0.01}``); None: no limit. Default 0.05.
+    :param schema_evolution: fields the docs do not list become new (string) Parquet columns instead of going to
+        ``_rescued``.
 
     :param output_asset: the ``Asset`` (or ``AssetAlias``) this task's partitions update, declared at DAG parse
         time; default: see below.
@@ -100,6 +110,9 @@ class BaseLandingOperator(BaseOperator):
         max_bytes_per_file: int = DEFAULT_MAX_BYTES_PER_FILE,
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
         gzip_level: int = DEFAULT_GZIP_LEVEL,
+        on_type_mismatch: str = "rescue",
+        max_rescued_fraction: float | Mapping[str, float] | None = DEFAULT_MAX_RESCUED_FRACTION,
+        schema_evolution: bool = False,
         output_asset: Asset | AssetAlias | None = None,
         **kwargs: Any,
     ) -> None:
@@ -113,6 +126,9 @@ class BaseLandingOperator(BaseOperator):
         self.max_bytes_per_file = max_bytes_per_file
         self.row_group_rows = row_group_rows
         self.gzip_level = gzip_level
+        self.on_type_mismatch = on_type_mismatch
+        self.max_rescued_fraction = max_rescued_fraction
+        self.schema_evolution = schema_evolution
 
     @classmethod
     def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
@@ -218,6 +234,14 @@ class BaseLandingOperator(BaseOperator):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise error(f"{name} must be a positive integer, got {value!r}")
+        self.drift_policy()
+
+    def drift_policy(self) -> DriftPolicy:
+        """The drift policy of this task's typed partitions; :attr:`parameter_error` naming a bad option."""
+        try:
+            return DriftPolicy(self.on_type_mismatch, self.max_rescued_fraction, self.schema_evolution)
+        except LandingError as bad:
+            raise self.parameter_error(str(bad)) from None
 
     def writer_options(self) -> dict[str, Any]:
         """The :class:`~airflow_provider_comagic.landing.writer.PartitionWriter` options of this task."""
@@ -226,6 +250,7 @@ class BaseLandingOperator(BaseOperator):
             "max_bytes_per_file": self.max_bytes_per_file,
             "row_group_rows": self.row_group_rows,
             "gzip_level": self.gzip_level,
+            "drift": self.drift_policy(),
         }
 
     def output_base(self) -> ObjectStoragePath:

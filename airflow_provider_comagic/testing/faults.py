@@ -1,8 +1,13 @@
-"""Fault injection: HTTP errors, dropped connections, slow or truncated responses, API-level failures.
+"""Fault injection: HTTP errors, dropped connections, slow or truncated responses, API-level failures, and
+drift (rows whose values do not match the docs).
 
 A fault fires for the requests it matches (all, or one ``method``), either with a ``probability`` drawn from
 a seeded RNG or on a schedule of ``calls`` — 1-based numbers counted among the matching requests
 (``calls={3}`` fails the third call, ``calls=range(5, 8)`` the 5th to 7th) — at most ``times`` times.
+
+A drift fault (``drift_*``, :mod:`~airflow_provider_comagic.testing.drift`) changes one ``field`` in a
+``fraction`` of the rows of every response (and of the emulator's truth); give it no ``calls``, ``times`` or
+``probability``: the truth assumes every call drifts the same rows.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import random
 import threading
 from collections.abc import Collection
 from typing import Any
+
+from airflow_provider_comagic.testing.drift import DRIFT_KINDS
 
 # kind -> what happens
 FAULT_KINDS: dict[str, str] = {
@@ -27,6 +34,7 @@ FAULT_KINDS: dict[str, str] = {
     "revoke_token": "the request's token is revoked before the call (access_token_invalid from then on)",
     "expire_session": "every login session expires before the call (permanent tokens keep working)",
     "add_rows": "`rows` new rows appear inside the request's date range before the call",
+    **DRIFT_KINDS,
 }
 
 
@@ -44,14 +52,25 @@ class Fault:
     limit_type: str = "minute"
     exhaust: bool = False
     rows: int = 5
+    field: str | None = None
+    fraction: float = 1.0
     hits: int = 0
     seen: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if self.is_drift and not self.field:
+            raise ValueError(f"a {self.kind} fault needs the field it changes (field=...)")
+        if not 0 <= self.fraction <= 1:
+            raise ValueError(f"fraction is a share of rows, 0..1, got {self.fraction!r}")
         if self.limit_type not in ("minute", "day"):
             raise ValueError("limit_type is 'minute' or 'day'")
+
+    @property
+    def is_drift(self) -> bool:
+        """Whether this fault changes values of rows (``drift_*``) rather than a call."""
+        return self.kind in DRIFT_KINDS
 
 
 class FaultInjector:
@@ -85,6 +104,11 @@ class FaultInjector:
     def __len__(self) -> int:
         return len(self._faults)
 
+    def drift(self, method: str | None) -> list[Fault]:
+        """The drift faults that change the rows of ``method`` (what a truth applies; nothing counted)."""
+        with self._lock:
+            return [f for f in self._faults if f.is_drift and (f.method is None or f.method == method)]
+
     def pick(self, method: str | None) -> list[Fault]:
         """The faults that fire for a request to ``method`` (counting it for every matching rule)."""
         fired = []
@@ -107,8 +131,11 @@ class FaultInjector:
 
 def parse_fault(text: str) -> Fault:
     """A fault given on an emulator's command line (both emulators): ``kind[:probability][@method]`` or
-    ``kind#3,5-7`` (call numbers), e.g. ``http_503:0.1``."""
-    method = None
+    ``kind#3,5-7`` (call numbers), e.g. ``http_503:0.1``; a drift fault ``kind[:fraction][@method]/field``, e.g.
+    ``drift_number_as_string:0.01@get.calls_report/talk_duration``."""
+    method = field = None
+    if "/" in text:
+        text, field = text.rsplit("/", 1)
     if "@" in text:
         text, method = text.split("@", 1)
     calls = None
@@ -123,4 +150,6 @@ def parse_fault(text: str) -> Fault:
     elif ":" in text:
         text, value = text.split(":", 1)
         probability = float(value)
-    return Fault(text, probability=probability, calls=calls, method=method)
+    if text in DRIFT_KINDS:  # the number is the share of rows; the fault acts on every call
+        return Fault(text, method=method, field=field, fraction=probability)
+    return Fault(text, probability=probability, calls=calls, method=method, field=field)

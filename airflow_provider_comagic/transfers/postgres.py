@@ -11,6 +11,7 @@ import orjson
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError, ComagicParameterError
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.assets import storage_uri
+from airflow_provider_comagic.landing.drift import RESCUED_COLUMN
 from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, read_manifest
 from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
@@ -53,6 +54,12 @@ def postgres_type(arrow_type: pa.DataType) -> str:
     raise ComagicParameterError(f"No PostgreSQL type for the Arrow type {arrow_type}")
 
 
+def column_type(field: pa.Field) -> str:
+    """The PostgreSQL type of a column: :func:`postgres_type`, except the rescue column ``_rescued`` (a JSON
+    object per row, null when every value fit), which is ``jsonb`` to be queried as such."""
+    return "jsonb" if field.name == RESCUED_COLUMN else postgres_type(field.type)
+
+
 def quote_ident(name: str) -> str:
     """Quote an SQL identifier (``schema.table`` is quoted part by part)."""
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
@@ -61,7 +68,7 @@ def quote_ident(name: str) -> str:
 def create_table_sql(table: str, schema: pa.Schema) -> list[str]:
     """``CREATE TABLE IF NOT EXISTS`` plus ``ADD COLUMN IF NOT EXISTS`` for columns added to the report later (and
     ``_partition`` to a table loaded before it existed)."""
-    columns = [(f.name, postgres_type(f.type)) for f in schema]
+    columns = [(f.name, column_type(f)) for f in schema]
     columns += [(INTERVAL_START, "timestamptz"), (INTERVAL_END, "timestamptz"), (LOADED_AT, "timestamptz")]
     columns += [(PARTITION, "text")]
     body = ",\n  ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns)
@@ -159,7 +166,8 @@ class ComagicLandedToPostgresOperator(BaseOperator):
     """
     Load one committed partition (as landed by a landing operator) into a PostgreSQL table.
 
-    The table is created from the partition's Arrow schema when missing (nested values as ``jsonb``), with four
+    The table is created from the partition's Arrow schema when missing (nested values and the rescue column
+    ``_rescued`` as ``jsonb``; a column a later partition adds, e.g. by ``schema_evolution``, is added), with four
     bookkeeping columns: ``_interval_start``, ``_interval_end`` (the data interval of the manifest),
     ``_loaded_at`` and ``_partition`` (the partition folder's URI, e.g. ``s3://bucket/comagic/calls_report/
     customer_id=5/date=2024-03-01``). In one transaction the operator deletes the partition's rows and bulk-loads
@@ -292,7 +300,7 @@ class ComagicLandedToPostgresOperator(BaseOperator):
         namespace, name = postgres_dataset_id(
             connection["host"], connection["port"], connection["database"], self.table
         )
-        columns = [(f.name, postgres_type(f.type), None) for f in manifest_schema(manifest) or []]
+        columns = [(f.name, column_type(f), None) for f in manifest_schema(manifest) or []]
         table = dataset(namespace, name, fields=columns, rows=state["rows"], output=True)
         return operator_lineage([landed_dataset(state["partition"], manifest, output=False)], [table])
 

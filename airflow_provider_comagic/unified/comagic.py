@@ -92,9 +92,19 @@ COMAGIC_SOURCE_FIELDS = (
 """The ``get.calls_report`` fields the CoMagic mapping reads (what a unified run requests)."""
 
 
+def _seconds(value: Any) -> float | None:
+    """A duration as a number: a JSON number, or digits sent as text (drift); anything else None (the landing
+    rescues the value itself)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 def comagic_outcome(row: Mapping[str, Any]) -> str:
     """The unified outcome of a ``get.calls_report`` row (rules in ``docs/unified_calls.rst``)."""
-    if (row.get("talk_duration") or 0) > 0:
+    if (_seconds(row.get("talk_duration")) or 0) > 0:
         return "answered"  # a conversation took place
     reason = row.get("finish_reason")
     if reason in COMAGIC_FAILED_REASONS:

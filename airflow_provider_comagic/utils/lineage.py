@@ -4,6 +4,10 @@
 inside, so nothing imports it unless Airflow's OpenLineage listener asks a task for its lineage. Naming follows
 the OpenLineage dataset naming spec: ``file`` + absolute path, ``s3://<bucket>`` / ``gs://<bucket>`` + key,
 ``postgres://<host>:<port>`` + ``<database>.<schema>.<table>``; an API is ``<vendor>://<host>`` + the method.
+
+A landed partition whose values did not all match the docs carries the custom dataset facet
+:data:`DRIFT_FACET` (``comagic_schemaDrift``): the manifest's drift record (policy, rows with a rescued value, per
+column and kind of value that arrived the counts coerced/rescued/added/unlisted and one masked example).
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import functools
 import logging
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 __all__ = [
+    "DRIFT_FACET",
     "dataset",
+    "drift_facet",
     "lineage_or_none",
     "operator_lineage",
     "postgres_dataset_id",
@@ -26,6 +32,11 @@ log = logging.getLogger(__name__)
 Field = tuple[str, str, str | None]
 """A schema field of a dataset: name, type, description."""
 F = TypeVar("F", bound=Callable[..., Any])
+DRIFT_FACET = "comagic_schemaDrift"
+"""The key of the schema-drift dataset facet."""
+_DRIFT_SCHEMA_URL = (
+    "https://github.com/airflow-provider-comagic/airflow-provider-comagic/tree/main/docs/drift.rst#openlineage"
+)
 
 
 def lineage_or_none(method: F) -> F:
@@ -70,9 +81,11 @@ def dataset(
     files: int | None = None,
     overwritten: bool = False,
     output: bool = False,
+    drift: Mapping[str, Any] | None = None,
 ) -> Any:
-    """An OpenLineage input (or ``output``) dataset with a schema facet, output statistics and a lifecycle facet
-    (``OVERWRITE`` when it replaced an earlier copy)."""
+    """An OpenLineage input (or ``output``) dataset with a schema facet, output statistics, a lifecycle facet
+    (``OVERWRITE`` when it replaced an earlier copy) and, with ``drift`` (a manifest's drift record) that has
+    columns, the :data:`DRIFT_FACET`."""
     from airflow.providers.common.compat.openlineage.facet import (
         InputDataset,
         LifecycleStateChange,
@@ -88,6 +101,8 @@ def dataset(
         facets["schema"] = SchemaDatasetFacet(
             fields=[SchemaDatasetFacetFields(name=n, type=t, description=d) for n, t, d in fields]
         )
+    if drift and drift.get("columns"):
+        facets[DRIFT_FACET] = drift_facet(drift)
     if not output:
         return InputDataset(namespace=namespace, name=name, facets=facets)
     if overwritten:
@@ -100,6 +115,37 @@ def dataset(
             rowCount=rows, size=size, fileCount=files
         )
     return OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets)
+
+
+@functools.cache
+def _drift_facet_class() -> type:
+    import attr
+    from airflow.providers.common.compat.openlineage.facet import DatasetFacet
+
+    @attr.define
+    class SchemaDriftDatasetFacet(DatasetFacet):  # type: ignore[misc]
+        """Values of the dataset that did not match the documented types: per column and kind of value that
+        arrived, how many were coerced, rescued (into ``_rescued``), added as a new column or not listed by an
+        enum, with one masked example."""
+
+        policy: dict = attr.field(factory=dict)
+        rescuedRows: int = 0  # OpenLineage facets use camelCase
+        columns: list = attr.field(factory=list)
+
+        @staticmethod
+        def _get_schema() -> str:
+            return _DRIFT_SCHEMA_URL
+
+    return SchemaDriftDatasetFacet
+
+
+def drift_facet(drift: Mapping[str, Any]) -> Any:
+    """The :data:`DRIFT_FACET` of a manifest's drift record."""
+    return _drift_facet_class()(
+        policy=dict(drift.get("policy") or {}),
+        rescuedRows=int(drift.get("rescued_rows") or 0),
+        columns=[dict(column) for column in drift.get("columns") or ()],
+    )
 
 
 def operator_lineage(inputs: Sequence[Any], outputs: Sequence[Any]) -> Any:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 from airflow_provider_comagic.hooks.mcn import McnTelecomHook
+from airflow_provider_comagic.landing.guard import with_rescued_column
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, manifest_schema, read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.mcn.call_log import CALL_LOG_FIELDS, CALL_TYPES, STATUSES
@@ -74,7 +75,7 @@ def typed(row: dict[str, Any]) -> dict[str, Any]:
     """What Parquet must give back for an API row (written independently of normalize_row)."""
     out = dict(row)
     out["date"] = dt.datetime.strptime(row["date"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZONE)
-    out["extra_fields"] = None
+    out["_rescued"] = None  # nothing drifted
     return out
 
 
@@ -92,7 +93,7 @@ def test_landed_rows_equal_the_truth(emu, tmp_path, fmt):
         assert canonical(landed) == canonical(truth)  # exactly the API's rows
     else:
         assert canonical(landed) == canonical([typed(r) for r in truth])
-        assert manifest_schema(read_manifest(partition)).names == [*CALL_LOG_FIELDS, "extra_fields"]
+        assert manifest_schema(read_manifest(partition)).names == [*CALL_LOG_FIELDS, "_rescued"]
     manifest = read_manifest(partition)
     assert manifest["vendor"] == "mcn" and manifest["account_id"] == "100500" and manifest["vpbx_id"] == "7001"
     assert manifest["interval"] == {"start": DAY.isoformat(), "end": NEXT.isoformat(), "timezone": "Europe/Moscow"}
@@ -291,9 +292,10 @@ def test_unified_parquet_of_both_vendors_unions(emu, comagic, tmp_path):
     assert from_comagic["partition"] == f"file://{tmp_path}/unified_calls/comagic/date=2024-03-01"
     assert from_mcn["partition"] == f"file://{tmp_path}/unified_calls/mcn/vpbx_id=7001/date=2024-03-01"
     schemas = [manifest_schema(read_manifest(s["partition"])) for s in (from_comagic, from_mcn)]
-    assert schemas[0].equals(schemas[1], check_metadata=True) and schemas[0].equals(UNIFIED_SCHEMA)
+    landed_schema = with_rescued_column(UNIFIED_SCHEMA)  # every typed partition has the rescue column
+    assert schemas[0].equals(schemas[1], check_metadata=True) and schemas[0].equals(landed_schema)
     tables = [
-        pa.Table.from_pylist(list(iter_landed_rows(s["partition"])), schema=UNIFIED_SCHEMA)
+        pa.Table.from_pylist(list(iter_landed_rows(s["partition"])), schema=landed_schema)
         for s in (from_comagic, from_mcn)
     ]
     both = pa.concat_tables(tables)

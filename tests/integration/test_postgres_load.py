@@ -106,7 +106,34 @@ def test_column_types_follow_the_report_schema(emu, pg, tmp_path):
     assert types["id"] == "bigint"
     assert types["start_time"] == "timestamp with time zone"
     assert types["tags"] == "jsonb"
+    assert types["_rescued"] == "jsonb"
     assert types["_interval_start"] == "timestamp with time zone"
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_rescued_values_land_in_a_jsonb_column(emu, pg, tmp_path, fmt):
+    """Drifted values a partition rescued (Parquet at landing; JSON Lines when the loader types it) reach the
+    table's _rescued column, queryable as JSON, their typed column null."""
+    emu.faults.add("drift_fractional_int", field="talk_duration", fraction=0.03, method="get.calls_report")
+    emu.faults.add("drift_new_field", field="surprise", fraction=0.02, method="get.calls_report")
+    summary = land(tmp_path, DAY, DAY + dt.timedelta(days=1), fmt)
+    assert load(summary)["rows"] == summary["rows"]
+    truth = {r["id"]: r for r in emu.truth("get.calls_report", "2024-03-01 00:00:00", "2024-03-01 23:59:59")}
+    drifted = {i: r["talk_duration"] for i, r in truth.items() if isinstance(r.get("talk_duration"), float)}
+    added = {i: r["surprise"] for i, r in truth.items() if "surprise" in r}
+    assert drifted and added
+    rows = query(pg, "SELECT id, talk_duration, _rescued FROM comagic.calls_report WHERE _rescued IS NOT NULL")
+    assert {i for i, _, _ in rows} == set(drifted) | set(added)
+    for i, talk, rescued in rows:
+        assert rescued == {
+            **({"talk_duration": drifted[i]} if i in drifted else {}),
+            **({"surprise": added[i]} if i in added else {}),
+        }
+        assert talk is None if i in drifted else talk == truth[i]["talk_duration"]
+    (count,) = query(
+        pg, "SELECT count(*) FROM comagic.calls_report WHERE (_rescued->>'talk_duration')::numeric %% 1 = 0.5"
+    )
+    assert count == (len(drifted),)
 
 
 def test_uncommitted_partition_is_not_loaded(pg, tmp_path):

@@ -45,6 +45,7 @@ from airflow_provider_comagic.testing.comagic.uploads import (
     UploadStore,
     check_uploaded_calls_params,
 )
+from airflow_provider_comagic.testing.drift import drifted_bytes
 from airflow_provider_comagic.testing.faults import Fault
 from airflow_provider_comagic.utils.time import API_TIME_FORMAT
 
@@ -294,6 +295,9 @@ class Dispatcher:
         weight = int(spec.weight or 1)
         self.quota.check(weight)
         data, total, page = self._execute(method, spec, params, request_id, body)
+        drift = [fault for fault in faults if fault.is_drift]
+        if page is not None and drift:
+            page = dataclasses.replace(page, rows=self.drifted(spec, page.rows, drift))
         self.quota.charge(weight)
         rows = len(page.rows) if page is not None else 0
         self.stats.record(method=method, points=weight, rows=rows)
@@ -306,6 +310,10 @@ class Dispatcher:
         if page is not None:
             return Reply(rows_result_body(request_id, page.rows, metadata), method=method, rows=rows)
         return Reply(result_body(request_id, data, metadata), method=method)
+
+    def drifted(self, spec: Any, rows: Sequence[bytes], faults: Sequence[Fault]) -> list[bytes]:
+        """``rows`` with the drift ``faults`` applied (the same rows on every call and in the truth)."""
+        return drifted_bytes(rows, faults, seed=self.config.seed, key=spec.key)
 
     def _before(self, fault: Fault, method: str, params: Mapping[str, Any]) -> None:
         """API-level faults that act before the call is executed."""

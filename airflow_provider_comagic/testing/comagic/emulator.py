@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from airflow_provider_comagic.comagic.catalogue import get_method
 from airflow_provider_comagic.testing.clock import EmulatorClock
 from airflow_provider_comagic.testing.comagic.api import Dispatcher
 from airflow_provider_comagic.testing.comagic.config import EmulatorConfig
@@ -115,7 +116,8 @@ class ComagicEmulator(ServedEmulator):
         sort: Sequence[Mapping[str, Any]] | None = None,
         **params: Any,
     ) -> list[dict[str, Any]]:
-        """Every row ``method`` returns for these parameters (no paging), evaluated like the server does.
+        """Every row ``method`` returns for these parameters (no paging), evaluated like the server does, with the
+        drift faults of ``emu.faults`` applied as the server applies them.
 
         Raises :class:`~airflow_provider_comagic.testing.comagic.rpc.RpcError` for parameters the API would reject.
         """
@@ -133,7 +135,8 @@ class ComagicEmulator(ServedEmulator):
             query = self.dispatcher.parse(method, params)
             query.offset, query.limit = 0, None
             page = self.dispatcher.run(query, cache=False, user_id=params.get("user_id"))
-        return [orjson.loads(row) for row in page.rows]
+        rows = self.dispatcher.drifted(get_method(method), page.rows, self.faults.drift(method))
+        return [orjson.loads(row) for row in rows]
 
     # -- data mutations ------------------------------------------------------------------------------
     def add_rows(
@@ -218,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault",
         action="append",
         default=[],
-        help="inject a fault (repeat): kind[:probability][@method] or kind#3,5-7[@method]; kinds: "
-        + ", ".join(FAULT_KINDS),
+        help="inject a fault (repeat): kind[:probability][@method] or kind#3,5-7[@method]; a drift fault "
+        "kind[:fraction of rows][@method]/field (e.g. drift_number_as_string:0.01@get.calls_report/talk_duration); "
+        "kinds: " + ", ".join(FAULT_KINDS),
     )
     add(
         "--response-delay",

@@ -21,7 +21,9 @@ Served (under ``/v2/rest``, with ``Authorization: Bearer <token>``):
 Answers ``{"data": [...]}`` (or a bare list with ``envelope="list"``); errors are ``{"error": ..., "message": ...}``
 with HTTP 401 (no/wrong/revoked token), 403 (another account), 404 (unknown vPBX), 400 (bad or too long date
 range). Faults (``emu.faults``, the CoMagic emulator's :class:`FaultInjector`, ``method`` = ``"vpbx"`` or
-``"call_log"``): only the HTTP-level kinds apply — ``http_500/502/503/429``, ``drop``, ``slow``, ``truncate``.
+``"call_log"``): the HTTP-level kinds — ``http_500/502/503/429``, ``drop``, ``slow``, ``truncate`` — and the drift
+kinds (``drift_*`` with a ``field`` and a ``fraction`` of rows, :mod:`~airflow_provider_comagic.testing.drift`),
+which ``truth()`` and ``calls()`` apply too.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ import orjson
 from aiohttp import web
 
 from airflow_provider_comagic.mcn.call_log import row_time
-from airflow_provider_comagic.testing.faults import FAULT_KINDS, FaultInjector, parse_fault
+from airflow_provider_comagic.testing.drift import drift_rows
+from airflow_provider_comagic.testing.faults import FAULT_KINDS, Fault, FaultInjector, parse_fault
 from airflow_provider_comagic.testing.mcn.data import McnEmulatorConfig, day_rows
 from airflow_provider_comagic.testing.server import _HTTP_FAULTS, EmulatorServer, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
@@ -76,17 +79,28 @@ class McnApi:
         self.active: list[str] = list(config.vpbx_ids)
 
     def handle(
-        self, endpoint: str, params: Mapping[str, str], query: Mapping[str, str], authorization: str | None
+        self,
+        endpoint: str,
+        params: Mapping[str, str],
+        query: Mapping[str, str],
+        authorization: str | None,
+        drift: Sequence[Fault] = (),
     ) -> tuple[int, Any]:
-        """``(HTTP status, JSON payload)`` for a request to ``endpoint`` (``"vpbx"`` or ``"call_log"``)."""
+        """``(HTTP status, JSON payload)`` for a request to ``endpoint`` (``"vpbx"`` or ``"call_log"``), the
+        call log's rows changed by the ``drift`` faults."""
         self.stats["requests"] += 1
         self.stats[endpoint] += 1
-        status, payload = self._answer(endpoint, params, query, authorization)
+        status, payload = self._answer(endpoint, params, query, authorization, drift)
         self.stats[f"http_{status}"] += 1
         return status, payload
 
     def _answer(
-        self, endpoint: str, params: Mapping[str, str], query: Mapping[str, str], authorization: str | None
+        self,
+        endpoint: str,
+        params: Mapping[str, str],
+        query: Mapping[str, str],
+        authorization: str | None,
+        drift: Sequence[Fault],
     ) -> tuple[int, Any]:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or token != self.config.permanent_token or token in self.revoked:
@@ -111,18 +125,22 @@ class McnApi:
             return _error(400, "Bad Request", "date_to is before date_from")
         if (last - first).days + 1 > self.config.max_days:
             return _error(400, "Bad Request", f"the date range is limited to {self.config.max_days} days")
-        return 200, self._wrap(self.truth(vpbx_id, first, last))
+        return 200, self._wrap(self.truth(vpbx_id, first, last, drift))
 
     def _wrap(self, rows: list[dict[str, Any]]) -> Any:
         return rows if self.config.envelope == "list" else {"data": rows}
 
-    def truth(self, vpbx_id: str, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
-        """The rows of every day ``date_from`` .. ``date_to`` (inclusive), copied."""
+    def truth(
+        self, vpbx_id: str, date_from: dt.date, date_to: dt.date, drift: Sequence[Fault] = ()
+    ) -> list[dict[str, Any]]:
+        """The rows of every day ``date_from`` .. ``date_to`` (inclusive), copied, changed by the ``drift``
+        faults."""
         rows = []
         day = date_from
         while day <= date_to:
             rows.extend(dict(row) for row in day_rows(self.config, vpbx_id, day))
             day += dt.timedelta(days=1)
+        drift_rows(rows, drift, seed=self.config.seed, key=("callid",))
         return rows
 
 
@@ -137,9 +155,12 @@ class McnServer(EmulatorServer):
         endpoint = "call_log" if "vpbx_id" in request.match_info else "vpbx"
         api: McnApi = self.dispatcher  # type: ignore[assignment]
         truncate = False
+        drift = []
         for fault in self.faults.pick(endpoint) if len(self.faults) else []:
             api.stats[f"fault_{fault.kind}"] += 1
-            if fault.kind == "slow":
+            if fault.is_drift:
+                drift.append(fault)
+            elif fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
             elif fault.kind == "drop":
                 with contextlib.suppress(Exception):
@@ -153,7 +174,7 @@ class McnServer(EmulatorServer):
                 truncate = True
         with self._lock:
             status, payload = api.handle(
-                endpoint, dict(request.match_info), dict(request.query), request.headers.get("Authorization")
+                endpoint, dict(request.match_info), dict(request.query), request.headers.get("Authorization"), drift
             )
         body = orjson.dumps(payload)
         if truncate:
@@ -194,11 +215,11 @@ class McnEmulator(ServedEmulator):
         return self.api.stats
 
     def truth(self, vpbx_id: str, date_from: str | dt.date, date_to: str | dt.date) -> list[dict[str, Any]]:
-        """What ``call_log`` returns for these inclusive dates."""
+        """What ``call_log`` returns for these inclusive dates (drift faults applied)."""
         first = dt.date.fromisoformat(date_from) if isinstance(date_from, str) else date_from
         last = dt.date.fromisoformat(date_to) if isinstance(date_to, str) else date_to
         with self.server.locked():
-            return self.api.truth(str(vpbx_id), first, last)
+            return self.api.truth(str(vpbx_id), first, last, self.faults.drift("call_log"))
 
     def calls(self, vpbx_id: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         """The calls of ``vpbx_id`` that started in the half-open aware interval ``[start, end)``."""
@@ -233,7 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", default=None, help="the Bearer token (default: derived from the seed)")
     parser.add_argument("--envelope", choices=("data", "list"), default="data")
     parser.add_argument(
-        "--fault", action="append", default=[], help="kind[:probability][@endpoint]; " + ", ".join(FAULT_KINDS)
+        "--fault",
+        action="append",
+        default=[],
+        help="kind[:probability][@endpoint], a drift fault kind[:fraction of rows][@call_log]/field; "
+        + ", ".join(FAULT_KINDS),
     )
     args = parser.parse_args(argv)
     config = McnEmulatorConfig(

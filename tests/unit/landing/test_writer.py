@@ -15,11 +15,12 @@ import pytest
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing import formats
 from airflow_provider_comagic.landing import writer as landing
+from airflow_provider_comagic.landing.guard import with_rescued_column
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME, manifest_schema, read_manifest
 from airflow_provider_comagic.landing.reader import iter_landed_rows
 from airflow_provider_comagic.landing.writer import PartitionWriter, land_pages
-from tests.fixtures.landing import SCHEMA, Boom, all_rows, failing, listing, pages
+from tests.fixtures.landing import SCHEMA, Boom, all_rows, as_given, failing, listing, pages
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -31,9 +32,9 @@ def test_land_and_read_back(tmp_path, fmt):
     for entry in manifest["files"]:
         assert entry["bytes"] == os.path.getsize(tmp_path / "p" / entry["path"])
         assert entry["path"].startswith(f"part-{manifest['run_token']}-")
-    assert list(iter_landed_rows(tmp_path / "p")) == all_rows(5)
+    assert as_given(iter_landed_rows(tmp_path / "p")) == all_rows(5)
     assert read_manifest(tmp_path / "p" / MANIFEST_NAME) == manifest
-    assert manifest_schema(manifest) == SCHEMA
+    assert manifest_schema(manifest) == with_rescued_column(SCHEMA)
     assert listing(tmp_path / "p") == sorted([MANIFEST_NAME, *(f["path"] for f in manifest["files"])])
 
 
@@ -54,7 +55,7 @@ def test_failure_mid_run_keeps_previous_manifest_and_parts_and_writes_none(tmp_p
         land_pages(failing(pages(6, start=10_000), after=4), tmp_path, fmt, SCHEMA, max_rows_per_file=100)
     assert (tmp_path / MANIFEST_NAME).read_bytes() == manifest_bytes
     assert listing(tmp_path) == before  # the failed run's parts were removed, the old ones untouched
-    assert list(iter_landed_rows(tmp_path)) == all_rows(3)
+    assert as_given(iter_landed_rows(tmp_path)) == all_rows(3)
     assert read_manifest(tmp_path)["run_token"] == first["run_token"]
 
 
@@ -64,7 +65,7 @@ def test_failure_of_a_first_run_leaves_no_manifest(tmp_path):
     assert read_manifest(tmp_path) is None
     assert listing(tmp_path) == []
     with pytest.raises(LandingError, match=r"no _manifest\.json"):
-        list(iter_landed_rows(tmp_path))
+        as_given(iter_landed_rows(tmp_path))
 
 
 def test_failure_while_committing_leaves_the_previous_commit(tmp_path, monkeypatch):
@@ -80,7 +81,7 @@ def test_failure_while_committing_leaves_the_previous_commit(tmp_path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         land_pages(pages(3, start=500), tmp_path, "jsonl")
     assert (tmp_path / MANIFEST_NAME).read_bytes() == manifest_bytes
-    assert list(iter_landed_rows(tmp_path)) == all_rows(2)
+    assert as_given(iter_landed_rows(tmp_path)) == all_rows(2)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -97,15 +98,15 @@ def test_rerun_replaces_and_leaves_exactly_one_copy(tmp_path, fmt):
     second = land_pages(pages(2, start=7), tmp_path, fmt, SCHEMA, max_rows_per_file=150)
     kept = [MANIFEST_NAME, "README.txt", "_tmp-running-00000.parquet"]
     assert listing(tmp_path) == sorted([*kept, *(f["path"] for f in second["files"])])
-    assert list(iter_landed_rows(tmp_path)) == all_rows(2, start=7)
+    assert as_given(iter_landed_rows(tmp_path)) == all_rows(2, start=7)
 
 
 def test_empty_parquet_partition_has_one_empty_file_with_the_schema(tmp_path):
     manifest = land_pages([], tmp_path, "parquet", SCHEMA, extra={"interval": {"start": "a", "end": "b"}})
     assert manifest["rows"] == 0 and len(manifest["files"]) == 1 and manifest["files"][0]["rows"] == 0
     table = pq.read_table(tmp_path / manifest["files"][0]["path"])
-    assert table.num_rows == 0 and table.schema.remove_metadata() == SCHEMA
-    assert list(iter_landed_rows(tmp_path)) == []
+    assert table.num_rows == 0 and table.schema.remove_metadata() == with_rescued_column(SCHEMA).remove_metadata()
+    assert as_given(iter_landed_rows(tmp_path)) == []
 
 
 def test_empty_jsonl_partition_is_a_manifest_with_zero_rows(tmp_path):
@@ -120,7 +121,7 @@ def test_rollover_by_rows_and_bytes(tmp_path):
     assert [f["rows"] for f in by_rows["files"]] == [300, 300, 300, 100]
     by_bytes = land_pages(pages(10), tmp_path / "bytes", "jsonl", max_bytes_per_file=1)
     assert [f["rows"] for f in by_bytes["files"]] == [100] * 10  # checked per page: one page per part
-    assert list(iter_landed_rows(tmp_path / "bytes")) == all_rows(10)
+    assert as_given(iter_landed_rows(tmp_path / "bytes")) == all_rows(10)
 
 
 def test_parquet_row_groups_and_bounded_buffer(tmp_path, monkeypatch):
@@ -161,8 +162,8 @@ def test_parquet_row_groups_are_written_by_a_background_thread_whose_error_fails
 
 def test_parquet_without_schema_infers_it_from_the_first_page(tmp_path):
     manifest = land_pages(pages(2), tmp_path, "parquet")
-    assert manifest_schema(manifest).names == ["id", "name", "tags"]
-    assert list(iter_landed_rows(tmp_path)) == all_rows(2)
+    assert manifest_schema(manifest).names == ["id", "name", "tags", "_rescued"]
+    assert as_given(iter_landed_rows(tmp_path)) == all_rows(2)
 
 
 def test_writer_rejects_bad_arguments_and_double_commit(tmp_path):
@@ -210,7 +211,7 @@ def test_json_lines_pages_land_like_dict_pages(tmp_path, fmt):
     from_dicts = land_pages(dict_pages, tmp_path / "dicts", fmt, schema)
     from_lines = land_pages(raw_pages, tmp_path / "lines", fmt, schema)
     assert from_lines["rows"] == from_dicts["rows"] == 12
-    assert list(iter_landed_rows(tmp_path / "lines")) == list(iter_landed_rows(tmp_path / "dicts"))
+    assert as_given(iter_landed_rows(tmp_path / "lines")) == as_given(iter_landed_rows(tmp_path / "dicts"))
     if fmt == "jsonl":  # the bytes the API sent, not a re-encoding
         part = tmp_path / "lines" / from_lines["files"][0]["path"]
         assert gzip.decompress(part.read_bytes()).startswith(b'{"id": 0, "name": "n0", "tags": []}\n')
@@ -220,4 +221,4 @@ def test_parquet_schema_inferred_from_a_first_json_lines_page(tmp_path):
     page = JsonLines.from_rows([b'{"id": 1, "name": "a"}', b'{"id": 2, "name": null}'])
     manifest = land_pages([page], tmp_path, "parquet")
     assert manifest["rows"] == 2
-    assert list(iter_landed_rows(tmp_path)) == [{"id": 1, "name": "a"}, {"id": 2, "name": None}]
+    assert as_given(iter_landed_rows(tmp_path)) == [{"id": 1, "name": "a"}, {"id": 2, "name": None}]

@@ -10,10 +10,10 @@ import pendulum
 import pyarrow as pa
 import pytest
 
-from airflow_provider_comagic.landing.arrow import rows_to_batch
+from airflow_provider_comagic.landing.guard import SchemaGuard
 from airflow_provider_comagic.mcn.call_log import (
     CALL_LOG_FIELDS,
-    EXTRA_FIELDS_COLUMN,
+    STATUSES,
     call_log_schema,
     chunk_params,
     covering_chunks,
@@ -186,25 +186,35 @@ def test_vpbx_ids_as_text():
 
 
 # -- Parquet rows ----------------------------------------------------------------------------------------------------
-ROW = mcn_row(waittime="12", has_record=True)  # a number as text and a boolean: normalize_row types them
+ROW = mcn_row(waittime="12", has_record=True)  # a number as text and a boolean: the landing's drift rules judge them
 
 
-def test_normalize_row_types_and_keeps_unknown_fields():
+def test_normalize_row_converts_the_date_and_keeps_every_other_value_as_sent():
     row = normalize_row({**ROW, "record_url": "https://x/1.mp3", "line": 2}, MSK)
     assert row["date"] == "2024-03-01 07:00:00"  # UTC wall clock: never ambiguous
-    assert row["waittime"] == 12 and row["has_record"] == 1
-    assert orjson.loads(row[EXTRA_FIELDS_COLUMN]) == {"line": 2, "record_url": "https://x/1.mp3"}
-    assert normalize_row(ROW, MSK)[EXTRA_FIELDS_COLUMN] is None
+    assert row["waittime"] == "12" and row["has_record"] is True
+    assert row["record_url"] == "https://x/1.mp3" and row["line"] == 2
 
 
 @pytest.mark.parametrize("timestamps", ["account", "utc"])
-def test_call_log_schema_reads_normalized_rows(timestamps):
+def test_call_log_schema_types_normalized_rows_under_the_drift_rules(timestamps):
     schema = call_log_schema("Europe/Moscow", timestamps)
-    assert schema.names == [*CALL_LOG_FIELDS, EXTRA_FIELDS_COLUMN]
+    assert schema.names == list(CALL_LOG_FIELDS)
     assert schema.field("date").type == pa.timestamp("us", tz="Europe/Moscow" if timestamps == "account" else "UTC")
-    (row,) = rows_to_batch([normalize_row(ROW, MSK)], schema).to_pylist()
+    assert schema.field("src_num").metadata[b"sensitive"] == b"1"
+    assert orjson.loads(schema.field("status").metadata[b"enum_values"]) == list(STATUSES)
+    guard = SchemaGuard(schema)
+    (row,) = guard.from_dicts([normalize_row({**ROW, "line": 2}, MSK)]).to_pylist()
     assert row["date"] == dt.datetime(2024, 3, 1, 7, tzinfo=UTC)
     assert row["talktime"] == 30 and row["status"] == "ANSWERED"
+    assert row["waittime"] == 12  # a digit string: coerced, counted
+    assert row["has_record"] is None and orjson.loads(row["_rescued"]) == {"has_record": True, "line": 2}
+    counts = {(e["column"], e["arrived"]): (e["coerced"], e["rescued"]) for e in guard.tally.entries.values()}
+    assert counts == {
+        ("waittime", "digit string"): (1, 0),
+        ("has_record", "boolean"): (0, 1),
+        ("line", "integer"): (0, 1),
+    }
 
 
 def test_call_log_schema_rejects_unknown_timestamps():

@@ -24,6 +24,11 @@ CASES = [
     ({"output_path": "file:landing"}, r"output_path 'file:landing' is not an absolute local path"),
     # the task is named, so a DAG's import error says which task to fix
     ({"output_path": ""}, "^Task 't': output_path is empty"),
+    # the drift policy of the typed partitions
+    ({"on_type_mismatch": "skip"}, "on_type_mismatch must be one of rescue, coerce_only, fail, got 'skip'"),
+    ({"max_rescued_fraction": 5}, "max_rescued_fraction must be a number from 0 to 1"),
+    ({"max_rescued_fraction": {"talk_duration": "all"}}, r"max_rescued_fraction\['talk_duration'\]"),
+    ({"schema_evolution": "true"}, "schema_evolution must be True or False"),
 ]
 
 
@@ -85,3 +90,17 @@ def test_a_relative_rendered_output_path_fails_at_run_time():
     op.output_path = "landing/comagic"  # what the template rendered to
     with pytest.raises(ComagicParameterError, match="has no scheme"):
         op._validate(rendered=True)
+
+
+def test_the_drift_policy_reaches_the_writer():
+    from airflow_provider_comagic.landing.drift import DriftPolicy
+
+    op = ComagicCallsReportOperator(
+        task_id="t",
+        output_path="file:///tmp/lake",
+        on_type_mismatch="coerce_only",
+        max_rescued_fraction={"talk_duration": 0.5},
+        schema_evolution=True,
+    )
+    assert op.writer_options()["drift"] == DriftPolicy("coerce_only", {"talk_duration": 0.5}, True)
+    assert McnCallLogOperator(task_id="m", output_path="/lake").writer_options()["drift"] == DriftPolicy()

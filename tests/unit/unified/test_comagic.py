@@ -46,6 +46,10 @@ def test_source_fields_exist_in_the_catalogue():
         ({"talk_duration": 0, "direction": "out", "finish_reason": "subscriber_not_responsible"}, "no_answer"),
         ({"talk_duration": 0, "direction": "out", "finish_reason": "timeout"}, "no_answer"),
         ({"talk_duration": 0, "direction": None, "finish_reason": "timeout"}, "unknown"),
+        # drift: a duration sent as text is read as its number; text that is none tells nothing
+        ({"talk_duration": "15", "is_lost": True}, "answered"),
+        ({"talk_duration": "n/a", "is_lost": True}, "lost"),
+        ({"talk_duration": 12.5, "is_lost": True}, "answered"),
     ],
 )
 def test_comagic_outcome_rules(changes, expected):
