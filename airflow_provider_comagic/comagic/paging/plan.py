@@ -78,7 +78,8 @@ class PagePlan:
     :param sortable: fields the method can sort by.
     :param page_size: rows per call, 1..10 000 (always 10 000 unless testing: the default costs 10x).
     :param filter: a filter tree passed through unchanged.
-    :param fields: fields to return; the key and time field are added when missing (the engine needs them).
+    :param fields: fields to return; the key, the time field and the ``order`` fields of a tie-checked sort are
+        added when missing (the engine reads them).
     :param sort: a user sort; it disables the time continuation (windows are bisected instead).
     :param params: extra method parameters passed through (e.g. ``include_ongoing_calls``).
     :param order: sortable fields that fix each row's position, used as the sort when ``time_field`` is not
@@ -143,7 +144,9 @@ class PagePlan:
         self._tie_fields = tuple(order) if ordered and self.key and not order_ties else ()
         self._step = page_size - overlap
         self.max_offset = max_offset - max_offset % self._step  # offsets stay on the page grid
-        self.fields = with_required_fields(fields, [*self.key, *([time_field] if time_field else [])])
+        # the engine reads the key, the time field and the fields a tie group is judged by from every row
+        required = [*self.key, *([time_field] if time_field else []), *self._tie_fields]
+        self.fields = with_required_fields(fields, required)
         self._reader = RowReader(self.key, time_field, self._tie_fields)
         # pending windows: (start, end, keys already emitted from that span: non-empty only after a bisection
         # of a query that had emitted rows before it drifted past the offset cap)
