@@ -294,4 +294,4 @@ def staging_engine(engine_full: str) -> str | None:
         return None
     args = found.group("args") or ""
     args = _ZOOKEEPER_ARGS.sub("", args, count=1) if args.lstrip().startswith("'") else args
-    return f"{found.group(2)}({args.strip()}){found.group('rest')}"
+    return f"{found.group(2)}({args.strip()}) {found.group('rest').strip()}".rstrip()
