@@ -65,7 +65,7 @@ def test_table_names(table):
 
 @pytest.mark.parametrize("table", ["", "a.b.c", "1st", "calls report", "calls;", "`calls`", None, "db."])
 def test_bad_table_names_name_the_parameter(table):
-    with pytest.raises(ParameterError, match="^table must be"):
+    with pytest.raises(ParameterError, match=r"^table must be"):
         parse_table_name(table)
 
 
@@ -76,7 +76,7 @@ def test_engines():
     )
     assert check_engine("ReplacingMergeTree") == "ReplacingMergeTree"
     for bad in ("Memory", "Log", "", None, "MergeTree; DROP TABLE x"):
-        with pytest.raises(ParameterError, match="^engine must be"):
+        with pytest.raises(ParameterError, match=r"^engine must be"):
             check_engine(bad)
 
 
@@ -139,7 +139,7 @@ def test_order_key():
     narrow = pa.schema([("start_time", pa.timestamp("us", tz=MSK))])
     assert order_key(landed(schema=narrow, method="get.calls_report"), None) == ()  # the key was not landed
     assert order_key(landed(method="get.calls_report"), ["start_time", "id"]) == ("start_time", "id")
-    with pytest.raises(ParameterError, match="^order_by names columns .* does not have: nope"):
+    with pytest.raises(ParameterError, match=r"^order_by names columns .* does not have: nope"):
         order_key(landed(), ["nope"])
 
 
