@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ _STAGING = "{table}_staging_{stamp}_{token}"
 _STAMP = "%Y%m%dT%H%M%S"
 _INCOMPATIBLE_COLUMNS = 122  # REPLACE PARTITION: the target's columns changed after the staging table was made
 _INSERT_SETTINGS = {"async_insert": 0, "input_format_null_as_default": 1}
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 class _Overtaken(Exception):
@@ -400,20 +402,33 @@ def _with_bookkeeping(batches: Iterator[pa.RecordBatch], landed: LandedPartition
 
 
 def _constant_columns(schema: pa.Schema, landed: LandedPartition, n: int) -> list[pa.Array]:
+    """``n`` copies of each bookkeeping value, built from raw buffers: neither ``pa.array`` of Python values nor
+    ``pyarrow.compute``, whose first use imports pandas when it is installed (~1 s of a small load)."""
     import pyarrow as pa
 
-    zeros = pa.array([0] * n, pa.int32())
+    zeros = pa.py_buffer(bytes(4 * n))
+    labels = pa.dictionary(pa.int32(), pa.string())
 
     def label(value: str) -> pa.Array:
-        return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
+        text = value.encode()
+        one = pa.Array.from_buffers(
+            pa.string(), 1, [None, pa.py_buffer(struct.pack("<ii", 0, len(text))), pa.py_buffer(text)]
+        )
+        return pa.DictionaryArray.from_buffers(labels, n, [None, zeros], one)
 
-    def repeated(value: Any, name: str) -> pa.Array:
-        return pa.array([value] * n, schema.field(name).type)
+    def repeated(value: int | None, name: str, fmt: str) -> pa.Array:
+        kind = schema.field(name).type
+        if value is None:
+            return pa.nulls(n, kind)
+        return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(struct.pack(fmt, value) * n)])
+
+    def epoch(moment: dt.datetime | None) -> int | None:
+        return None if moment is None else int(moment.timestamp())
 
     return [
         label(landed.uri),
-        repeated(landed.day, DAY),
-        repeated(landed.interval_start, INTERVAL_START),
-        repeated(landed.interval_end, INTERVAL_END),
+        repeated(landed.day.toordinal() - _EPOCH_ORDINAL, DAY, "<i"),
+        repeated(epoch(landed.interval_start), INTERVAL_START, "<q"),
+        repeated(epoch(landed.interval_end), INTERVAL_END, "<q"),
         label(landed.run_token),
     ]
