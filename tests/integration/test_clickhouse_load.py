@@ -16,7 +16,6 @@ from airflow_provider_comagic.exceptions import DataIntegrityError, ParameterErr
 from airflow_provider_comagic.landing.manifest import MANIFEST_NAME
 from airflow_provider_comagic.landing.writer import land_pages
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
-from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.transfers import clickhouse as loader
 from airflow_provider_comagic.transfers.clickhouse import ComagicLandedToClickHouseOperator
 from tests.fixtures.airflow_compat import allow_execute_in_this_thread
@@ -28,15 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.clickhouse]
 
 MSK = pendulum.timezone("Europe/Moscow")
 DAY = dt.datetime(2024, 3, 1, tzinfo=MSK)
-NOW = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc).timestamp()
 FIELDS = ["id", "start_time", "finish_time", "direction", "tags", "call_records", "is_lost", "talk_duration"]
-
-
-@pytest.fixture
-def emu(comagic_emulator_factory, monkeypatch):
-    emulator = comagic_emulator_factory(calls_per_day=700, start_time=NOW, frozen_clock=True)
-    monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", connection_json(emulator))
-    return emulator
 
 
 @pytest.fixture
