@@ -424,3 +424,22 @@ def test_openlineage_of_a_load(emu, ch, clickhouse, clickhouse_database, tmp_pat
     assert ("start_time", "Nullable(DateTime64(6, 'Europe/Moscow'))") in [
         (f.name, f.type) for f in table.facets["schema"].fields
     ]
+
+
+def test_a_password_never_shows_in_errors_or_logs(ch, clickhouse, clickhouse_database, lake, monkeypatch, caplog):  # noqa: F811
+    user = f"loader_{clickhouse_database}"
+    ch.command(f"CREATE USER {user} IDENTIFIED WITH plaintext_password BY 'Right-pw-7731'")
+    ch.command(f"GRANT ALL ON {clickhouse_database}.* TO {user}")
+    try:
+        land_copy(lake, "x", 10)
+        for password in ("Wrong-pw-4402", "Right-pw-7731"):
+            connection = {**clickhouse.connection(clickhouse_database), "login": user, "password": password}
+            monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_TEST", json.dumps(connection))
+            try:
+                outcome = str(load_lake(lake))
+            except Exception as error:  # the wrong password
+                outcome = f"{error!r} {error.__cause__!r} {error.__context__!r}"
+            assert password not in outcome and password not in caplog.text
+        assert outcome.startswith("{'table'") and rows(ch, "SELECT count() FROM small") == [(10,)]
+    finally:
+        ch.command(f"DROP USER IF EXISTS {user}")
