@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 import pendulum
@@ -19,7 +20,13 @@ from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
 from airflow_provider_comagic.transfers import clickhouse as loader
 from airflow_provider_comagic.transfers.clickhouse import ComagicLandedToClickHouseOperator
 from tests.fixtures.airflow_compat import allow_execute_in_this_thread
-from tests.fixtures.clickhouse import clickhouse, clickhouse_database, kill_loader_mid_insert  # noqa: F401 - fixtures
+from tests.fixtures.clickhouse import (  # noqa: F401 - fixtures
+    PASSWORD,
+    PASSWORD_USER,
+    clickhouse,
+    clickhouse_database,
+    kill_loader_mid_insert,
+)
 from tests.fixtures.lake import lake  # noqa: F401 - fixture
 from tests.fixtures.landing_crash import context
 
@@ -163,14 +170,30 @@ def test_partitions_of_one_day_never_replace_each_other(ch, lake):  # noqa: F811
     assert [row[:2] for row in copies(ch)] == [("a2", 30), ("b", 80)]
 
 
-def test_concurrent_loads_of_one_partition_end_with_one_complete_copy(ch, lake):  # noqa: F811
+def test_concurrent_loads_of_one_partition_end_with_one_complete_copy(ch, lake, monkeypatch):  # noqa: F811
+    """Four loads swap at the same instant (a barrier before REPLACE PARTITION), five times: one copy each time."""
     land_copy(lake, "only", 450)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4, initializer=allow_execute_in_this_thread) as pool:
-        results = list(pool.map(lambda _: load_lake(lake), range(4)))
-    assert [r["rows"] for r in results] == [450] * 4
-    (copy,) = copies(ch)
-    assert copy[:3] == ("only", 450, 450) and copy[3] <= 2  # one load's rows (one or two insert blocks' clocks)
-    assert staging_tables(ch) == []
+    real = ComagicLandedToClickHouseOperator._replace
+    barrier = threading.Barrier(4)
+
+    def replace_together(*args):
+        try:
+            barrier.wait(timeout=2)  # under the partition lock only one load gets here at a time: the barrier breaks
+        except threading.BrokenBarrierError:
+            pass
+        return real(*args)
+
+    monkeypatch.setattr(ComagicLandedToClickHouseOperator, "_replace", staticmethod(replace_together))
+    for _ in range(5):
+        barrier.reset()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4, initializer=allow_execute_in_this_thread) as pool:
+            results = list(pool.map(lambda _: load_lake(lake), range(4)))
+        assert [r["rows"] for r in results] == [450] * 4
+        (copy,) = copies(ch)
+        assert copy[:3] == ("only", 450, 450)
+    assert staging_tables(ch) == [] and rows(
+        ch, "SELECT count() FROM system.tables WHERE name LIKE 'small_lock_%'"
+    ) == [(0,)]
 
 
 def test_concurrent_loads_of_different_days_into_a_new_table(emu, ch, tmp_path):
@@ -427,19 +450,35 @@ def test_openlineage_of_a_load(emu, ch, clickhouse, clickhouse_database, tmp_pat
 
 
 def test_a_password_never_shows_in_errors_or_logs(ch, clickhouse, clickhouse_database, lake, monkeypatch, caplog):  # noqa: F811
-    user = f"loader_{clickhouse_database}"
-    ch.command(f"CREATE USER {user} IDENTIFIED WITH plaintext_password BY 'Right-pw-7731'")
-    ch.command(f"GRANT ALL ON {clickhouse_database}.* TO {user}")
-    try:
-        land_copy(lake, "x", 10)
-        for password in ("Wrong-pw-4402", "Right-pw-7731"):
-            connection = {**clickhouse.connection(clickhouse_database), "login": user, "password": password}
-            monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_TEST", json.dumps(connection))
-            try:
-                outcome = str(load_lake(lake))
-            except Exception as error:  # the wrong password
-                outcome = f"{error!r} {error.__cause__!r} {error.__context__!r}"
-            assert password not in outcome and password not in caplog.text
-        assert outcome.startswith("{'table'") and rows(ch, "SELECT count() FROM small") == [(10,)]
-    finally:
-        ch.command(f"DROP USER IF EXISTS {user}")
+    land_copy(lake, "x", 10)
+    for password in ("Wrong-pw-4402", PASSWORD):
+        connection = {**clickhouse.connection(clickhouse_database), "login": PASSWORD_USER, "password": password}
+        monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_TEST", json.dumps(connection))
+        try:
+            outcome = str(load_lake(lake))
+        except Exception as error:  # the wrong password
+            outcome = f"{error!r} {error.__cause__!r} {error.__context__!r}"
+            assert "Authentication failed" in outcome
+        assert password not in outcome and password not in caplog.text
+    assert outcome.startswith("{'table'") and rows(ch, "SELECT count() FROM small") == [(10,)]
+
+
+def test_a_swap_lock_left_by_a_dead_load_is_taken_over(ch, clickhouse, clickhouse_database, lake, monkeypatch):  # noqa: F811
+    from airflow_provider_comagic.landing.manifest import read_manifest
+    from airflow_provider_comagic.landing.storage import to_storage_path
+    from airflow_provider_comagic.transfers.clickhouse_schema import LandedPartition
+
+    land_copy(lake, "x", 10)
+    load_lake(lake)
+    partition = to_storage_path(lake.url, lake.conn_id)
+    landed = LandedPartition.from_manifest(partition, read_manifest(partition))
+    held = loader.partition_lock(ch, clickhouse_database, "small", landed, None)
+    held.__enter__()  # a load that died holding the lock: never released
+    monkeypatch.setattr(loader, "_LOCK_WAIT", dt.timedelta(seconds=0.3))
+    with pytest.raises(DataIntegrityError, match=r"another load of .* held .*small_lock_.*nothing was swapped"):
+        load_lake(lake)
+    monkeypatch.setattr(loader, "STALE_LOCK", dt.timedelta(seconds=-1))  # it is old enough now
+    assert load_lake(lake)["rows"] == 10
+    assert rows(
+        ch, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'small_lock_%'"
+    ) == [(0,)]
