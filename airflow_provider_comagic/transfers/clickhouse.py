@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from airflow.sdk import Context
 
-__all__ = ["ComagicLandedToClickHouseOperator", "arrow_stream_chunks"]
+__all__ = ["STALE_LOCK", "STALE_STAGING", "ComagicLandedToClickHouseOperator", "arrow_stream_chunks", "partition_lock"]
 
 _BATCH_ROWS = 8_192  # rows per Arrow batch: a full calls_report row is ~3 KB of Arrow, so ~25 MB a batch
 _ATTEMPTS = 3  # loads of a partition that a newer commit (or a concurrent column change) keeps overtaking
@@ -128,8 +128,9 @@ class ComagicLandedToClickHouseOperator(BaseOperator):
     batches into a fresh staging table, counted there against the manifest, and swapped into the target with one
     ``ALTER TABLE ... REPLACE PARTITION ... FROM`` (atomic for readers): a rerun replaces, never appends; two loads
     of the same partition at once end with one complete copy; a loader killed mid-insert leaves the previous copy
-    (its staging table is dropped by a later load once :data:`STALE_STAGING` old). If a newer commit replaces the
-    partition while it loads, the new copy is loaded. The staging table is dropped, also after a failure.
+    (its staging table is dropped by a later load once :data:`STALE_STAGING` old). Swaps of one partition take
+    turns under a lock table (:func:`partition_lock`). If a newer commit replaces the partition while it loads,
+    the new copy is loaded. The staging table is dropped, also after a failure.
 
     The table is created when missing from the partition's schema (types: ``docs/clickhouse.rst``), with the
     bookkeeping columns ``_partition`` (the partition's URI), ``_day``, ``_interval_start``, ``_interval_end``,
