@@ -27,5 +27,5 @@ lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
 bench:
-	EXTRAS=test,bench ./scripts/bootstrap.sh
+	EXTRAS=test,test-airflow3,bench ./scripts/bootstrap.sh
 	.venv/bin/python benchmarks/run.py

@@ -3,7 +3,8 @@
 ``apache-airflow-providers-openlineage`` is an optional extra (``[openlineage]``): every function here imports it
 inside, so nothing imports it unless Airflow's OpenLineage listener asks a task for its lineage. Naming follows
 the OpenLineage dataset naming spec: ``file`` + absolute path, ``s3://<bucket>`` / ``gs://<bucket>`` + key,
-``postgres://<host>:<port>`` + ``<database>.<schema>.<table>``; an API is ``<vendor>://<host>`` + the method.
+``postgres://<host>:<port>`` + ``<database>.<schema>.<table>``, ``clickhouse://<host>:<port>`` +
+``<database>.<table>``; an API is ``<vendor>://<host>`` + the method.
 
 A landed partition whose values did not all match the docs carries the custom dataset facet
 :data:`DRIFT_FACET` (``comagic_schemaDrift``): the manifest's drift record (policy, rows with a rescued value, per
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "DRIFT_FACET",
+    "clickhouse_dataset_id",
     "dataset",
     "drift_facet",
     "lineage_or_none",
@@ -69,6 +71,11 @@ def postgres_dataset_id(host: str, port: int | None, database: str, table: str) 
     """``(namespace, name)`` of a PostgreSQL table: ``postgres://host:5432``, ``db.schema.table``."""
     schema, _, name = table.rpartition(".")
     return f"postgres://{host}:{port or 5432}", f"{database}.{schema or 'public'}.{name}"
+
+
+def clickhouse_dataset_id(host: str, port: int | None, database: str, table: str) -> tuple[str, str]:
+    """``(namespace, name)`` of a ClickHouse table: ``clickhouse://host:8123``, ``database.table``."""
+    return f"clickhouse://{host}:{port or 8123}", f"{database}.{table}"
 
 
 def dataset(

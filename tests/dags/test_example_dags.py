@@ -51,12 +51,15 @@ def airflow_home(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def run_dag(env: dict[str, str], dag_id: str, logical_date: str, log_dir: Path, timeout: float = 240) -> str:
+def run_dag(
+    env: dict[str, str], dag_id: str, logical_date: str, log_dir: Path, timeout: float = 240, conf: str | None = None
+) -> str:
+    """``airflow dags test`` (with the run's ``conf`` JSON, if given); the output, asserted successful."""
     log = log_dir / f"{dag_id}.log"
     sync_dags(env)
     with log.open("w") as handle:  # streamed to a file, so a hung run can be read while it hangs
         result = subprocess.run(
-            [AIRFLOW, "dags", "test", dag_id, logical_date],
+            [AIRFLOW, "dags", "test", dag_id, logical_date, *(["--conf", conf] if conf else [])],
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,

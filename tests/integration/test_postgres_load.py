@@ -14,7 +14,6 @@ import pytest
 from airflow_provider_comagic.comagic.errors import ComagicDataIntegrityError
 from airflow_provider_comagic.landing.writer import land_pages
 from airflow_provider_comagic.operators.report import ComagicCallsReportOperator
-from airflow_provider_comagic.testing.pytest_plugin import connection_json
 from airflow_provider_comagic.transfers.postgres import ComagicLandedToPostgresOperator, postgres_type
 from tests.fixtures.airflow_compat import allow_execute_in_this_thread
 from tests.fixtures.lake import lake  # noqa: F401 - fixture
@@ -26,14 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 MSK = pendulum.timezone("Europe/Moscow")
 DAY = dt.datetime(2024, 3, 1, tzinfo=MSK)
-NOW = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc).timestamp()
-
-
-@pytest.fixture
-def emu(comagic_emulator_factory, monkeypatch):
-    emulator = comagic_emulator_factory(calls_per_day=700, start_time=NOW, frozen_clock=True)
-    monkeypatch.setenv("AIRFLOW_CONN_COMAGIC_DEFAULT", connection_json(emulator))
-    return emulator
 
 
 @pytest.fixture
