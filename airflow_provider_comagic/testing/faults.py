@@ -1,5 +1,8 @@
 """Fault injection: HTTP errors, dropped connections, slow or truncated responses, API-level failures.
 
+Requests for recordings (both emulators' media paths, :mod:`~airflow_provider_comagic.testing.media`) match the
+method ``"media"``: ``emu.faults.add("http_503", method="media", calls={1})``.
+
 A fault fires for the requests it matches (all, or one ``method``), either with a ``probability`` drawn from
 a seeded RNG or on a schedule of ``calls`` — 1-based numbers counted among the matching requests
 (``calls={3}`` fails the third call, ``calls=range(5, 8)`` the 5th to 7th) — at most ``times`` times.
@@ -19,9 +22,14 @@ FAULT_KINDS: dict[str, str] = {
     "http_502": "HTTP 502; not executed",
     "http_503": "HTTP 503; not executed",
     "http_429": "HTTP 429 with Retry-After (retry_after seconds); not executed",
+    "http_404": "HTTP 404; not executed (a recording: expired or absent)",
+    "http_400": "HTTP 400; not executed (a recording: nothing to join)",
     "drop": "the connection is closed without any response; not executed",
     "slow": "the response is delayed by `delay` real seconds; executed normally",
-    "truncate": "HTTP 200 whose JSON body is cut in half; executed (and charged) normally",
+    "truncate": "HTTP 200 whose JSON body is cut in half; executed (and charged) normally (a recording: the full "
+    "Content-Length is declared, then the connection closes halfway)",
+    "slow_body": "media only: each chunk of a recording's body waits `delay` real seconds",
+    "wrong_content_type": "media only: HTTP 200 with an HTML page instead of the recording",
     "internal_error": "JSON-RPC internal_error (-32603); not executed, not charged",
     "limit_exceeded": "JSON-RPC limit_exceeded for `limit_type`; with exhaust=True the quota is really spent",
     "revoke_token": "the request's token is revoked before the call (access_token_invalid from then on)",

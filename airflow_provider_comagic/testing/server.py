@@ -19,7 +19,7 @@ from airflow_provider_comagic.testing.comagic.api import Dispatcher
 from airflow_provider_comagic.testing.faults import FaultInjector
 
 API_PATH = "/v2.0"
-_HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429}
+_HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429, "http_404": 404, "http_400": 400}
 
 _STREAM_CHUNK = 2 * 2**20
 """Bodies over this size are sent in chunks of it (see :func:`_stream`)."""

@@ -31,10 +31,11 @@ from airflow_provider_comagic.testing.clock import EmulatorClock
 from airflow_provider_comagic.testing.comagic.api import Dispatcher
 from airflow_provider_comagic.testing.comagic.config import EmulatorConfig
 from airflow_provider_comagic.testing.comagic.data import REMOVED
+from airflow_provider_comagic.testing.comagic.media import ComagicServer
 from airflow_provider_comagic.testing.comagic.stats import EmulatorStats
 from airflow_provider_comagic.testing.comagic.uploads import ROW_ORDERS
 from airflow_provider_comagic.testing.faults import FAULT_KINDS, FaultInjector, parse_fault
-from airflow_provider_comagic.testing.server import API_PATH, EmulatorServer, ServedEmulator
+from airflow_provider_comagic.testing.server import API_PATH, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
 
 
@@ -42,7 +43,8 @@ class ComagicEmulator(ServedEmulator):
     """An emulated CoMagic account behind a local Data API server (``start``/``stop`` or a ``with`` block).
 
     ``emu.clock`` is the emulated time (``advance``/``freeze``), ``emu.faults`` the fault rules,
-    ``emu.stats`` the counters, ``emu.truth(...)`` the exact rows a query should return.
+    ``emu.stats`` the counters, ``emu.truth(...)`` the exact rows a query should return. The recordings the
+    calls and legs rows name are served at the media paths (:mod:`~airflow_provider_comagic.testing.comagic.media`).
     """
 
     api_path = API_PATH
@@ -54,7 +56,7 @@ class ComagicEmulator(ServedEmulator):
         self.clock = EmulatorClock(config.start_time, frozen=config.frozen_clock)
         self.faults = FaultInjector(config.seed, list(config.faults))
         self.dispatcher = Dispatcher(config, self.clock, self.tz)
-        self.server = EmulatorServer(
+        self.server = ComagicServer(
             self.dispatcher,
             self.faults,
             config.host,
@@ -62,6 +64,7 @@ class ComagicEmulator(ServedEmulator):
             response_delay=config.response_delay,
             delay_per_row=config.delay_per_row,
         )
+        self.dispatcher.media_base = lambda: self.base_url  # full links point at this server, its port once bound
 
     # -- credentials (start/stop, port, base_url, url: ServedEmulator) -------------------------------
     @property
