@@ -41,6 +41,11 @@ _CONNECTION_FIELDS: dict[str, Any] = {
         "description": "Data API version in the URL path.",
         "schema": {"type": ["string", "null"], "default": "v2.0"},
     },
+    "media_host": {
+        "label": "Media host (recordings)",
+        "description": "Where call recordings are downloaded from; default: app.<domain> of the API host.",
+        "schema": {"type": ["string", "null"]},
+    },
     **_http_fields("internal_error"),
 }
 

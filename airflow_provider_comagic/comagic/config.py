@@ -41,6 +41,9 @@ class ComagicConnectionConfig:
     timezone: str = DEFAULT_TIMEZONE
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    media_host: str | None = None
+    """Where call recordings are downloaded from (extra ``media_host``); None: derived from the API host
+    (:func:`~airflow_provider_comagic.comagic.recordings.media_base_url`)."""
 
     @property
     def uses_login(self) -> bool:
@@ -83,6 +86,7 @@ class ComagicConnectionConfig:
             password=password if token is None else None,
             user_id=optional_int(extra.get("user_id"), "user_id", error=ComagicConnectionConfigError),
             timezone=timezone,
+            media_host=str(extra.get("media_host") or "").strip() or None,
             **retry_extras(extra, error=ComagicConnectionConfigError),
         )
 

@@ -14,22 +14,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from airflow_provider_comagic.exceptions import ParameterError
 from airflow_provider_comagic.utils.audio import AUDIO_FORMATS
 
 __all__ = [
     "DIRECTIONS",
+    "FETCH_EMPTY",
+    "FETCH_FAILED",
+    "FETCH_NOT_FOUND",
+    "FETCH_OK",
     "OUTCOMES",
     "STATUS_ABSENT",
     "STATUS_EMPTY",
     "STATUS_FAILED",
     "STATUS_LANDED",
     "STATUS_NOT_READY",
+    "Downloader",
+    "Fetched",
     "Recording",
     "RecordingFilter",
+    "Sink",
     "check_kinds",
     "dedupe",
 ]
@@ -45,6 +52,8 @@ STATUS_EMPTY = "empty"
 STATUS_FAILED = "failed"
 """Transient faults beyond the retries, or a body that is not the expected audio."""
 OUTCOMES = (STATUS_LANDED, STATUS_ABSENT, STATUS_NOT_READY, STATUS_EMPTY, STATUS_FAILED)
+FETCH_OK, FETCH_NOT_FOUND, FETCH_EMPTY, FETCH_FAILED = "ok", "not_found", "empty", "failed"
+"""What one download came to (:class:`Fetched`); the landing turns ``not_found`` into absent or not ready."""
 DIRECTIONS = ("in", "out", "internal")
 """Call directions a :class:`RecordingFilter` selects on (each vendor maps its own values to these)."""
 
@@ -142,3 +151,38 @@ def dedupe(recordings: Iterable[Recording]) -> list[Recording]:
             seen.add(recording.key)
             out.append(recording)
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Fetched:
+    """What one recording's download came to: ``status`` (``ok``, ``not_found``, ``empty``, ``failed``), a reason
+    without any URL, the bytes and SHA-256 of a stored body, the attempts made and the last HTTP status."""
+
+    status: str
+    reason: str | None = None
+    bytes: int = 0
+    sha256: str | None = None
+    attempts: int = 1
+    http_status: int | None = None
+
+
+class Sink(Protocol):
+    """Where one download attempt's body goes: :meth:`write` each chunk, then :meth:`finish` (the file is
+    complete) or :meth:`discard` (the attempt failed: nothing of it may stay)."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class Downloader(Protocol):
+    """What the landing needs of a vendor's downloader
+    (:class:`~airflow_provider_comagic.hooks.media.MediaDownloader`): how many downloads at once, and one
+    download into a sink opened per attempt."""
+
+    @property
+    def concurrency(self) -> int: ...
+
+    def fetch(self, recording: Recording, open_sink: Callable[[], Sink]) -> Fetched: ...
