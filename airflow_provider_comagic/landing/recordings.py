@@ -87,7 +87,7 @@ DEFAULT_READY_WITHIN = dt.timedelta(hours=2)
 """A 404 for a call that ended less than this long ago means "not ready yet", not "absent"."""
 UPLOAD_BLOCK_SIZE = 5 * 2**20
 """Bytes buffered per object being written (S3's smallest multipart part): what bounds memory per download."""
-_SAFE = re.compile(r"[A-Za-z0-9._]{1,100}")
+_SAFE = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,99}")
 
 
 class RecordingDownloadError(ProviderError):
@@ -102,14 +102,14 @@ class RecordingDownloadError(ProviderError):
 
 
 def _safe(value: str) -> str:
-    """An id as a name segment: kept when it is plain letters, digits, dots and underscores, else its digest."""
+    """An id as a name segment: kept when it is letters, digits, ``.``, ``_`` and ``-`` (not first), else its digest."""
     return value if _SAFE.fullmatch(value) else "x" + hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
 def object_name(recording: Recording) -> str:
     """The stable, visible name of a recording's object in its interval's folder:
-    ``part-<call id>-<kind>-<record id><suffix>`` (an id with other characters than letters, digits, ``.`` and
-    ``_`` is replaced by ``x`` + 32 hex digits of its SHA-256). The kind keeps an mp3 and a wav of one record
+    ``part-<call id>-<kind>-<record id><suffix>`` (an id with other characters than letters, digits, ``.``, ``_``
+    and ``-``, or starting with ``-``, or over 100 characters, is replaced by ``x`` + 32 hex digits of its SHA-256). The kind keeps an mp3 and a wav of one record
     apart; the ``part-`` prefix makes it a visible part of the commit protocol."""
     suffix = AUDIO_FORMATS[recording.audio_format].suffix
     return f"{PART_PREFIX}{_safe(recording.call_id)}-{_safe(recording.kind)}-{_safe(recording.record_id)}{suffix}"
