@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -144,6 +144,21 @@ class _Transient(Exception):
     """Marker mixed into the vendor's transport error of one attempt (module docstring)."""
 
 
+class _NotFetchable(Exception):
+    """A recording whose URL no request can reach (not retried)."""
+
+
+_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
+_MAX_REDIRECTS = 5
+
+
+def _shown(url: str, params: Mapping[str, str] | None) -> tuple[str, str]:
+    """How urllib3 may write a request's URL in its logs: whole (through a proxy), or its path and query."""
+    whole = url + ("?" + urlencode(params) if params else "")
+    parts = urlsplit(whole)
+    return whole, parts.path + ("?" + parts.query if parts.query else "")
+
+
 class MediaDownloader:
     """Streams recordings into sinks with retries and validation (module docstring); safe to share by threads.
 
@@ -228,6 +243,8 @@ class MediaDownloader:
         )
         try:
             fetched = retrying(self._attempt, recording, open_sink, attempts)
+        except _NotFetchable as error:
+            return Fetched(FETCH_FAILED, str(error), attempts=attempts[0])
         except _Transient as error:
             status = getattr(error, "status", None)
             tries = attempts[0]
@@ -239,24 +256,37 @@ class MediaDownloader:
     def _attempt(self, recording: Recording, open_sink: Callable[[], Sink], attempts: list[int]) -> Fetched:
         attempts[0] += 1
         url, params = self._request_for(recording)
-        shown = url + ("?" + urlencode(params) if params else "")
-        parts = urlsplit(shown)
-        with _IN_FLIGHT.holding(shown, parts.path + ("?" + parts.query if parts.query else "")):
-            response = self._get(recording, url, params)
-            try:
-                return self._read(recording, response, open_sink)
-            finally:
-                response.close()
+        response = self._get(recording, url, params)
+        try:
+            return self._read(recording, response, open_sink)
+        finally:
+            response.close()
 
     def _fault(self, recording: Recording, text: str, **details: Any) -> TransportError:
         return self._transient(f"{self.api_name} {recording.describe()}: {text}", **details)
 
     def _get(self, recording: Recording, url: str, params: Mapping[str, str] | None) -> requests.Response:
+        """The response to ``url``, redirects followed here (each new URL is redacted from urllib3's logs while
+        it is requested; the vendor's headers are not sent to another host)."""
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
-        try:
-            return self._session().get(url, params=params, timeout=timeout, stream=True)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-            raise self._fault(recording, f"{type(error).__name__} talking to the media host") from None
+        origin, headers = urlsplit(url).netloc, None
+        for _ in range(_MAX_REDIRECTS + 1):
+            try:
+                with _IN_FLIGHT.holding(*_shown(url, params)):
+                    response = self._session().get(
+                        url, params=params, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+                    )
+            except _BAD_URL as error:
+                raise _NotFetchable(f"{type(error).__name__}: not a URL that can be fetched") from None
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+                raise self._fault(recording, f"{type(error).__name__} talking to the media host") from None
+            if not response.is_redirect:
+                return response
+            url, params = urljoin(response.url, response.headers["Location"]), None
+            response.close()
+            if urlsplit(url).netloc != origin:  # as requests does: credentials stay with their host
+                headers = dict.fromkeys(self._headers)
+        raise self._fault(recording, f"more than {_MAX_REDIRECTS} redirects")
 
     def _read(self, recording: Recording, response: requests.Response, open_sink: Callable[[], Sink]) -> Fetched:
         status = response.status_code

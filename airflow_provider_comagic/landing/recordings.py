@@ -54,6 +54,7 @@ from airflow_provider_comagic.landing.formats import PART_PREFIX, TMP_PREFIX
 from airflow_provider_comagic.landing.manifest import MANIFEST_VERSION
 from airflow_provider_comagic.landing.storage import PartitionStore, is_local, store_for, to_storage_path
 from airflow_provider_comagic.utils.audio import AUDIO_FORMATS
+from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
 from airflow_provider_comagic.utils.recordings import (
     FETCH_EMPTY,
     FETCH_NOT_FOUND,
@@ -211,6 +212,8 @@ class _Run:
             return []
         if is_local(self.fs):
             self.fs.makedirs(self.directory, exist_ok=True)
+        else:  # each S3 upload buffers a 5 MiB part: freed parts must leave the process, not the threads' heaps
+            return_large_buffers_to_os()
         workers = max(1, min(int(self.downloader.concurrency), len(recordings)))
         results: list[Fetched] = []
         pending: collections.deque[Future[Fetched]] = collections.deque()
@@ -352,26 +355,11 @@ def land_recordings(
         files, missing = _results(plan.fetch, fetched, run, now, ready_within)
         counts = _counts(len(files), len(plan.kept), missing)
 
-        def build(phase: str, listed: list[dict[str, Any]], replaces: dict[str, Any] | None) -> dict[str, Any]:
-            return {
-                "manifest_version": MANIFEST_VERSION,
-                "format": RECORDINGS_FORMAT,
-                "files": listed,
-                "missing": missing,
-                "counts": counts,
-                "bytes": sum(int(entry["bytes"]) for entry in listed),
-                "run_token": run.token,
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                "producer": {"package": "airflow-provider-comagic", "version": __version__},
-                **dict(extra or {}),
-                "phase": phase,
-                "replaces": replaces,
-            }
-
         def mark_committed() -> None:
             nonlocal committed
             committed = True
 
+        build = _builder(run.token, missing, counts, extra)
         result = commit_partition(store, files, build, kept=plan.kept, grace=grace, on_commit=mark_committed)
     except BaseException:
         if not committed:
@@ -382,6 +370,30 @@ def land_recordings(
         manifest = {**manifest, "superseded_by": result.superseded_by}
     _report(path, counts, missing, fail_on_errors)
     return manifest
+
+
+def _builder(
+    token: str, missing: list[dict[str, Any]], counts: dict[str, int], extra: Mapping[str, Any] | None
+) -> Callable[[str, list[dict[str, Any]], dict[str, Any] | None], dict[str, Any]]:
+    """The manifest of this run for the files a commit step lists (``commit_partition``'s ``build``)."""
+
+    def build(phase: str, listed: list[dict[str, Any]], replaces: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "format": RECORDINGS_FORMAT,
+            "files": listed,
+            "missing": missing,
+            "counts": counts,
+            "bytes": sum(int(entry["bytes"]) for entry in listed),
+            "run_token": token,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "producer": {"package": "airflow-provider-comagic", "version": __version__},
+            **dict(extra or {}),
+            "phase": phase,
+            "replaces": replaces,
+        }
+
+    return build
 
 
 def _repair(store: PartitionStore, grace: float) -> None:

@@ -10,11 +10,15 @@ a seeded RNG or on a schedule of ``calls`` — 1-based numbers counted among the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import random
 import threading
 from collections.abc import Collection
 from typing import Any
+
+from aiohttp import web
 
 # kind -> what happens
 FAULT_KINDS: dict[str, str] = {
@@ -36,6 +40,33 @@ FAULT_KINDS: dict[str, str] = {
     "expire_session": "every login session expires before the call (permanent tokens keep working)",
     "add_rows": "`rows` new rows appear inside the request's date range before the call",
 }
+
+
+HTTP_FAULT_STATUS = {
+    "http_500": 500,
+    "http_502": 502,
+    "http_503": 503,
+    "http_429": 429,
+    "http_404": 404,
+    "http_400": 400,
+}
+COMMON_FAULTS = frozenset({"slow", "drop", *HTTP_FAULT_STATUS})
+"""The HTTP-level faults every served path applies the same way (:func:`apply_common_fault`)."""
+
+
+async def apply_common_fault(request: web.Request, fault: Fault) -> web.Response | None:
+    """A fault of :data:`COMMON_FAULTS`: ``slow`` waits ``delay`` seconds (None: go on), ``drop`` closes the
+    connection without an answer, ``http_<status>`` is the answer to send (429 with ``Retry-After``)."""
+    if fault.kind == "slow":
+        await asyncio.sleep(fault.delay)
+        return None
+    if fault.kind == "drop":
+        with contextlib.suppress(Exception):
+            request.transport.abort()
+        raise asyncio.CancelledError
+    status = HTTP_FAULT_STATUS[fault.kind]
+    headers = {"Retry-After": str(int(fault.retry_after))} if status == 429 else {}
+    return web.Response(status=status, text=f"{status} emulated fault", headers=headers)
 
 
 @dataclasses.dataclass

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from aiohttp import web
 
-from airflow_provider_comagic.testing.faults import Fault
+from airflow_provider_comagic.testing.faults import COMMON_FAULTS, Fault, apply_common_fault
 
 __all__ = ["BYTES_PER_SECOND", "AudioFile", "audio_file", "serve_audio"]
 
@@ -33,7 +33,6 @@ _ID3 = b"ID3\x04\x00\x00" + _ID3_PADDING.to_bytes(4, "big") + bytes(_ID3_PADDING
 _WAV_HEADER = 44
 _STREAM_CHUNK = 256 * 2**10
 _SLOW_CHUNK = 16 * 2**10
-_HTTP_STATUS = {"http_400": 400, "http_404": 404, "http_429": 429, "http_500": 500, "http_502": 502, "http_503": 503}
 _WRONG_BODY = b"<!doctype html><html><head><title>Sign in</title></head><body>Please sign in</body></html>"
 
 
@@ -116,19 +115,12 @@ async def serve_audio(
     delay = 0.0
     for fault in faults:
         count(f"fault_{fault.kind}")
-        if fault.kind == "slow":
-            await asyncio.sleep(fault.delay)
+        if fault.kind in COMMON_FAULTS:
+            if (answer := await apply_common_fault(request, fault)) is not None:
+                count(f"http_{answer.status}")
+                return answer
         elif fault.kind == "slow_body":
             slow_body, delay = True, fault.delay
-        elif fault.kind == "drop":
-            with contextlib.suppress(Exception):
-                request.transport.abort()
-            raise asyncio.CancelledError
-        elif fault.kind in _HTTP_STATUS:
-            status = _HTTP_STATUS[fault.kind]
-            count(f"http_{status}")
-            headers = {"Retry-After": str(int(fault.retry_after))} if status == 429 else {}
-            return web.Response(status=status, text=f"{status} emulated fault", headers=headers)
         elif fault.kind == "wrong_content_type":
             count("http_200")
             return web.Response(body=_WRONG_BODY, content_type="text/html", charset="utf-8")

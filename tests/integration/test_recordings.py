@@ -326,3 +326,57 @@ def test_a_kill_mid_download_leaves_the_previous_manifest(lake, comagic_emulator
     assert all(n.startswith(f"_tmp-{token}-") for n in leftovers)  # the killed run's, until the grace period
     repair_partition(store_for(to_storage_path(lake.url, lake.conn_id)), grace=0)
     assert lake.names() == sorted([MANIFEST_NAME, *(f["path"] for f in manifest["files"])])
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    """``/start/<id>`` answers 302 to ``/final/<id>`` on another host name (localhost); ``/final/`` serves an MP3
+    and records the Authorization header each path saw."""
+
+    seen: dict[str, str | None] = {}
+    port = 0
+
+    def do_GET(self) -> None:
+        from airflow_provider_comagic.testing.media import audio_file
+
+        kind = self.path.split("/")[1]
+        type(self).seen[kind] = self.headers.get("Authorization")
+        if kind == "start":
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{type(self).port}/final/{self.path.split('/')[2]}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = audio_file("mp3", 5, "redirected").body()
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_redirects_keep_credentials_at_their_host_and_every_url_out_of_the_logs(tmp_path, caplog):
+    from airflow_provider_comagic.comagic.errors import ComagicTransportError
+    from airflow_provider_comagic.hooks.media import MediaDownloader
+    from airflow_provider_comagic.utils.recordings import Recording
+
+    caplog.set_level(logging.DEBUG)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+    _Redirecting.port, _Redirecting.seen = server.server_address[1], {}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = f"http://127.0.0.1:{_Redirecting.port}/start/capabilityA1B2"
+        downloader = MediaDownloader(
+            api_name="test media",
+            request_for=lambda recording: (recording.source, None),
+            transport_error=ComagicTransportError,
+            headers={"Authorization": "Bearer SECRET-TOKEN"},
+        )
+        manifest = land_recordings([Recording("1", "r1", "mp3", "mp3", source)], tmp_path, downloader)
+    finally:
+        server.shutdown()
+    assert manifest["counts"]["landed"] == 1
+    assert _Redirecting.seen == {"start": "Bearer SECRET-TOKEN", "final": None}
+    assert '"GET ' in caplog.text and "capabilityA1B2" not in caplog.text and "SECRET-TOKEN" not in caplog.text

@@ -229,6 +229,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--delay-per-row", type=float, default=0.0, help="latency: seconds added per row of a response")
     parser.add_argument(
+        "--recording-seconds",
+        type=float,
+        default=None,
+        help="seconds of audio of every recording served (default: the call's talk time)",
+    )
+    parser.add_argument(
+        "--media-ready-after",
+        type=float,
+        default=120.0,
+        help="seconds after a call ended before its recordings are served (404 before)",
+    )
+    parser.add_argument(
         "--partner-customers",
         type=int,
         default=0,
@@ -270,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         delay_per_row=args.delay_per_row,
         partner_customers=args.partner_customers,
         partner_disabled_customers=frozenset(args.partner_disabled_customer),
+        recording_seconds=args.recording_seconds,
+        media_ready_after=args.media_ready_after,
     )
     emulator = ComagicEmulator(config)
     stop = threading.Event()

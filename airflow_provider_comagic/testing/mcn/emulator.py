@@ -31,9 +31,7 @@ range). Faults (``emu.faults``, the CoMagic emulator's :class:`FaultInjector`, `
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import contextlib
 import dataclasses
 import datetime as dt
 import signal
@@ -47,10 +45,16 @@ import orjson
 from aiohttp import web
 
 from airflow_provider_comagic.mcn.call_log import row_time
-from airflow_provider_comagic.testing.faults import FAULT_KINDS, FaultInjector, parse_fault
+from airflow_provider_comagic.testing.faults import (
+    COMMON_FAULTS,
+    FAULT_KINDS,
+    FaultInjector,
+    apply_common_fault,
+    parse_fault,
+)
 from airflow_provider_comagic.testing.mcn.data import McnEmulatorConfig, day_rows
 from airflow_provider_comagic.testing.media import AudioFile, audio_file, serve_audio
-from airflow_provider_comagic.testing.server import _HTTP_FAULTS, EmulatorServer, ServedEmulator
+from airflow_provider_comagic.testing.server import EmulatorServer, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
 
 __all__ = ["BASE_PATH", "McnApi", "McnEmulator", "McnEmulatorConfig", "main"]
@@ -203,16 +207,9 @@ class McnServer(EmulatorServer):
         truncate = False
         for fault in self.faults.pick(endpoint) if len(self.faults) else []:
             api.stats[f"fault_{fault.kind}"] += 1
-            if fault.kind == "slow":
-                await asyncio.sleep(fault.delay)
-            elif fault.kind == "drop":
-                with contextlib.suppress(Exception):
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            elif fault.kind in _HTTP_FAULTS:
-                status = _HTTP_FAULTS[fault.kind]
-                headers = {"Retry-After": str(int(fault.retry_after))} if status == 429 else {}
-                return web.Response(status=status, text=f"{status} emulated fault", headers=headers)
+            if fault.kind in COMMON_FAULTS:
+                if (answer := await apply_common_fault(request, fault)) is not None:
+                    return answer
             elif fault.kind == "truncate":
                 truncate = True
         with self._lock:
