@@ -88,6 +88,8 @@ DEFAULT_READY_WITHIN = dt.timedelta(hours=2)
 """A 404 for a call that ended less than this long ago means "not ready yet", not "absent"."""
 UPLOAD_BLOCK_SIZE = 5 * 2**20
 """Bytes buffered per object being written (S3's smallest multipart part): what bounds memory per download."""
+_COPIED_OPTIONS = ("ServerSideEncryption", "SSEKMSKeyId", "SSEKMSEncryptionContext", "BucketKeyEnabled")
+"""Write options a server-side copy must repeat (S3 encrypts a copy with the bucket default otherwise)."""
 _SAFE = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,99}")
 
 
@@ -329,7 +331,8 @@ def land_recordings(
     :param now: the time "not ready yet" is judged against (default: now).
     :param ready_within: a 404 for a call that ended less than this long before ``now`` is ``not_ready``.
     :param storage_options: passed to the store's ``open`` for writing (e.g. server-side encryption options of
-        s3fs such as ``{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": ...}``).
+        s3fs such as ``{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": ...}``); the encryption ones are
+        repeated by the server-side copies that publish the objects.
     :param token: this run's token in hidden names (default: UTC time plus random hex).
     :param orphan_grace_period: how old another run's hidden objects must be before this run deletes them.
     :param fail_on_errors: raise :class:`RecordingDownloadError` after the commit when downloads failed.
@@ -342,6 +345,7 @@ def land_recordings(
     now = now or dt.datetime.now(dt.timezone.utc)
     path = to_storage_path(partition, conn_id)
     store = store_for(path)
+    store.copy_options = {key: value for key, value in (storage_options or {}).items() if key in _COPIED_OPTIONS}
     _check_partition(store, parse_manifest(store.read_manifest()[0]))  # before any cleanup of the folder
     _repair(store, grace)
     wanted = dedupe(recordings)

@@ -380,3 +380,16 @@ def test_redirects_keep_credentials_at_their_host_and_every_url_out_of_the_logs(
     assert manifest["counts"]["landed"] == 1
     assert _Redirecting.seen == {"start": "Bearer SECRET-TOKEN", "final": None}
     assert '"GET ' in caplog.text and "capabilityA1B2" not in caplog.text and "SECRET-TOKEN" not in caplog.text
+
+
+def test_server_side_encryption_options_reach_every_object(s3_server, s3_bucket, comagic_emulator_factory, monkeypatch):
+    account = comagic_account(comagic_emulator_factory, monkeypatch, kinds=["mp3"])
+    url = f"s3://{s3_bucket}/recordings/date=2024-03-01"
+    options = {"ServerSideEncryption": "AES256"}
+    manifest = land_recordings(
+        account.recordings, url, account.downloader(), conn_id="aws_test", storage_options=options
+    )
+    client = s3_server.client()
+    for entry in manifest["files"]:
+        head = client.head_object(Bucket=s3_bucket, Key=f"recordings/date=2024-03-01/{entry['path']}")
+        assert head["ServerSideEncryption"] == "AES256", entry["path"]
