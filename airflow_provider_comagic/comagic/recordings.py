@@ -41,7 +41,7 @@ from urllib.parse import quote, urlsplit
 
 from airflow_provider_comagic.comagic.errors import ComagicParameterError
 from airflow_provider_comagic.utils.recordings import Recording, RecordingFilter, check_kinds
-from airflow_provider_comagic.utils.time import parse_api_time
+from airflow_provider_comagic.utils.time import localize, parse_api_time
 
 __all__ = [
     "CALLS_METHOD",
@@ -164,6 +164,9 @@ def _number(value: Any) -> int | None:
 
 
 def _parsed_time(value: Any, tz: dt.tzinfo) -> dt.datetime | None:
+    """A row's time: the API's wall-clock text, or a datetime (rows read back from a landed Parquet partition)."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else localize(value, tz)
     try:
         return parse_api_time(value, tz) if isinstance(value, str) else None
     except ValueError:

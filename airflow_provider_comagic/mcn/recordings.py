@@ -24,6 +24,7 @@ from typing import Any
 from airflow_provider_comagic.mcn.call_log import row_time, to_int
 from airflow_provider_comagic.mcn.errors import McnParameterError
 from airflow_provider_comagic.utils.recordings import Recording, RecordingFilter, check_kinds
+from airflow_provider_comagic.utils.time import localize
 
 __all__ = ["DIRECTION_OF_TYPE", "KINDS", "RECORD_PATH", "McnRecordLocator", "call_log_recordings"]
 
@@ -63,6 +64,14 @@ def call_log_recordings(
         if not filter.accepts(DIRECTION_OF_TYPE.get(str(row.get("type"))), talk):
             continue
         waited = to_int(row.get("waittime"), "waittime") or 0
-        end = row_time(row, tz) + dt.timedelta(seconds=waited + (talk or 0))
+        end = _start(row, tz) + dt.timedelta(seconds=waited + (talk or 0))
         call = str(call_id)
         yield Recording(call, call, "mp3", "mp3", McnRecordLocator(vpbx, call), end)
+
+
+def _start(row: Mapping[str, Any], tz: dt.tzinfo) -> dt.datetime:
+    """The call's start: the API's ``date`` text, or a datetime (rows read back from a landed Parquet partition)."""
+    value = row.get("date")
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else localize(value, tz)
+    return row_time(row, tz)

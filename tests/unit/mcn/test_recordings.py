@@ -43,3 +43,12 @@ def test_directions_and_talk_time_filter_calls():
 def test_mcn_knows_one_kind():
     with pytest.raises(McnParameterError, match="kinds: wav not allowed; choose from mp3"):
         list(call_log_recordings([], vpbx_id="7001", tz=MSK, kinds=["wav"]))
+
+
+def test_rows_read_back_from_a_parquet_partition_carry_datetimes():
+    start = dt.datetime(2024, 3, 1, 10, 0, tzinfo=MSK)
+    (aware,) = call_log_recordings([mcn_row(date=start, waittime=0, talktime=60)], vpbx_id="1", tz=MSK)
+    (naive,) = call_log_recordings(
+        [mcn_row(date=start.replace(tzinfo=None), waittime=0, talktime=60)], vpbx_id="1", tz=MSK
+    )
+    assert aware.call_end == naive.call_end == start + dt.timedelta(minutes=1)
