@@ -337,7 +337,7 @@ def land_recordings(
     :param orphan_grace_period: how old another run's hidden objects must be before this run deletes them.
     :param fail_on_errors: raise :class:`RecordingDownloadError` after the commit when downloads failed.
 
-    The manifest: ``format`` ``"recordings"``, ``files`` (every stored recording: ``path``, ``bytes``, ``sha256``,
+    The manifest: ``format`` ``"recordings"``, ``rows`` (the recordings stored), ``files`` (every stored recording: ``path``, ``bytes``, ``sha256``,
     ``call``, ``record``, ``kind``, ``format``, ``status`` ``landed``, the ``run_token`` that downloaded it),
     ``missing`` (``call``, ``record``, ``kind``, ``status``, ``reason``, ``attempts``), ``counts``, ``bytes``.
     """
@@ -385,6 +385,7 @@ def _builder(
         return {
             "manifest_version": MANIFEST_VERSION,
             "format": RECORDINGS_FORMAT,
+            "rows": len(listed),  # one per recording stored: what lineage and run summaries count
             "files": listed,
             "missing": missing,
             "counts": counts,

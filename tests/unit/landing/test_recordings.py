@@ -102,7 +102,11 @@ def test_downloads_run_at_most_concurrency_at_once_and_land_in_order(tmp_path):
     manifest = land_recordings(recordings, tmp_path, downloader, extra={"interval": {"start": "x"}})
     assert downloader.most == 3 and downloader.calls == 20
     assert [f["call"] for f in manifest["files"]] == [str(i) for i in range(20)]
-    assert manifest["interval"] == {"start": "x"} and manifest["counts"]["landed"] == 20
+    assert manifest["interval"] == {"start": "x"} and manifest["counts"]["landed"] == manifest["rows"] == 20
+    from airflow_provider_comagic.landing.lineage import landed_dataset
+
+    statistics = landed_dataset(tmp_path, manifest, output=True).outputFacets["outputStatistics"]  # for lineage
+    assert (statistics.rowCount, statistics.fileCount, statistics.size) == (20, 20, manifest["bytes"])
     assert manifest["bytes"] == sum(f["bytes"] for f in manifest["files"])
 
 
