@@ -46,6 +46,7 @@ from airflow_provider_comagic.utils.recordings import (
     Recording,
     Sink,
 )
+from airflow_provider_comagic.version_compat import mask_secret
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CONCURRENCY", "MediaDownloader", "MediaSettings"]
 
@@ -161,6 +162,7 @@ def _shown(url: str, params: Mapping[str, str] | None) -> tuple[str, str]:
 
 class MediaDownloader:
     """Streams recordings into sinks with retries and validation (module docstring); safe to share by threads.
+    Close it (or use it as a context manager) to close its keep-alive connections.
 
     :param api_name: names the service in messages and retry logs (``"CoMagic media"``).
     :param request_for: ``recording -> (url, query parameters or None)``.
@@ -195,7 +197,16 @@ class MediaDownloader:
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
         self._transient = type(f"Transient{transport_error.__name__}", (transport_error, _Transient), {})
+        proxy_password = urlsplit(self.settings.proxy or "").password
+        if proxy_password:
+            mask_secret(proxy_password)
         _install_redaction()
+
+    def __enter__(self) -> MediaDownloader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def concurrency(self) -> int:

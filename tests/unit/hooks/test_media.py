@@ -76,3 +76,17 @@ def test_mcn_record_requests_name_the_account_vpbx_and_call(monkeypatch):
     assert url == "https://api.example/v2/rest/account/55/vpbx/7%2F1/call_log/record" and params == {"call_id": "1.2"}
     with pytest.raises(McnError, match="not an MCN Telecom recording"):
         downloader._request_for(Recording("1", "1", "mp3", "mp3", "https://elsewhere/x"))
+
+
+def test_proxy_credentials_are_masked(monkeypatch):
+    from airflow_provider_comagic.comagic.errors import ComagicTransportError
+    from airflow_provider_comagic.hooks import media
+
+    masked = []
+    monkeypatch.setattr(media, "mask_secret", masked.append)
+    settings = MediaSettings(proxy="http://user:pr0xy-pass@proxy.local:3128")
+    with media.MediaDownloader(
+        api_name="t", request_for=lambda r: (r.source, None), transport_error=ComagicTransportError, settings=settings
+    ) as downloader:
+        assert downloader.concurrency == 4
+    assert masked == ["pr0xy-pass"]
