@@ -49,6 +49,11 @@ _CONNECTION_FIELDS: dict[str, Any] = {
         "description": "Data API version in the URL path; empty means v2.0.",
         "schema": {"type": ["string", "null"]},
     },
+    "media_host": {
+        "label": "Media host (recordings)",
+        "description": "Where call recordings are downloaded from; default: app.<domain> of the API host.",
+        "schema": {"type": ["string", "null"]},
+    },
     **_http_fields("internal_error"),
 }
 

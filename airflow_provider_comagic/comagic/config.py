@@ -46,6 +46,9 @@ class ComagicConnectionConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     stored_port: int | None = None
     """The connection's Port field (None: empty); :attr:`endpoint` already holds where calls go."""
+    media_host: str | None = None
+    """Where call recordings are downloaded from (extra ``media_host``); None: derived from the API host
+    (:func:`~airflow_provider_comagic.comagic.recordings.media_base_url`)."""
 
     @property
     def uses_login(self) -> bool:
@@ -115,6 +118,7 @@ class ComagicConnectionConfig:
             user_id=optional_int(extra.get("user_id"), "user_id", error=ComagicConnectionConfigError),
             timezone=timezone,
             allow_timezone_mismatch=bool_extra(extra, "allow_timezone_mismatch", error=ComagicConnectionConfigError),
+            media_host=str(extra.get("media_host") or "").strip() or None,
             **retry_extras(extra, error=ComagicConnectionConfigError),
             stored_port=port,
         )

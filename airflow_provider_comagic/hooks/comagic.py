@@ -30,6 +30,7 @@ from airflow_provider_comagic.comagic.errors import (
 )
 from airflow_provider_comagic.comagic.paging import MAX_LIMIT, PagePlan
 from airflow_provider_comagic.comagic.protocol import JSON_HEADERS, build_request, new_request_id
+from airflow_provider_comagic.comagic.recordings import media_base_url
 from airflow_provider_comagic.comagic.session import (
     ZONE_UNKNOWN_ERRORS,
     HookSettings,
@@ -38,6 +39,7 @@ from airflow_provider_comagic.comagic.session import (
     read_response,
     zone_call,
 )
+from airflow_provider_comagic.hooks.media import MediaDownloader, MediaSettings
 from airflow_provider_comagic.landing.json_lines import JsonLines
 from airflow_provider_comagic.utils.background import AheadTally, CallAhead, prefetched
 from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection, missing_port_note
@@ -464,6 +466,27 @@ class ComagicHook(HookSettings, BaseHook):
             one_per_customer=one_per_customer,
         )
 
+    # -- call recordings ----------------------------------------------------------------------------------------
+    def media_base_url(self, media_host: str | None = None) -> str:
+        """Where this connection's recordings are served (``https://app.comagic.ru``...): ``media_host``, else the
+        connection's extra ``media_host``, else derived from the API host
+        (:func:`~airflow_provider_comagic.comagic.recordings.media_base_url`)."""
+        return media_base_url(self.config.endpoint, media_host or self.config.media_host)
+
+    def media_downloader(self, settings: MediaSettings | None = None) -> MediaDownloader:
+        """A :class:`~airflow_provider_comagic.hooks.media.MediaDownloader` of the media URLs that
+        :func:`~airflow_provider_comagic.comagic.recordings.recordings_of` builds (plain GETs: the URL is the
+        capability, no token is sent). Default settings take the connection's timeout and retries."""
+        settings = settings or MediaSettings(read_timeout=self.timeout, max_retries=self.max_retries)
+        return MediaDownloader(
+            api_name="CoMagic media",
+            request_for=_media_request,
+            transport_error=ComagicTransportError,
+            settings=settings,
+            sleep=self._sleep,
+            logger=self.log,
+        )
+
     # -- UI -------------------------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap call (``get.account``) and report the account, its zone and the remaining points.
@@ -532,3 +555,10 @@ class ComagicHook(HookSettings, BaseHook):
         from airflow_provider_comagic.get_provider_info import comagic_form_widgets
 
         return comagic_form_widgets()
+
+
+def _media_request(recording: Any) -> tuple[str, None]:
+    """A CoMagic recording is fetched by its URL as it is (built by comagic/recordings.py)."""
+    if not isinstance(recording.source, str):
+        raise ComagicError(f"{recording.describe()}: not a CoMagic media recording (no URL)")
+    return recording.source, None

@@ -14,6 +14,7 @@ import orjson
 import requests
 from tenacity import Retrying
 
+from airflow_provider_comagic.hooks.media import MediaDownloader, MediaSettings
 from airflow_provider_comagic.mcn.call_log import (
     DEFAULT_CHUNK_DAYS,
     chunk_params,
@@ -33,6 +34,7 @@ from airflow_provider_comagic.mcn.errors import (
     McnPermissionError,
     McnTransportError,
 )
+from airflow_provider_comagic.mcn.recordings import RECORD_PATH, McnRecordLocator
 from airflow_provider_comagic.utils.connection import TEST_CONNECTION_TIMEOUT, for_this_connection, missing_port_note
 from airflow_provider_comagic.utils.http import ConnectionSettings, check_http_status
 from airflow_provider_comagic.utils.time import validate_interval
@@ -157,20 +159,7 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
         except requests.RequestException as error:  # body cut off mid-stream
             raise McnTransportError(f"{API_NAME} {what}: {type(error).__name__} reading the response") from None
         status = response.status_code
-        if status == 401:
-            raise McnAuthError(
-                f"{API_NAME} {what}: HTTP 401 from {config.host}: the API token was rejected (wrong, expired or "
-                f"revoked). Issue a token in the personal cabinet (API section) and put it in the Password field "
-                f"of connection {self.mcn_conn_id!r}.",
-                status=status,
-            )
-        if status == 403:
-            target = f"account {account_id}" + (f", vPBX {vpbx_id}" if vpbx_id is not None else "")
-            raise McnPermissionError(
-                f"{API_NAME} {what}: HTTP 403 from {config.host}: the token may not read {target}. Use a token "
-                "issued for this account with access to the vPBX methods.",
-                status=status,
-            )
+        self._raise_for_access(status, what, account_id, vpbx_id)
         if status == 404:
             ids = f"account_id={account_id!r}" + (f", vpbx_id={vpbx_id!r}" if vpbx_id is not None else "")
             raise McnNotFoundError(
@@ -192,6 +181,24 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             raise McnTransportError(
                 f"{API_NAME} {what}: malformed or truncated JSON response ({len(content)} bytes)"
             ) from None
+
+    def _raise_for_access(self, status: int, what: str, account_id: str, vpbx_id: str | None) -> None:
+        """HTTP 401 and 403: the connection's token, whatever the request (every later one would fail the same)."""
+        host = self.config.host
+        if status == 401:
+            raise McnAuthError(
+                f"{API_NAME} {what}: HTTP 401 from {host}: the API token was rejected (wrong, expired or "
+                f"revoked). Issue a token in the personal cabinet (API section) and put it in the Password field "
+                f"of connection {self.mcn_conn_id!r}.",
+                status=status,
+            )
+        if status == 403:
+            target = f"account {account_id}" + (f", vPBX {vpbx_id}" if vpbx_id is not None else "")
+            raise McnPermissionError(
+                f"{API_NAME} {what}: HTTP 403 from {host}: the token may not read {target}. Use a token "
+                "issued for this account with access to the vPBX methods.",
+                status=status,
+            )
 
     # -- API ------------------------------------------------------------------------------------------------
     def list_vpbx(self, account_id: str | int | None = None) -> list[dict[str, Any]]:
@@ -236,6 +243,39 @@ class McnTelecomHook(ConnectionSettings, BaseHook):
             )
             if kept:
                 yield kept
+
+    # -- call recordings (not in the seed this package follows: see mcn/recordings.py) ----------------------------
+    def record_downloader(
+        self, account_id: str | int | None = None, *, settings: MediaSettings | None = None
+    ) -> MediaDownloader:
+        """A :class:`~airflow_provider_comagic.hooks.media.MediaDownloader` of the recordings
+        :func:`~airflow_provider_comagic.mcn.recordings.call_log_recordings` names:
+        ``GET {base_url}/account/{account_id}/vpbx/{vpbx_id}/call_log/record?call_id=...`` with the Bearer token
+        (an endpoint our documentation does not cover; its 404 is "absent", 400 "nothing to join"; 401/403 fail
+        the task at once). Default settings take the connection's timeout and retries."""
+        account = self.account(account_id)
+        base_url, token = self.config.base_url, self.config.token
+
+        def request_for(recording: Any) -> tuple[str, dict[str, str]]:
+            locator = recording.source
+            if not isinstance(locator, McnRecordLocator):
+                raise McnError(f"{recording.describe()}: not an MCN Telecom recording (no call-log locator)")
+            path = RECORD_PATH.format(account_id=_segment(account), vpbx_id=_segment(locator.vpbx_id))
+            return base_url + path, {"call_id": locator.call_id}
+
+        def refuse(status: int, recording: Any) -> None:
+            self._raise_for_access(status, "call_log/record", account, recording.source.vpbx_id)
+
+        return MediaDownloader(
+            api_name=f"{API_NAME} record",
+            request_for=request_for,
+            transport_error=McnTransportError,
+            headers={"Authorization": f"Bearer {token}"},
+            refuse=refuse,
+            settings=settings or MediaSettings(read_timeout=self.timeout, max_retries=self.max_retries),
+            sleep=self._sleep,
+            logger=self.log,
+        )
 
     # -- UI -------------------------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:

@@ -35,6 +35,14 @@ its deferrals). :func:`repair_partition` applies the same rules on its own, and 
 run killed between C1 and C2 (steps 4-6 on its behalf: the hidden parts are complete since C1); every new
 writer runs it when it opens a partition.
 
+**Stable names and kept files.** Parts are normally named by their run's token. A landing whose objects have
+stable names (one recording per call and record id, :mod:`~airflow_provider_comagic.landing.recordings`) gives
+each new file its hidden name (``staged``, with the run token) next to its stable visible ``path``: C1 records the
+visible name as ``publish_as`` and P publishes to it. Files the replaced copy already holds unchanged are passed
+as ``kept``: C1 lists them under their visible names as they are (nothing is copied or deleted), and the commit
+refuses to keep a file the manifest it replaces no longer lists (another run changed the partition meanwhile:
+rerun). A superseded run never deletes a stable visible name (the later run may have published it too).
+
 What a glob reader of the folder (skipping ``_``/``.`` names) sees: the previous copy until D1, nothing (or
 the part of the previous copy not yet deleted) during D1 and until P starts, the new copy growing during P,
 then exactly the new copy. It never sees two copies, a partial file or a part of an uncommitted run; a run
@@ -106,8 +114,28 @@ def live_names(manifest: Mapping[str, Any] | None) -> set[str]:
         return set()
     names = set(manifest.get("scratch") or ())
     for entry in manifest.get("files") or ():
-        names |= {entry["path"], staged_name(entry["path"]), visible_name(entry["path"])}
+        names |= {entry["path"], staged_name(entry["path"]), _published_name(entry)}
     return names
+
+
+def _published_name(entry: Mapping[str, Any]) -> str:
+    """The visible name a manifest entry has or will have once published."""
+    return entry.get("publish_as") or visible_name(entry["path"])
+
+
+def _to_publish(entry: Mapping[str, Any]) -> bool:
+    """Whether a C1 entry is a hidden file still to publish (not a kept, already visible one)."""
+    return "publish_as" in entry or entry["path"].startswith(STAGED_PREFIX)
+
+
+def _staged_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """How C1 lists a new file: under its hidden name, with ``publish_as`` when that name is not derived."""
+    item = {key: value for key, value in entry.items() if key != "staged"}
+    hidden = entry.get("staged") or staged_name(entry["path"])
+    item["path"] = hidden
+    if visible_name(hidden) != entry["path"]:
+        item["publish_as"] = entry["path"]
+    return item
 
 
 @dataclasses.dataclass
@@ -124,26 +152,30 @@ def commit_partition(
     files: Sequence[Mapping[str, Any]],
     build: Callable[[str, list[dict[str, Any]], dict[str, Any] | None], dict[str, Any]],
     *,
+    kept: Sequence[Mapping[str, Any]] = (),
     scratch: Iterable[str] = (),
     grace: float = DEFAULT_ORPHAN_GRACE_PERIOD.total_seconds(),
     on_commit: Callable[[], None] | None = None,
 ) -> CommitResult:
-    """Commit ``files`` (entries with the *visible* ``path``, ``rows``, ``bytes``; written under their hidden names).
+    """Commit ``files`` (entries with the *visible* ``path``, ``bytes`` and what else the manifest should say of
+    them, e.g. ``rows``; written under their hidden names: ``staged``, else the one :func:`staged_name` derives).
 
+    ``kept``: entries of the replaced manifest carried over unchanged (already visible; see *Stable names*).
     ``build(phase, files, replaces)`` returns the C1 manifest (with ``run_token``) for the files it is given;
     ``on_commit()`` is called right after C1 (from then on the run's hidden parts must stay).
     Steps and guarantees: the module docstring.
     """
     scratch = set(scratch)
     listing = store.list()  # first the listing, then the manifest: what makes the cleanup rule sound
-    _check_parts(store, listing, files, grace)
+    _check_parts(store, listing, files, kept, grace)
     body, version = store.read_manifest()
-    staged = [{**entry, "path": staged_name(entry["path"])} for entry in files]
-    phase = PHASE_PUBLISHING if files else PHASE_FINAL  # no parts: nothing to publish, C1 is final
-    first, first_version, replaced = _swap_in(store, build, phase, staged, body, version, scratch)
+    staged = [_staged_entry(entry) for entry in files]
+    phase = PHASE_PUBLISHING if files else PHASE_FINAL  # no new files: nothing to publish, C1 is final
+    listed = staged + [dict(entry) for entry in kept]
+    first, first_version, replaced = _swap_in(store, build, phase, listed, body, version, scratch, kept)
     if on_commit is not None:
         on_commit()
-    own = {entry["path"] for entry in staged} | scratch
+    own = {entry["path"] for entry in listed} | {entry["path"] for entry in files} | scratch
     store_delete(store, _dead(listing, replaced, own, grace))  # D1: the copy it replaced, as early as possible
     if not files:
         store_delete(store, scratch)
@@ -161,12 +193,23 @@ def commit_partition(
     return CommitResult(final, winner, replaced)
 
 
-def _check_parts(store: PartitionStore, listing: list[Entry], files: Sequence[Mapping[str, Any]], grace: float) -> None:
-    """Every hidden part of the run is there, complete, and young enough that no cleanup may delete it."""
+def _check_parts(
+    store: PartitionStore,
+    listing: list[Entry],
+    files: Sequence[Mapping[str, Any]],
+    kept: Sequence[Mapping[str, Any]],
+    grace: float,
+) -> None:
+    """Every hidden part of the run is there, complete, and young enough that no cleanup may delete it; every
+    kept file is there with its size."""
     found = {entry.name: entry for entry in listing}
     problems, oldest = [], _now()
+    for item in kept:
+        entry = found.get(item["path"])
+        if entry is None or entry.size != item["bytes"]:
+            problems.append(f"{item['path']} (kept: {'missing' if entry is None else f'{entry.size} bytes'})")
     for item in files:
-        name = staged_name(item["path"])
+        name = item.get("staged") or staged_name(item["path"])
         entry = found.get(name)
         if entry is None:
             problems.append(f"{name} (missing)")
@@ -196,10 +239,12 @@ def _swap_in(
     body: bytes | None,
     version: str | None,
     scratch: set[str],
+    kept: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
     """C1: the manifest written over the version read; re-read and retry while other runs write meanwhile."""
     for _ in range(_MAX_ATTEMPTS):
         replaced = parse_manifest(body)
+        _check_kept(store, kept, replaced)
         manifest = build(phase, files, summary(replaced))
         if scratch:
             manifest["scratch"] = sorted(scratch)  # so a run replacing a killed one can delete them at once
@@ -213,18 +258,32 @@ def _swap_in(
     raise LandingError(f"{store.path}: could not commit: other runs rewrote the manifest {_MAX_ATTEMPTS} times")
 
 
+def _check_kept(store: PartitionStore, kept: Sequence[Mapping[str, Any]], replaced: Mapping[str, Any] | None) -> None:
+    """A kept file must be listed, the same, by the manifest C1 replaces: only then can no cleanup delete it."""
+    listed = {entry["path"]: entry for entry in (replaced or {}).get("files") or ()}
+    changed = [
+        entry["path"]
+        for entry in kept
+        if (previous := listed.get(entry["path"])) is None
+        or previous.get("bytes") != entry["bytes"]
+        or previous.get("sha256") != entry.get("sha256")
+    ]
+    if changed:
+        raise LandingError(
+            f"{store.path}: {len(changed)} file(s) this run keeps are no longer listed as they were by the committed "
+            "manifest: another run changed the partition meanwhile; nothing was committed, rerun the task"
+        )
+
+
 def finish_publishing(
     store: PartitionStore, first: dict[str, Any], first_version: str
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """P, C2 and D2 of a C1 manifest (by its run, or by a repair): ``(final manifest, winner or None)``."""
     token = first["run_token"]
-    final = {
-        **first,
-        "phase": PHASE_FINAL,
-        "files": [{**entry, "path": visible_name(entry["path"])} for entry in first["files"]],
-    }
+    final = {**first, "phase": PHASE_FINAL, "files": [_final_entry(entry) for entry in first["files"]]}
     data = dump_manifest(final)
-    copies = [(entry["path"], visible_name(entry["path"]), int(entry["bytes"])) for entry in first["files"]]
+    published = [entry for entry in first["files"] if _to_publish(entry)]
+    copies = [(entry["path"], _published_name(entry), int(entry["bytes"])) for entry in published]
     winner = None
     try:
         store.publish(copies)
@@ -246,11 +305,18 @@ def finish_publishing(
             f"{store.path}: run {token} is committed (manifest readers see its copy) but publishing its visible "
             f"part names failed ({error}); the next run of the partition or repair_partition() completes it"
         ) from error
-    own = {entry["path"] for entry in first["files"]} | set(first.get("scratch") or ())
-    if winner is not None:
-        own |= {target for _, target, _ in copies}  # the later run's cleanup may have run before our copies
+    own = {entry["path"] for entry in published} | set(first.get("scratch") or ())
+    if winner is not None:  # the later run's cleanup may have run before our copies; stable names may be its own
+        own |= {visible_name(entry["path"]) for entry in published if "publish_as" not in entry}
     store_delete(store, own)
     return final, winner
+
+
+def _final_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """How C2 lists a C1 entry: under its visible name."""
+    item = {key: value for key, value in entry.items() if key != "publish_as"}
+    item["path"] = _published_name(entry)
+    return item
 
 
 def repair_partition(store: PartitionStore, grace: float = DEFAULT_ORPHAN_GRACE_PERIOD.total_seconds()) -> set[str]:

@@ -110,11 +110,14 @@ class PartitionStore:
 
     ``requests`` counts the store requests made, by operation (the protocol's cost, see ``benchmarks/``).
     ``conditional`` says whether the store itself enforces :meth:`put_manifest`'s precondition.
+    ``copy_options`` are sent with every server-side copy of :meth:`publish` (S3: the server-side encryption the
+    parts were written with, which a copy does not inherit).
     """
 
     conditional = True
 
     def __init__(self, path: ObjectStoragePath):
+        self.copy_options: dict[str, Any] = {}
         self.path = path
         self.fs = path.fs
         self.directory = path.path.rstrip("/")
@@ -315,10 +318,14 @@ class S3Store(PartitionStore):
                     bucket, source_key = self._bucket_key(source)
                     _, target_key = self._bucket_key(target)
                     await self.fs._call_s3(
-                        "copy_object", Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": source_key}
+                        "copy_object",
+                        Bucket=bucket,
+                        Key=target_key,
+                        CopySource={"Bucket": bucket, "Key": source_key},
+                        **self.copy_options,
                     )
                 else:
-                    await self.fs._copy_managed(self.key(source), self.key(target), size)
+                    await self.fs._copy_managed(self.key(source), self.key(target), size, **self.copy_options)
 
         async def copy_all() -> None:
             await asyncio.gather(*(copy(*item) for item in copies))

@@ -1,6 +1,9 @@
 """Fault injection: HTTP errors, dropped connections, slow or truncated responses, API-level failures, and
 drift (rows whose values do not match the docs).
 
+Requests for recordings (both emulators' media paths, :mod:`~airflow_provider_comagic.testing.media`) match the
+method ``"media"``: ``emu.faults.add("http_503", method="media", calls={1})``.
+
 A fault fires for the requests it matches (all, or one ``method``), either with a ``probability`` drawn from
 a seeded RNG or on a schedule of ``calls`` — 1-based numbers counted among the matching requests
 (``calls={3}`` fails the third call, ``calls=range(5, 8)`` the 5th to 7th) — at most ``times`` times.
@@ -12,11 +15,15 @@ A drift fault (``drift_*``, :mod:`~airflow_provider_comagic.testing.drift`) chan
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import random
 import threading
 from collections.abc import Collection
 from typing import Any
+
+from aiohttp import web
 
 from airflow_provider_comagic.testing.drift import DRIFT_KINDS
 
@@ -26,9 +33,14 @@ FAULT_KINDS: dict[str, str] = {
     "http_502": "HTTP 502; not executed",
     "http_503": "HTTP 503; not executed",
     "http_429": "HTTP 429 with Retry-After (retry_after seconds); not executed",
+    "http_404": "HTTP 404; not executed (a recording: expired or absent)",
+    "http_400": "HTTP 400; not executed (a recording: nothing to join)",
     "drop": "the connection is closed without any response; not executed",
     "slow": "the response is delayed by `delay` real seconds; executed normally",
-    "truncate": "HTTP 200 whose JSON body is cut in half; executed (and charged) normally",
+    "truncate": "HTTP 200 whose JSON body is cut in half; executed (and charged) normally (a recording: the full "
+    "Content-Length is declared, then the connection closes halfway)",
+    "slow_body": "media only: each chunk of a recording's body waits `delay` real seconds",
+    "wrong_content_type": "media only: HTTP 200 with an HTML page instead of the recording",
     "internal_error": "JSON-RPC internal_error (-32603); not executed, not charged",
     "limit_exceeded": "JSON-RPC limit_exceeded for `limit_type`; with exhaust=True the quota is really spent",
     "revoke_token": "the request's token is revoked before the call (access_token_invalid from then on)",
@@ -36,6 +48,33 @@ FAULT_KINDS: dict[str, str] = {
     "add_rows": "`rows` new rows appear inside the request's date range before the call",
     **DRIFT_KINDS,
 }
+
+
+HTTP_FAULT_STATUS = {
+    "http_500": 500,
+    "http_502": 502,
+    "http_503": 503,
+    "http_429": 429,
+    "http_404": 404,
+    "http_400": 400,
+}
+COMMON_FAULTS = frozenset({"slow", "drop", *HTTP_FAULT_STATUS})
+"""The HTTP-level faults every served path applies the same way (:func:`apply_common_fault`)."""
+
+
+async def apply_common_fault(request: web.Request, fault: Fault) -> web.Response | None:
+    """A fault of :data:`COMMON_FAULTS`: ``slow`` waits ``delay`` seconds (None: go on), ``drop`` closes the
+    connection without an answer, ``http_<status>`` is the answer to send (429 with ``Retry-After``)."""
+    if fault.kind == "slow":
+        await asyncio.sleep(fault.delay)
+        return None
+    if fault.kind == "drop":
+        with contextlib.suppress(Exception):
+            request.transport.abort()
+        raise asyncio.CancelledError
+    status = HTTP_FAULT_STATUS[fault.kind]
+    headers = {"Retry-After": str(int(fault.retry_after))} if status == 429 else {}
+    return web.Response(status=status, text=f"{status} emulated fault", headers=headers)
 
 
 @dataclasses.dataclass

@@ -7,7 +7,6 @@ truncated bodies) are applied here; API-level ones by the dispatcher.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from typing import Any, TypeVar
@@ -16,10 +15,9 @@ import orjson
 from aiohttp import web
 
 from airflow_provider_comagic.testing.comagic.api import Dispatcher
-from airflow_provider_comagic.testing.faults import FaultInjector
+from airflow_provider_comagic.testing.faults import COMMON_FAULTS, FaultInjector, apply_common_fault
 
 API_PATH = "/v2.0"
-_HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429}
 
 _STREAM_CHUNK = 2 * 2**20
 """Bodies over this size are sent in chunks of it (see :func:`_stream`)."""
@@ -193,19 +191,10 @@ class EmulatorServer:
         api_faults = []
         truncate = False
         for fault in fired:
-            if fault.kind == "slow":
-                self.dispatcher.stats.fault("slow")
-                await asyncio.sleep(fault.delay)
-            elif fault.kind == "drop":
-                self.dispatcher.stats.fault("drop")
-                with contextlib.suppress(Exception):
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            elif fault.kind in _HTTP_FAULTS:
+            if fault.kind in COMMON_FAULTS:
                 self.dispatcher.stats.fault(fault.kind)
-                status = _HTTP_FAULTS[fault.kind]
-                headers = {"Retry-After": str(int(fault.retry_after))} if status == 429 else {}
-                return web.Response(status=status, text=f"{status} emulated fault", headers=headers)
+                if (answer := await apply_common_fault(request, fault)) is not None:
+                    return answer
             elif fault.kind == "truncate":
                 self.dispatcher.stats.fault("truncate")
                 truncate = True

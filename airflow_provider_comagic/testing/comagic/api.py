@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -79,6 +79,8 @@ class Dispatcher:
         )
         self.tokens.add_permanent(config.permanent_token)
         self.quota = QuotaLedger(clock, tz, minute_limit=config.minute_limit, day_limit=config.day_limit)
+        self.media_base: Callable[[], str] = lambda: f"http://{config.host}:{config.port}"
+        """The emulator's own root URL (the full links of recordings point at it); the emulator sets it."""
         self.store = self._new_store(config.seed)
         self.stores: dict[int, DataStore] = {}  # agent mode: one account's data per customer user
         self.uploads = UploadStore(
@@ -106,6 +108,7 @@ class Dispatcher:
             spec_of=get_method,
             cache_bytes=self.config.cache_bytes,
             unstable_order=self.config.unstable_order,
+            media_base=lambda: self.media_base(),
         )
 
     def store_for(self, user_id: int | None) -> DataStore:

@@ -78,6 +78,10 @@ class EmulatorConfig:
     response_delay: float = 0.0
     delay_per_row: float = 0.0
     cache_bytes: int = 768 * 2**20  # generated days kept in memory (LRU); evicted days regenerate identically
+    # recordings (testing/comagic/media.py): served once the call ended this many emulated seconds ago (404 before)
+    media_ready_after: float = 120.0
+    # seconds of audio per recording; None: the call's talk_duration (a leg's duration), at least 5 s
+    recording_seconds: float | None = None
     faults: Sequence[Any] = ()  # Fault objects installed at start
 
     @property

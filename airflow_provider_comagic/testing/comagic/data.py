@@ -7,6 +7,10 @@ built on demand, its rows' default fields as pre-serialized orjson bytes (``head
 can be produced alone and a day evicted from the cache regenerates identically. Tests' mutations (added,
 changed, removed rows) are stored apart and applied on every (re)build.
 
+Recording fields of calls and legs (``call_records``...) name files the emulator serves
+(:mod:`~airflow_provider_comagic.testing.comagic.recording_data`); ``media_base`` gives the emulator's own URL for
+the full links.
+
 Ids: a keyed row's id is ``day_number * 10_000_000 + n`` (days since 2000-01-01), increasing with time within
 a day; rows added by tests get ``n > 9_000_000``. Keyless methods are ordered by an internal key instead.
 """
@@ -24,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from airflow_provider_comagic.testing.comagic.recording_data import RECORD_FIELDS, recording_column, recording_fields
 from airflow_provider_comagic.testing.comagic.references import ReferenceLists
 from airflow_provider_comagic.testing.comagic.tagging import SOURCE as TAGGED
 from airflow_provider_comagic.testing.comagic.tagging import TAGS_HISTORY, tag_stamps, tagging_rows
@@ -208,8 +213,10 @@ class DataStore:
         spec_of: Callable[[str], Any],
         cache_bytes: int = 768 * 2**20,
         unstable_order: bool = True,
+        media_base: Callable[[], str] = lambda: "",
     ):
         self.seed = seed
+        self._media_base = media_base
         self.tz = tz
         self._rows_per_day = rows_per_day
         self._spec_of = spec_of
@@ -327,6 +334,21 @@ class DataStore:
         with self._lock:
             return set(self._retagged.get(day, ()))
 
+    def row_fields(self, method: str, row_id: int, names: Sequence[str]) -> dict[str, Any] | None:
+        """Fields of the row of ``method`` with numeric id ``row_id`` (None: no such row)."""
+        with self._lock:
+            model = self.model(method)
+            if not model.id_field or row_id < STRIDE:
+                return None
+            data = self.day(method, day_of_id(row_id))
+            position = row_id - day_number(data.day) * STRIDE - 1
+            key = (row_id,)
+            if not (data.origin is None and 0 <= position < len(data.keys) and data.keys[position] == key):
+                position = next((i for i, k in enumerate(data.keys) if k == key), -1)
+            if position < 0:
+                return None
+            return {name: self._column(data, name, cache=True)[position] for name in names}
+
     def rows(self, data: DayData, names: Sequence[str], lo: int, hi: int) -> list[dict[str, Any]]:
         """Rows ``lo:hi`` of the day with the fields ``names`` only."""
         columns = [self.column(data, name)[lo:hi] for name in names]
@@ -409,6 +431,11 @@ class DataStore:
             return [model.row_id(dn, i + 1) for i in range(n)]
         if model.parent and name == model.parent[1] and "__links__" in data.columns:
             return data.columns["__links__"]
+        if model.id_field and name in RECORD_FIELDS.get(model.name, ()):
+            ids = self._generated(model, data, model.id_field)
+            return recording_column(
+                self.seed, model.name, name, ids, lambda other: self._generated(model, data, other), self._media_base()
+            )
         sibling = sibling_id(name, model.names)
         if sibling is not None:
             return derived_name(name, sibling[1], self._generated(model, data, sibling[0]))
@@ -507,6 +534,17 @@ class DataStore:
                     row[name] = self.format_time(epoch)[part]
                 if model.id_field and model.id_field not in partial:
                     row[model.id_field] = model.row_id(day_number(day), ADDED_BASE + len(bucket) + 1)
+                if model.id_field and method in RECORD_FIELDS:  # files the media server can serve
+                    lost, path_id = bool(row.get("is_lost")), row.get("communication_id")
+                    media = recording_fields(
+                        self.seed,
+                        method,
+                        row[model.id_field],
+                        lost=lost,
+                        path_id=path_id,
+                        media_base=self._media_base(),
+                    )
+                    row.update({name: value for name, value in media.items() if name not in partial})
                 row["__epoch__"] = epoch
                 bucket.append(row)
                 self._invalidate(method, day)

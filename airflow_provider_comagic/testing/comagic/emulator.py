@@ -32,10 +32,11 @@ from airflow_provider_comagic.testing.clock import EmulatorClock
 from airflow_provider_comagic.testing.comagic.api import Dispatcher
 from airflow_provider_comagic.testing.comagic.config import EmulatorConfig
 from airflow_provider_comagic.testing.comagic.data import REMOVED
+from airflow_provider_comagic.testing.comagic.media import ComagicServer
 from airflow_provider_comagic.testing.comagic.stats import EmulatorStats
 from airflow_provider_comagic.testing.comagic.uploads import ROW_ORDERS
 from airflow_provider_comagic.testing.faults import FAULT_KINDS, FaultInjector, parse_fault
-from airflow_provider_comagic.testing.server import API_PATH, EmulatorServer, ServedEmulator
+from airflow_provider_comagic.testing.server import API_PATH, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
 
 
@@ -43,7 +44,8 @@ class ComagicEmulator(ServedEmulator):
     """An emulated CoMagic account behind a local Data API server (``start``/``stop`` or a ``with`` block).
 
     ``emu.clock`` is the emulated time (``advance``/``freeze``), ``emu.faults`` the fault rules,
-    ``emu.stats`` the counters, ``emu.truth(...)`` the exact rows a query should return.
+    ``emu.stats`` the counters, ``emu.truth(...)`` the exact rows a query should return. The recordings the
+    calls and legs rows name are served at the media paths (:mod:`~airflow_provider_comagic.testing.comagic.media`).
     """
 
     api_path = API_PATH
@@ -55,7 +57,7 @@ class ComagicEmulator(ServedEmulator):
         self.clock = EmulatorClock(config.start_time, frozen=config.frozen_clock)
         self.faults = FaultInjector(config.seed, list(config.faults))
         self.dispatcher = Dispatcher(config, self.clock, self.tz)
-        self.server = EmulatorServer(
+        self.server = ComagicServer(
             self.dispatcher,
             self.faults,
             config.host,
@@ -63,6 +65,7 @@ class ComagicEmulator(ServedEmulator):
             response_delay=config.response_delay,
             delay_per_row=config.delay_per_row,
         )
+        self.dispatcher.media_base = lambda: self.base_url  # full links point at this server, its port once bound
 
     # -- credentials (start/stop, port, base_url, url: ServedEmulator) -------------------------------
     @property
@@ -233,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--delay-per-row", type=float, default=0.0, help="latency: seconds added per row of a response")
     add(
+        "--recording-seconds",
+        type=float,
+        default=None,
+        help="seconds of audio of every recording served (default: the call's talk time)",
+    )
+    add(
+        "--media-ready-after",
+        type=float,
+        default=120.0,
+        help="seconds after a call ended before its recordings are served (404 before)",
+    )
+    add(
         "--partner-customers",
         type=int,
         default=0,
@@ -293,6 +308,8 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         partner_disabled_customers=frozenset(args.partner_disabled_customer),
         disabled_components=frozenset(args.disable_component),
         unstable_order=not args.stable_order,
+        recording_seconds=args.recording_seconds,
+        media_ready_after=args.media_ready_after,
     )
 
 

@@ -22,6 +22,8 @@ class EmulatorStats:
     rows_served: int = 0
     pages: collections.Counter[bytes] = dataclasses.field(default_factory=collections.Counter)
     """Successful report calls by their parameters (everything but the token, as canonical JSON)."""
+    media: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    """Recording requests: ``requests``, ``http_<status>``, ``fault_<kind>``, ``bytes`` (declared bodies sent)."""
     delayed_responses: int = 0
     delay_seconds: float = 0.0
     """Real seconds the responses were held back by the latency option (``response_delay``, ``delay_per_row``)."""
@@ -57,6 +59,10 @@ class EmulatorStats:
             self.delayed_responses += 1
             self.delay_seconds += seconds
 
+    def media_event(self, event: str, amount: int = 1) -> None:
+        with self._lock:
+            self.media[event] += amount
+
     def fault(self, kind: str) -> None:
         with self._lock:
             self.faults[kind] += 1
@@ -69,7 +75,7 @@ class EmulatorStats:
         with self._lock:
             self.requests = self.points = self.rows_served = self.delayed_responses = 0
             self.delay_seconds = 0.0
-            for counter in (self.calls, self.successes, self.errors, self.faults, self.pages):
+            for counter in (self.calls, self.successes, self.errors, self.faults, self.pages, self.media):
                 counter.clear()
 
     def snapshot(self) -> dict[str, Any]:
@@ -87,4 +93,5 @@ class EmulatorStats:
                 "repeated_pages": sum(1 for count in self.pages.values() if count > 1),
                 "delayed_responses": self.delayed_responses,
                 "delay_seconds": self.delay_seconds,
+                "media": dict(self.media),
             }

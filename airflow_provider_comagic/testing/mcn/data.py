@@ -38,6 +38,8 @@ class McnEmulatorConfig:
     :param envelope: ``"data"`` answers ``{"data": [...]}``, ``"list"`` a bare JSON list (both are accepted by
         the hook, since the real envelope is undocumented).
     :param max_days: longest ``date_from..date_to`` range a request may ask for (HTTP 400 beyond it).
+    :param media_ready_after: seconds after a call ended before its recording is served (404 before).
+    :param recording_seconds: seconds of audio of every recording (None: the call's talk time).
     """
 
     seed: int = 1
@@ -48,6 +50,8 @@ class McnEmulatorConfig:
     token: str | None = None
     envelope: str = "data"
     max_days: int = 31
+    media_ready_after: float = 120.0
+    recording_seconds: float | None = None
     host: str = "127.0.0.1"
     port: int = 0
 

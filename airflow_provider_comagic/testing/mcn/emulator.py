@@ -16,7 +16,11 @@ Served (under ``/v2/rest``, with ``Authorization: Bearer <token>``):
 
 * ``GET /account/{account_id}/vpbx`` — the active vPBXs, ``[{"vpbx_id": 7001, "name": ..., "status": "active"}]``;
 * ``GET /account/{account_id}/vpbx/{vpbx_id}/call_log?date_from=YYYY-MM-DD&date_to=YYYY-MM-DD`` — the calls
-  whose ``date`` falls on ``date_from`` .. ``date_to`` **inclusive**, in time order.
+  whose ``date`` falls on ``date_from`` .. ``date_to`` **inclusive**, in time order;
+* ``GET /account/{account_id}/vpbx/{vpbx_id}/call_log/record?call_id=<callid>`` — the recording of a call with
+  ``has_record`` = 1 (an endpoint our seed does not document: see ``mcn/recordings.py``), an MP3 of its talk time
+  (``recording_seconds`` overrides it) once the call ended ``media_ready_after`` seconds ago; 404 for any other
+  call or before, 400 without ``call_id``.
 
 Answers ``{"data": [...]}`` (or a bare list with ``envelope="list"``); errors are ``{"error": ..., "message": ...}``
 with HTTP 401 (no/wrong/revoked token), 403 (another account), 404 (unknown vPBX), 400 (bad or too long date
@@ -29,14 +33,13 @@ which ``truth()`` and ``calls()`` apply too.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import contextlib
 import dataclasses
 import datetime as dt
 import signal
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,9 +48,17 @@ from aiohttp import web
 
 from airflow_provider_comagic.mcn.call_log import row_time
 from airflow_provider_comagic.testing.drift import drift_rows
-from airflow_provider_comagic.testing.faults import FAULT_KINDS, Fault, FaultInjector, parse_fault
+from airflow_provider_comagic.testing.faults import (
+    COMMON_FAULTS,
+    FAULT_KINDS,
+    Fault,
+    FaultInjector,
+    apply_common_fault,
+    parse_fault,
+)
 from airflow_provider_comagic.testing.mcn.data import McnEmulatorConfig, day_rows
-from airflow_provider_comagic.testing.server import _HTTP_FAULTS, EmulatorServer, ServedEmulator
+from airflow_provider_comagic.testing.media import AudioFile, audio_file, serve_audio
+from airflow_provider_comagic.testing.server import EmulatorServer, ServedEmulator
 from airflow_provider_comagic.utils.time import get_timezone
 
 __all__ = ["BASE_PATH", "McnApi", "McnEmulator", "McnEmulatorConfig", "main"]
@@ -77,6 +88,8 @@ class McnApi:
         self.stats: collections.Counter[str] = collections.Counter()
         self.revoked: set[str] = set()
         self.active: list[str] = list(config.vpbx_ids)
+        self.now = time.time
+        """The clock recordings become ready by (tests replace it)."""
 
     def handle(
         self,
@@ -94,6 +107,47 @@ class McnApi:
         self.stats[f"http_{status}"] += 1
         return status, payload
 
+    def _denied(self, params: Mapping[str, str], authorization: str | None) -> tuple[int, Any] | None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or token != self.config.permanent_token or token in self.revoked:
+            return _error(401, "Unauthorized", "Missing, invalid or revoked Bearer token")
+        if params.get("account_id") != self.config.account_id:
+            return _error(403, "Forbidden", "The token has no access to this account")
+        return None
+
+    def record(
+        self, params: Mapping[str, str], query: Mapping[str, str], authorization: str | None
+    ) -> tuple[int, Any, AudioFile | None]:
+        """``(status, error payload, file)`` for a recording request: the file when the status is 200 (the server
+        counts the status it finally sends: a fault may change it)."""
+        self.stats["requests"] += 1
+        self.stats["record"] += 1
+        denied = self._denied(params, authorization)
+        return (*denied, None) if denied else self._record(params, query)
+
+    def _record(self, params: Mapping[str, str], query: Mapping[str, str]) -> tuple[int, Any, AudioFile | None]:
+        call_id = query.get("call_id") or ""
+        if not call_id:
+            return (*_error(400, "Bad Request", "call_id is required"), None)
+        row = self.call(params.get("vpbx_id", ""), call_id)
+        if row is None or not row["has_record"]:
+            return (*_error(404, "Not Found", "No recording of this call"), None)
+        ended = row_time(row, self.tz).timestamp() + row["waittime"] + row["talktime"]
+        if self.now() < ended + self.config.media_ready_after:
+            return (*_error(404, "Not Found", "No recording of this call yet"), None)
+        seconds = self.config.recording_seconds if self.config.recording_seconds is not None else row["talktime"]
+        return 200, None, audio_file("mp3", max(seconds, 1), seed=f"mcn|{self.config.seed}|{call_id}")
+
+    def call(self, vpbx_id: str, call_id: str) -> dict[str, Any] | None:
+        """The call-log row of ``call_id`` (``<epoch>.<n>``) of ``vpbx_id``, or None."""
+        if vpbx_id not in self.config.vpbx_ids:
+            return None
+        try:
+            day = dt.datetime.fromtimestamp(int(call_id.split(".", 1)[0]), self.tz).date()
+        except (ValueError, OverflowError, OSError):
+            return None
+        return next((row for row in day_rows(self.config, vpbx_id, day) if row["callid"] == call_id), None)
+
     def _answer(
         self,
         endpoint: str,
@@ -102,11 +156,9 @@ class McnApi:
         authorization: str | None,
         drift: Sequence[Fault],
     ) -> tuple[int, Any]:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or token != self.config.permanent_token or token in self.revoked:
-            return _error(401, "Unauthorized", "Missing, invalid or revoked Bearer token")
-        if params.get("account_id") != self.config.account_id:
-            return _error(403, "Forbidden", "The token has no access to this account")
+        denied = self._denied(params, authorization)
+        if denied:
+            return denied
         if endpoint == "vpbx":
             return 200, self._wrap(
                 [
@@ -150,6 +202,23 @@ class McnServer(EmulatorServer):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(BASE_PATH + "/account/{account_id}/vpbx", self._handle)
         app.router.add_get(BASE_PATH + "/account/{account_id}/vpbx/{vpbx_id}/call_log", self._handle)
+        app.router.add_get(BASE_PATH + "/account/{account_id}/vpbx/{vpbx_id}/call_log/record", self._record)
+
+    async def _record(self, request: web.Request) -> web.StreamResponse:
+        api: McnApi = self.dispatcher  # type: ignore[assignment]
+        faults = self.faults.pick("media") if len(self.faults) else []
+        with self._lock:
+            status, payload, file = api.record(
+                dict(request.match_info), dict(request.query), request.headers.get("Authorization")
+            )
+
+        def count(event: str) -> None:
+            api.stats[event] += 1
+
+        if status not in (200, 404):  # no access, or no call_id: the API's own error
+            count(f"http_{status}")
+            return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
+        return await serve_audio(request, file, faults, count)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         endpoint = "call_log" if "vpbx_id" in request.match_info else "vpbx"
@@ -160,16 +229,9 @@ class McnServer(EmulatorServer):
             api.stats[f"fault_{fault.kind}"] += 1
             if fault.is_drift:
                 drift.append(fault)
-            elif fault.kind == "slow":
-                await asyncio.sleep(fault.delay)
-            elif fault.kind == "drop":
-                with contextlib.suppress(Exception):
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            elif fault.kind in _HTTP_FAULTS:
-                status = _HTTP_FAULTS[fault.kind]
-                headers = {"Retry-After": str(int(fault.retry_after))} if status == 429 else {}
-                return web.Response(status=status, text=f"{status} emulated fault", headers=headers)
+            elif fault.kind in COMMON_FAULTS:
+                if (answer := await apply_common_fault(request, fault)) is not None:
+                    return answer
             elif fault.kind == "truncate":
                 truncate = True
         with self._lock:
