@@ -173,7 +173,7 @@ class Dispatcher:
 
     # -- helpers -------------------------------------------------------------------------------------
     def rows_per_day(self, method: str) -> int:
-        from airflow_provider_comagic.testing.comagic.data import ROW_RATIOS
+        from airflow_provider_comagic.testing.comagic.volumes import ROW_RATIOS
 
         if method in self.config.rows_per_day:
             return int(self.config.rows_per_day[method])

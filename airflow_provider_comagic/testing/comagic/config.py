@@ -15,7 +15,7 @@ class EmulatorConfig:
     """Knobs of the emulator. Every field has a default that suits fast unit tests.
 
     ``rows_per_day`` overrides the per-method daily row counts otherwise derived from ``calls_per_day``
-    (see :data:`airflow_provider_comagic.testing.comagic.data.ROW_RATIOS`).
+    (see :data:`airflow_provider_comagic.testing.comagic.volumes.ROW_RATIOS`).
     """
 
     seed: int = 1

@@ -40,39 +40,13 @@ from airflow_provider_comagic.testing.comagic.values import (
     sibling_id,
     time_part,
 )
+from airflow_provider_comagic.testing.comagic.volumes import ONE_ROW_A_DAY
 from airflow_provider_comagic.utils.time import API_TIME_FORMAT
 
 STRIDE = 10_000_000
 ADDED_BASE = 9_000_000
 EPOCH_DAY = dt.date(2000, 1, 1)
 
-# rows per day relative to calls_per_day (EmulatorConfig.rows_per_day overrides per method)
-ROW_RATIOS: dict[str, float] = {
-    "get.calls_report": 1.0,
-    "get.communications_report": 1.3,
-    "get.call_legs_report": 1.8,
-    "get.goals_report": 0.2,
-    "get.chats_report": 0.15,
-    "get.chat_messages_report": 1.0,
-    "get.offline_messages_report": 0.1,
-    "get.visitor_sessions_report": 2.0,
-    "get.financial_call_legs_report": 1.5,
-    "get.campaign_daily_stat": 0.02,
-    "get.financial_summary_report": 0.0,  # one row a day whatever the traffic (ONE_ROW_A_DAY)
-    # the report builder's lists
-    "get.communications": 1.3,
-    "get.calls": 1.0,
-    "get.chats": 0.15,
-    "get.deals": 0.05,
-    "get.leads": 0.1,
-    "get.visits": 2.0,
-    "get.sms": 0.05,
-    "get.notifications": 0.1,
-    "get.mgf_calls": 0.2,
-    "get.api_requests": 0.2,
-}
-# methods with exactly one row per day (a daily total)
-ONE_ROW_A_DAY = frozenset({"get.financial_summary_report"})
 # methods whose day is derived from another method's rows (not generated, not mutable themselves)
 DERIVED: dict[str, Callable[[DataStore, dt.date], list[dict[str, Any]]]] = {TAGS_HISTORY: tagging_rows}
 # child method -> (parent method, link field): children point at real parent ids of the same day

@@ -22,7 +22,7 @@ import datetime as dt
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -235,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="latency: each response is sent this many seconds after its request arrived (the work included)",
     )
     add("--delay-per-row", type=float, default=0.0, help="latency: seconds added per row of a response")
+    _add_account_options(add)
+    return parser
+
+
+def _add_account_options(add: Callable[..., Any]) -> None:
+    """The options that shape the emulated account: its recordings, partner mode, components, list order."""
     add(
         "--recording-seconds",
         type=float,
@@ -275,7 +281,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reference lists that cannot sort by their key keep key order (default: a new order on every call)",
     )
-    return parser
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> EmulatorConfig:

@@ -134,7 +134,7 @@ def test_a_partition_without_a_schema_or_with_a_bookkeeping_column_is_refused():
 def test_order_key():
     assert order_key(landed(method="get.calls_report", output_schema="raw"), None) == ("id",)
     assert order_key(landed(method="get.calls_report", output_schema="unified"), None) == ()
-    assert order_key(landed(method="get.campaigns"), None) == ()  # not in this catalogue yet
+    assert order_key(landed(method="get.campaigns"), None) == ("id",)  # a reference list: its key
     assert order_key(landed(report="mcn_call_log"), None) == ()
     narrow = pa.schema([("start_time", pa.timestamp("us", tz=MSK))])
     assert order_key(landed(schema=narrow, method="get.calls_report"), None) == ()  # the key was not landed
