@@ -249,12 +249,23 @@ def test_every_download_goes_through_the_proxy_given(tmp_path, comagic_emulator_
     assert sorted(_Proxy.relayed) == sorted(r.source for r in account.recordings)
 
 
+def log_everything(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every record at DEBUG, urllib3's request lines included, as a deployment may log them (Airflow's logging
+    config, loaded by an earlier test, disables the loggers it does not name)."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("urllib3", "urllib3.connectionpool"):
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "disabled", False)
+        monkeypatch.setattr(logger, "propagate", True)
+        caplog.set_level(logging.DEBUG, logger=name)
+
+
 def test_no_url_or_token_in_logs_manifests_or_errors(
     tmp_path, comagic_emulator_factory, mcn_emulator, monkeypatch, caplog, capfd
 ):
     import datetime as dt
 
-    caplog.set_level(logging.DEBUG)
+    log_everything(caplog, monkeypatch)
     account = comagic_account(comagic_emulator_factory, monkeypatch)
     emu = account.emulator
     emu.faults.add("http_503", method="media", calls={1, 2, 3, 4})  # retries logged, one failure named
@@ -357,12 +368,12 @@ class _Redirecting(BaseHTTPRequestHandler):
         pass
 
 
-def test_redirects_keep_credentials_at_their_host_and_every_url_out_of_the_logs(tmp_path, caplog):
+def test_redirects_keep_credentials_at_their_host_and_every_url_out_of_the_logs(tmp_path, caplog, monkeypatch):
     from airflow_provider_comagic.comagic.errors import ComagicTransportError
     from airflow_provider_comagic.hooks.media import MediaDownloader
     from airflow_provider_comagic.utils.recordings import Recording
 
-    caplog.set_level(logging.DEBUG)
+    log_everything(caplog, monkeypatch)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
     _Redirecting.port, _Redirecting.seen = server.server_address[1], {}
     threading.Thread(target=server.serve_forever, daemon=True).start()
