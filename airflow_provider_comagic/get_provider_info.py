@@ -202,6 +202,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_comagic.operators.reference",
                     "airflow_provider_comagic.operators.customers",
                     "airflow_provider_comagic.operators.upload",
+                    "airflow_provider_comagic.operators.recordings",
                 ],
             },
             {"integration-name": "MCN Telecom", "python-modules": ["airflow_provider_comagic.operators.mcn"]},

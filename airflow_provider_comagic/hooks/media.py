@@ -44,11 +44,12 @@ from airflow_provider_comagic.utils.recordings import (
     FETCH_OK,
     Fetched,
     Recording,
+    RecordingOptions,
     Sink,
 )
 from airflow_provider_comagic.version_compat import mask_secret
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CONCURRENCY", "MediaDownloader", "MediaSettings"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CONCURRENCY", "MediaDownloader", "MediaSettings", "task_media_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,14 @@ class MediaSettings:
             raise ValueError(f"max_retries must be an integer >= 0, got {self.max_retries!r}")
         if self.proxy is not None and urlsplit(self.proxy).scheme not in ("http", "https", "socks5", "socks5h"):
             raise ValueError("proxy must be an http://, https:// or socks5:// URL")
+
+
+def task_media_settings(options: RecordingOptions, *, read_timeout: float, max_retries: int) -> MediaSettings:
+    """The settings of a recordings task's downloads: its ``concurrency`` and ``proxy``, the connection's timeout
+    and retries."""
+    return MediaSettings(
+        concurrency=options.concurrency, proxy=options.proxy, read_timeout=read_timeout, max_retries=max_retries
+    )
 
 
 class _InFlightUrls(logging.Filter):

@@ -1,6 +1,7 @@
 """Reading a committed partition through its manifest: only the files it lists, in its order.
 
-* :func:`iter_landed_batches` / :func:`iter_landed_rows`: Arrow batches or row dicts, any format.
+* :func:`iter_landed_batches` / :func:`iter_landed_rows`: Arrow batches or row dicts, any format;
+  :func:`landed_rows_having`: the rows when the partition has the columns a task needs.
 * :func:`landed_dataset`: a :mod:`pyarrow.dataset` of exactly the committed files (Parquet: lazy, column
   pruning and filters pushed to the files; JSON Lines: converted with the recorded schema, one scan).
 * :func:`landed_relation`: the same as a DuckDB relation (needs ``duckdb``: the ``duckdb`` extra).
@@ -15,20 +16,27 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow_provider_comagic.exceptions import LandingError
 from airflow_provider_comagic.landing.commit import PHASE_PUBLISHING, visible_name
 from airflow_provider_comagic.landing.formats import get_format
-from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, require_manifest
+from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, read_manifest, require_manifest
 from airflow_provider_comagic.landing.storage import store_for
 from airflow_provider_comagic.version_compat import ObjectStoragePath
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["check_landed_files", "iter_landed_batches", "iter_landed_rows", "landed_dataset", "landed_relation"]
+__all__ = [
+    "check_landed_files",
+    "iter_landed_batches",
+    "iter_landed_rows",
+    "landed_dataset",
+    "landed_relation",
+    "landed_rows_having",
+]
 
 
 def _candidates(manifest: Mapping[str, Any], entry: Mapping[str, Any]) -> list[str]:
@@ -106,6 +114,22 @@ def iter_landed_rows(
     for entry in manifest["files"]:
         with _open(partition, manifest, entry) as handle:
             yield from fmt.rows(handle)
+
+
+def landed_rows_having(
+    path: str | os.PathLike[str] | ObjectStoragePath, fields: Iterable[str], conn_id: str | None = None
+) -> Iterator[dict[str, Any]] | None:
+    """:func:`iter_landed_rows` of a committed partition whose columns include every one of ``fields``; None when
+    the partition is not committed or lacks one of them (the caller then asks the API)."""
+    partition = partition_of(path, conn_id)
+    manifest = read_manifest(partition)
+    if manifest is None:
+        return None
+    schema = manifest_schema(manifest)
+    columns = schema.names if schema is not None else (manifest.get("query") or {}).get("fields") or []
+    if not set(fields) <= set(columns):
+        return None
+    return iter_landed_rows(partition)
 
 
 def landed_dataset(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None) -> Any:

@@ -26,12 +26,14 @@ from airflow_provider_comagic.mcn.errors import McnParameterError
 from airflow_provider_comagic.utils.recordings import Recording, RecordingFilter, check_kinds
 from airflow_provider_comagic.utils.time import localize
 
-__all__ = ["DIRECTION_OF_TYPE", "KINDS", "RECORD_PATH", "McnRecordLocator", "call_log_recordings"]
+__all__ = ["DIRECTION_OF_TYPE", "KINDS", "RECORDING_FIELDS", "RECORD_PATH", "McnRecordLocator", "call_log_recordings"]
 
 RECORD_PATH = "/account/{account_id}/vpbx/{vpbx_id}/call_log/record"
 """The download path under the API base URL (undocumented in our seed: see the module docstring)."""
 KINDS = ("mp3",)
 DIRECTION_OF_TYPE: Mapping[str, str] = {"Inb": "in", "Out": "out", "Int": "internal"}
+RECORDING_FIELDS = ("callid", "date", "type", "waittime", "talktime", "has_record")
+"""The call-log fields :func:`call_log_recordings` reads."""
 
 
 @dataclasses.dataclass(frozen=True)

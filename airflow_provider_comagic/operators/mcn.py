@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_comagic.landing.assets import partition_key
@@ -16,17 +16,21 @@ from airflow_provider_comagic.landing.pipeline import (
     Step,
     partition_entry,
 )
+from airflow_provider_comagic.landing.reader import landed_rows_having
+from airflow_provider_comagic.landing.recordings import DEFAULT_READY_WITHIN, land_recordings
 from airflow_provider_comagic.mcn.call_log import DEFAULT_CHUNK_DAYS, call_log_schema, vpbx_ids
 from airflow_provider_comagic.mcn.config import DEFAULT_CONN_ID
 from airflow_provider_comagic.mcn.errors import McnParameterError
+from airflow_provider_comagic.mcn.recordings import RECORDING_FIELDS, call_log_recordings
 from airflow_provider_comagic.mcn.sources import CallLogSource, CallLogWindow
 from airflow_provider_comagic.operators.base import BaseLandingOperator
 from airflow_provider_comagic.unified.mcn import mcn_pages_to_unified
 from airflow_provider_comagic.unified.schema import OUTPUT_SCHEMAS, unified_report_name, unified_schema
 from airflow_provider_comagic.utils.lineage import dataset
+from airflow_provider_comagic.utils.recordings import RecordingFilter, RecordingOptions
 from airflow_provider_comagic.utils.task_errors import explained_failures, naming_task
 from airflow_provider_comagic.utils.templating import is_templated, parse_list
-from airflow_provider_comagic.utils.time import check_literal_interval, resolve_interval
+from airflow_provider_comagic.utils.time import check_literal_interval, resolve_interval, zone_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,9 +38,10 @@ if TYPE_CHECKING:
 
     from airflow_provider_comagic.hooks.mcn import McnTelecomHook
 
-__all__ = ["MCN_REPORT", "McnCallLogOperator"]
+__all__ = ["MCN_RECORDINGS", "MCN_REPORT", "McnCallLogOperator", "McnCallRecordingsOperator"]
 
 MCN_REPORT = "mcn_call_log"
+MCN_RECORDINGS = "mcn_call_recordings"
 
 
 class McnCallLogOperator(BaseLandingOperator):
@@ -94,6 +99,7 @@ class McnCallLogOperator(BaseLandingOperator):
     )
     ui_color = "#fdf1e8"
     parameter_error = McnParameterError
+    summary_noun = "MCN calls"
 
     def __init__(
         self,
@@ -205,25 +211,38 @@ class McnCallLogOperator(BaseLandingOperator):
             source = MappedSource(
                 source, lambda pages: mcn_pages_to_unified(pages, tz, account_id=account, vpbx_id=vpbx)
             )
-        extra = {
-            "report": MCN_REPORT,
-            "vendor": "mcn",
-            "account_id": account,
-            "vpbx_id": vpbx,
-            "interval": {"start": start.isoformat(), "end": end.isoformat(), "timezone": hook.config.timezone},
-            "output_schema": self.output_schema,
-            "timestamps": self.timestamps,
-            "airflow": self.airflow_run_info(context),
-        }
+        extra = self._extra(context, account, vpbx, window)
         label = (
             f"the MCN call log of account {account} vPBX {vpbx}, [{start.isoformat()}, {end.isoformat()}) "
             f"({self.output_schema})"
         )
         manifest = step.land(source, target, label=label, extra=extra)
+        return self._entry(target.path, manifest, window, vpbx)
+
+    def _extra(self, context: Context, account: str, vpbx: str, window: CallLogWindow) -> dict[str, Any]:
+        """What a partition's manifest records besides its files: the source, the interval, the run."""
+        return {
+            "report": MCN_REPORT,
+            "vendor": "mcn",
+            "account_id": account,
+            "vpbx_id": vpbx,
+            "interval": {
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+                "timezone": zone_name(window.tz),
+            },
+            "output_schema": self.output_schema,
+            "timestamps": self.timestamps,
+            "airflow": self.airflow_run_info(context),
+        }
+
+    @staticmethod
+    def _entry(path: Any, manifest: Mapping[str, Any], window: CallLogWindow, vpbx: str) -> dict[str, Any]:
+        start, end = window.start, window.end
         return partition_entry(
-            target.path,
+            path,
             manifest,
-            key=partition_key(start, end, tz, vpbx),
+            key=partition_key(start, end, window.tz, vpbx),
             labels={"vpbx_id": vpbx},
             dates=(start.isoformat(), end.isoformat()),
         )
@@ -254,11 +273,107 @@ class McnCallLogOperator(BaseLandingOperator):
             summary["partition"] = partitions[0]["partition"]
             summary["manifest"] = partitions[0]["manifest"]
         self.log.info(
-            "Landed %d MCN calls of %d vPBX(s) in %d file(s), %d bytes; %d API calls",
+            "Landed %d %s of %d vPBX(s) in %d file(s), %d bytes; %d API calls",
             summary["rows"],
+            self.summary_noun,
             len(partitions),
             summary["files"],
             summary["bytes"],
             summary["api_calls"],
         )
         return summary
+
+
+class McnCallRecordingsOperator(McnCallLogOperator):
+    """
+    Land the recordings of one data interval's MCN Telecom calls (those with ``has_record``) in object storage:
+    one MP3 object per call under a stable name, one ``_manifest.json`` per vPBX and interval, in
+    ``<output_path>/mcn_call_recordings/vpbx_id=<id>/date=YYYY-MM-DD/``.
+
+    The calls come from the committed call-log partition of the same vPBX and interval under ``calls_path`` (the
+    ``output_path`` of a :class:`McnCallLogOperator` with ``output_schema="raw"``) when there is one, else from the
+    call log itself. Each file is downloaded from ``call_log/record`` (an endpoint our documentation does not
+    cover: see :mod:`airflow_provider_comagic.mcn.recordings`) with the connection's token, validated, hashed and
+    committed exactly as :class:`~airflow_provider_comagic.operators.recordings.ComagicCallRecordingsOperator`
+    does (outcomes as data, nothing fetched twice, the task failing only for downloads failed beyond the retries).
+    The connection, account, vPBX and interval options are :class:`McnCallLogOperator`'s; the output format and
+    part sizes do not apply. See :doc:`/recordings`.
+
+    :param directions: only calls of these directions (``in``, ``out``, ``internal``); default: all.
+    :param min_talk_seconds: only calls with at least this talk time (default 0).
+    :param calls_path: where the raw call log was landed, read instead of the API when committed. (templated)
+    :param calls_conn_id: the storage connection of ``calls_path`` (default: ``output_conn_id``).
+    :param concurrency: downloads at once (default 4); :param proxy: an HTTP(S) proxy URL for the downloads.
+    :param ready_within: a 404 for a call that ended less than this long ago is "not ready", not "absent".
+    :param storage_options: passed to the store when writing (e.g. S3 server-side encryption).
+    :param fail_on_errors: fail the task (after the commit) when downloads failed beyond the retries.
+    """
+
+    template_fields: Sequence[str] = (*McnCallLogOperator.template_fields, "calls_path")
+    summary_noun = "MCN call recordings"
+
+    def __init__(
+        self,
+        *,
+        directions: Sequence[str] | str | None = None,
+        min_talk_seconds: int = 0,
+        calls_path: str | None = None,
+        calls_conn_id: str | None = None,
+        concurrency: int = 4,
+        proxy: str | None = None,
+        ready_within: dt.timedelta = DEFAULT_READY_WITHIN,
+        storage_options: Mapping[str, Any] | None = None,
+        fail_on_errors: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.calls_path = calls_path
+        self.calls_conn_id = calls_conn_id
+        self.options = RecordingOptions(concurrency, proxy, ready_within, storage_options, fail_on_errors)
+        with naming_task(self.task_id):
+            self._filter = RecordingFilter.build(directions, min_talk_seconds, error=McnParameterError)
+            self.options.check(McnParameterError)
+
+    @classmethod
+    def asset_folder_of(cls, arguments: Mapping[str, Any]) -> str | None:
+        """``mcn_call_recordings``: the folder of the asset (keys ``<vpbx_id>|YYYY-MM-DD``)."""
+        return MCN_RECORDINGS
+
+    def _land_vpbx(
+        self, context: Context, hook: McnTelecomHook, account: str, window: CallLogWindow, step: Step[str]
+    ) -> dict[str, Any]:
+        from airflow_provider_comagic.hooks.media import task_media_settings  # requests: not at DAG parse time
+
+        vpbx, start, end, tz = step.client, window.start, window.end, window.tz
+        found = call_log_recordings(self._calls(hook, account, vpbx, window), vpbx_id=vpbx, tz=tz, filter=self._filter)
+        folder = f"{MCN_RECORDINGS}/vpbx_id={vpbx}"
+        path = self.output_base() / partition_name(
+            folder, start, end, tz, self.partition_template, error=McnParameterError
+        )
+        settings = task_media_settings(self.options, read_timeout=hook.timeout, max_retries=hook.max_retries)
+        with hook.record_downloader(account, settings=settings) as downloader:
+            manifest = land_recordings(
+                found,
+                path,
+                downloader,
+                conn_id=self.output_conn_id,
+                extra={**self._extra(context, account, vpbx, window), "report": MCN_RECORDINGS},
+                **self.options.landing_kwargs(),
+            )
+        return self._entry(path, manifest, window, vpbx)
+
+    def _calls(
+        self, hook: McnTelecomHook, account: str, vpbx: str, window: CallLogWindow
+    ) -> Iterable[Mapping[str, Any]]:
+        """The calls of ``vpbx``: its committed raw partition under ``calls_path`` when there is one, else the API."""
+        if self.calls_path:
+            folder = partition_name(
+                f"{MCN_REPORT}/vpbx_id={vpbx}", window.start, window.end, window.tz, error=McnParameterError
+            )
+            where = self.calls_path.rstrip("/") + "/" + folder
+            rows = landed_rows_having(where, RECORDING_FIELDS, self.calls_conn_id or self.output_conn_id)
+            if rows is not None:
+                self.log.info("Reading the calls of vPBX %s from its landed partition %s", vpbx, where)
+                return rows
+            self.log.info("No committed raw call log at %s: reading the calls from the API", where)
+        return (row for page in hook.iter_call_log(account, vpbx, window.start, window.end) for row in page)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from airflow_provider_comagic.exceptions import ParameterError
@@ -36,6 +36,7 @@ __all__ = [
     "Fetched",
     "Recording",
     "RecordingFilter",
+    "RecordingOptions",
     "Sink",
     "check_kinds",
     "dedupe",
@@ -186,3 +187,43 @@ class Downloader(Protocol):
     def concurrency(self) -> int: ...
 
     def fetch(self, recording: Recording, open_sink: Callable[[], Sink]) -> Fetched: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingOptions:
+    """What a recordings task passes to the downloads and the landing, checked once (at DAG parse time): downloads
+    at once, a proxy, how recent a call may be for its 404 to mean "not ready", the store's write options (e.g.
+    server-side encryption) and whether failed downloads fail the task."""
+
+    concurrency: int
+    proxy: str | None
+    ready_within: dt.timedelta
+    storage_options: Mapping[str, Any] | None
+    fail_on_errors: bool
+
+    def check(self, error: type[ParameterError] = ParameterError) -> None:
+        """Raise ``error`` naming the first bad option."""
+        if (
+            isinstance(self.concurrency, bool)
+            or not isinstance(self.concurrency, int)
+            or not 1 <= self.concurrency <= 64
+        ):
+            raise error(f"concurrency must be an integer from 1 to 64, got {self.concurrency!r}")
+        if self.proxy is not None and not str(self.proxy).startswith(
+            ("http://", "https://", "socks5://", "socks5h://")
+        ):
+            raise error("proxy must be an http://, https:// or socks5:// URL")
+        if not isinstance(self.ready_within, dt.timedelta) or self.ready_within < dt.timedelta(0):
+            raise error(f"ready_within must be a non-negative timedelta, got {self.ready_within!r}")
+        if self.storage_options is not None and not isinstance(self.storage_options, Mapping):
+            raise error(f"storage_options must be a mapping, got {type(self.storage_options).__name__}")
+        if not isinstance(self.fail_on_errors, bool):
+            raise error(f"fail_on_errors must be True or False, got {self.fail_on_errors!r}")
+
+    def landing_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~airflow_provider_comagic.landing.recordings.land_recordings`."""
+        return {
+            "ready_within": self.ready_within,
+            "storage_options": dict(self.storage_options or {}),
+            "fail_on_errors": self.fail_on_errors,
+        }

@@ -62,11 +62,10 @@ class MediaLibrary:
     def resolve(self, field: str, path_id: str, record: str) -> AudioFile | None:
         """The file of ``field`` (``call_records``... or ``full_record_file_link``) at ``/{path_id}/{record}``,
         or None (unknown, not named by its row, another id in the path, or not ready yet)."""
-        config = self.dispatcher.config
-        for method, row_id, owner_field, _ in owners(config.seed, record):
-            if owner_field != field:
-                continue
-            for store in self._stores():
+        for store in self._stores():  # an agent's clients: each account's record ids come from its own seed
+            for method, row_id, owner_field, _ in owners(store.seed, record):
+                if owner_field != field:
+                    continue
                 found = self._file(store, method, row_id, field, path_id, record)
                 if found is not None:
                     return found
