@@ -1,10 +1,12 @@
 """
-### MCN Telecom vPBX call log to object storage, and into the unified call table
+### MCN Telecom vPBX call log to object storage, into the unified call table, and its recordings
 
 Every day, lands the previous day's call log of every active vPBX of the MCN Telecom account: the raw log as
 Parquet (`<base>/mcn_call_log/mcn_call_log/vpbx_id=<id>/date=YYYY-MM-DD/`) and the same calls mapped to the call
 table CoMagic's calls share (`<base>/mcn_call_log/unified_calls/mcn/vpbx_id=<id>/...`), each partition committed
-by its `_manifest.json`. Reruns replace a day's partitions, never append.
+by its `_manifest.json`. Reruns replace a day's partitions, never append. Then the recordings of the calls marked
+`has_record` (`<base>/mcn_call_log/mcn_call_recordings/vpbx_id=<id>/date=YYYY-MM-DD/`), read from the landed raw
+log; the download endpoint is not in MCN's documentation this provider follows (see its recordings page).
 
 * Connection: `mcn_telecom_default` (type "MCN Telecom": the API token in Password, the personal account in
   Account ID).
@@ -27,7 +29,7 @@ except ImportError:  # Airflow 2.10
 from airflow.timetables.interval import CronDataIntervalTimetable
 from comagic_example_settings import ACCOUNT_TIMEZONE, example_lake  # one place to edit
 
-from airflow_provider_comagic.operators.mcn import McnCallLogOperator
+from airflow_provider_comagic.operators.mcn import McnCallLogOperator, McnCallRecordingsOperator
 
 OUTPUT_BASE = example_lake("mcn_call_log")
 
@@ -48,4 +50,8 @@ with DAG(
         task_id="unified_calls", output_path=OUTPUT_BASE, output_format="parquet", output_schema="unified"
     )
     # [END howto_operator_mcn_call_log]
+    # [START howto_operator_mcn_call_recordings]
+    recordings = McnCallRecordingsOperator(task_id="call_recordings", output_path=OUTPUT_BASE, calls_path=OUTPUT_BASE)
+    # [END howto_operator_mcn_call_recordings]
     raw >> unified
+    raw >> recordings

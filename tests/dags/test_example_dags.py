@@ -100,6 +100,7 @@ def test_dagbag_imports_every_example_without_errors_or_api_calls(emu):
         "comagic_warehouse_landed",
         "comagic_warehouse_to_postgres",
         "comagic_mcn_call_log",
+        "comagic_call_recordings",
     }
     assert expected <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
@@ -292,13 +293,43 @@ def test_mcn_call_log_example(mcn_emulator_factory, airflow_home, tmp_path):
                 row["callid" if folder == "mcn_call_log" else "call_id"] for row in iter_landed_rows(partition)
             )
             assert [str(i) for i in ids] == [str(i) for i in truth] and truth
+        recorded = sorted(row["callid"] for row in mcn.calls(vpbx, DAY_START, DAY_END) if row["has_record"])
+        manifest = read_manifest(f"{lake}/mcn_call_recordings/vpbx_id={vpbx}/date=2024-03-01")
+        assert sorted(entry["call"] for entry in manifest["files"]) == sorted(map(str, recorded)) and recorded
     assert set(task_states(env, "comagic_mcn_call_log").values()) == {("success", 1)}
     events = asset_events(env, "comagic_mcn_call_log")
     assert sorted((e["uri"], e["extra"]["partition_key"]) for e in events) == sorted(
         (f"{lake}/{folder}", f"{vpbx}|2024-03-01")
-        for folder in ("mcn_call_log", "unified_calls/mcn")
+        for folder in ("mcn_call_log", "unified_calls/mcn", "mcn_call_recordings")
         for vpbx in mcn.vpbx_ids
     )
+
+
+def test_call_recordings_example(comagic_emulator_factory, airflow_home, tmp_path):
+    """The day's calls land, then every recording they name of the chosen kinds, read from the landed calls (one
+    report read in all); the three days of lookback find no calls landed and read them from the API; Airflow
+    recorded both tasks' success and the recordings' asset events."""
+    from airflow_provider_comagic.comagic.recordings import CALLS_METHOD, recordings_of
+
+    emu = comagic_emulator_factory(calls_per_day=30)
+    base = tmp_path / "lake"
+    env = {**airflow_home, "AIRFLOW_CONN_COMAGIC_DEFAULT": connection_json(emu), "COMAGIC_OUTPUT_BASE": base.as_uri()}
+    run_dag(env, "comagic_call_recordings", LOGICAL_DATE, tmp_path)
+    lake = f"{base.as_uri()}/call_recordings"
+    calls = list(iter_landed_rows(f"{lake}/calls_report/date=2024-03-01"))
+    named = recordings_of(CALLS_METHOD, calls, media_base=emu.base_url, tz=MSK, kinds=["mp3", "wav"])
+    manifest = read_manifest(f"{lake}/calls_report_recordings/date=2024-03-01")
+    landed = {(e["call"], e["kind"], e["record"]) for e in manifest["files"]}
+    assert landed == {r.key for r in named} and landed and manifest["missing"] == []
+    # one report read for the day (the calls task), one for each lookback day (nothing landed there to read)
+    assert emu.stats.calls["get.calls_report"] == 1 + 3
+    assert set(task_states(env, "comagic_call_recordings").values()) == {("success", 1)}
+    keys = sorted(
+        e["extra"]["partition_key"]
+        for e in asset_events(env, "comagic_call_recordings")
+        if e["uri"].endswith("calls_report_recordings")
+    )
+    assert keys == ["2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01"]
 
 
 def test_the_upload_examples_sample_calls_file_is_valid():
