@@ -259,6 +259,9 @@ def _integers(values: Sequence[Any], kind: pa.DataType, path: str) -> pa.Array:
 
 def _floats(values: Sequence[Any], kind: pa.DataType, path: str) -> pa.Array:
     inferred = pa.array(values)  # a typed conversion would turn true into 1.0
+    if pa.types.is_floating(inferred.type) and any(value is True or value is False for value in values):
+        # inference after a float takes a boolean as 0.0 or 1.0 ([1.5, False] -> double): refused, as a bool alone is
+        raise RowConversionError(f"column {path!r} ({kind}) got a boolean, e.g. {_sample(values)!r}")
     if not (
         pa.types.is_integer(inferred.type) or pa.types.is_floating(inferred.type) or pa.types.is_null(inferred.type)
     ):

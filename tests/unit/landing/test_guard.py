@@ -192,3 +192,13 @@ def test_empty_pages_and_an_existing_rescue_column():
     assert guard.schema == with_rescued_column(SCHEMA)
     assert guard.from_lines(b"", 0).schema == guard.schema and guard.from_dicts([]).num_rows == 0
     assert guard_module.rescued_field().metadata[b"json_text"] == b"1"
+
+
+@pytest.mark.parametrize("value", [False, True])
+def test_a_boolean_in_a_float_column_after_a_float_is_rescued_not_read_as_a_number(value):
+    """Arrow's inference takes [1.5, False] as doubles (False -> 0.0): found by the drift fuzz test."""
+    guard = SchemaGuard(SCHEMA)
+    table = guard.from_dicts([row(1), row(2, sale_cost=value)])
+    landed = table.to_pylist()
+    assert landed[0]["sale_cost"] == 1.5 and landed[0]["_rescued"] is None
+    assert landed[1]["sale_cost"] is None and orjson.loads(landed[1]["_rescued"]) == {"sale_cost": value}
