@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from airflow_provider_comagic.utils.units import human_count, human_duration
 
-__all__ = ["PROGRESS_SECONDS", "Progress"]
+__all__ = ["PROGRESS_SECONDS", "Progress", "counted_batches"]
 
+B = TypeVar("B")
 PROGRESS_SECONDS = 5.0
 """The least time between two progress lines of one landing."""
 
@@ -23,6 +25,8 @@ class Progress:
     :param expected: the rows the whole landing will have, when known (None: not known yet).
     :param rows: rows already landed before this run (a resumed partition).
     :param every: the least seconds between two lines (default :data:`PROGRESS_SECONDS`).
+    :param unit: what is counted (``rows``; ``recordings``...); :param pages: what a step is called (``page(s)``,
+        ``batch(es)``; None: steps are not shown, e.g. one recording each).
     """
 
     def __init__(
@@ -34,8 +38,12 @@ class Progress:
         rows: int = 0,
         every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        unit: str = "rows",
+        pages: str | None = "page(s)",
     ):
         self.label = label
+        self.unit = unit
+        self.page_name = pages
         self.pages = 0
         self.rows = rows
         self._log = log
@@ -62,14 +70,20 @@ class Progress:
         """``<label>: 12 pages, 120 000 of ~310 000 rows, 34 s so far, ~54 s left``."""
         expected = self._expected()
         rows = human_count(self.rows)
-        text = (
-            f"{self.label}: {self.pages} page(s), {rows} of ~{human_count(expected)} rows"
-            if expected
-            else (f"{self.label}: {self.pages} page(s), {rows} rows")
-        )
+        steps = f"{self.pages} {self.page_name}, " if self.page_name else ""
+        counted = f"{rows} of ~{human_count(expected)} {self.unit}" if expected else f"{rows} {self.unit}"
+        text = f"{self.label}: {steps}{counted}"
         elapsed = self.elapsed
         text += f", {human_duration(elapsed)} so far"
         done_here = self.rows - self._first_rows
         if expected and done_here > 0 and expected > self.rows:
             text += f", ~{human_duration(elapsed * (expected - self.rows) / done_here)} left"
         return text
+
+
+def counted_batches(batches: Iterable[B], progress: Progress) -> Iterator[B]:
+    """``batches`` as they are, each counted in ``progress`` (its ``num_rows``) once the consumer took it: a load's
+    progress lines."""
+    for batch in batches:
+        yield batch
+        progress.page(batch.num_rows)  # type: ignore[attr-defined]

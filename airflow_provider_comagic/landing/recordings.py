@@ -52,6 +52,7 @@ from airflow_provider_comagic.landing.commit import (
 )
 from airflow_provider_comagic.landing.formats import PART_PREFIX, TMP_PREFIX
 from airflow_provider_comagic.landing.manifest import MANIFEST_VERSION
+from airflow_provider_comagic.landing.progress import Progress
 from airflow_provider_comagic.landing.storage import PartitionStore, is_local, store_for, to_storage_path
 from airflow_provider_comagic.utils.audio import AUDIO_FORMATS
 from airflow_provider_comagic.utils.memory import return_large_buffers_to_os
@@ -217,16 +218,24 @@ class _Run:
         else:  # each S3 upload buffers a 5 MiB part: freed parts must leave the process, not the threads' heaps
             return_large_buffers_to_os()
         workers = max(1, min(int(self.downloader.concurrency), len(recordings)))
+        progress = Progress(
+            f"Recordings of {self.path}", log, expected=lambda: len(recordings), unit="recordings", pages=None
+        )
         results: list[Fetched] = []
+
+        def take(done: Future[Fetched]) -> None:
+            results.append(done.result())
+            progress.page(1)
+
         pending: collections.deque[Future[Fetched]] = collections.deque()
         with ThreadPoolExecutor(workers, thread_name_prefix="recordings") as pool:
             try:
                 for recording in recordings:
                     if len(pending) >= 2 * workers:
-                        results.append(pending.popleft().result())
+                        take(pending.popleft())
                     pending.append(pool.submit(self.downloader.fetch, recording, self._opener(recording)))
                 while pending:
-                    results.append(pending.popleft().result())
+                    take(pending.popleft())
             except BaseException:
                 for future in pending:
                     future.cancel()

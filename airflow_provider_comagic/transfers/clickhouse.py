@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_comagic.exceptions import DataIntegrityError, LandingError, ParameterError
 from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import partition_of, read_manifest
+from airflow_provider_comagic.landing.progress import Progress, counted_batches
 from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
 from airflow_provider_comagic.transfers.clickhouse_client import clickhouse_client, connection_address
 from airflow_provider_comagic.transfers.clickhouse_schema import (
@@ -313,9 +314,11 @@ class ComagicLandedToClickHouseOperator(BaseOperator):
         """Stream the partition's batches (bookkeeping columns appended) into the staging table in one INSERT."""
         schema = landed.schema
         names = [*schema.names, PARTITION, DAY, INTERVAL_START, INTERVAL_END, LANDED_RUN]
-        batches = _with_bookkeeping(
-            iter_landed_batches(partition, batch_size=_BATCH_ROWS, manifest=landed.manifest), landed
+        progress = Progress(
+            f"Loading {landed.uri} into {self.table}", self.log, expected=lambda: landed.rows, pages="batch(es)"
         )
+        read = iter_landed_batches(partition, batch_size=_BATCH_ROWS, manifest=landed.manifest)
+        batches = _with_bookkeeping(counted_batches(read, progress), landed)
         compression = getattr(client, "write_compression", None)
         stream_schema = _stream_schema(landed)
         recorder = _Recorder(

@@ -14,6 +14,7 @@ from airflow_provider_comagic.landing.assets import storage_uri
 from airflow_provider_comagic.landing.drift import RESCUED_COLUMN
 from airflow_provider_comagic.landing.lineage import landed_dataset
 from airflow_provider_comagic.landing.manifest import manifest_schema, partition_of, read_manifest
+from airflow_provider_comagic.landing.progress import Progress, counted_batches
 from airflow_provider_comagic.landing.reader import check_landed_files, iter_landed_batches
 from airflow_provider_comagic.utils.lineage import dataset, lineage_or_none, operator_lineage, postgres_dataset_id
 from airflow_provider_comagic.utils.task_errors import explained_failures
@@ -260,7 +261,13 @@ class ComagicLandedToPostgresOperator(BaseOperator):
                 cursor.execute("SELECT now()")
                 loaded_at = cursor.fetchone()[0].isoformat()
                 batches = self._batches(partition, manifest, (start, end, loaded_at, identity))
-                _copy(cursor, copy_sql, csv_chunks(batches))
+                progress = Progress(
+                    f"Loading {identity} into {self.table}",
+                    self.log,
+                    expected=lambda: manifest["rows"],
+                    pages="batch(es)",
+                )
+                _copy(cursor, copy_sql, csv_chunks(counted_batches(batches, progress)))
                 cursor.execute(f"SELECT count(*) FROM {table} WHERE {partition_rows_sql(self.table)}", its_rows)
                 loaded = cursor.fetchone()[0]
                 if self.check_row_count and loaded != manifest["rows"]:

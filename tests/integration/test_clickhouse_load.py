@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import logging
 import threading
 from typing import Any
 
@@ -119,6 +120,18 @@ def test_drifted_values_load_typed_or_in_the_rescue_column(emu, ch, tmp_path, fm
         else:
             assert talk == sample["talk_duration"] and not sent
     assert kinds[str] and kinds[float], kinds
+
+
+def test_a_load_logs_its_progress(emu, ch, tmp_path, monkeypatch, caplog, capfd):
+    from airflow_provider_comagic.landing import progress
+
+    monkeypatch.setattr(progress, "PROGRESS_SECONDS", 0.0)  # a line per batch
+    summary = land(tmp_path, DAY, DAY + dt.timedelta(days=1))
+    caplog.set_level(logging.INFO)
+    load(summary["partition"])
+    logged = caplog.text + capfd.readouterr().out
+    rows = summary["rows"]
+    assert f"Loading {summary['partition']} into calls_report: 1 batch(es), {rows} of ~{rows} rows" in logged
 
 
 def test_column_types(emu, ch, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
 import pendulum
@@ -125,6 +126,18 @@ def test_rescued_values_land_in_a_jsonb_column(emu, pg, tmp_path, fmt):
         pg, "SELECT count(*) FROM comagic.calls_report WHERE (_rescued->>'talk_duration')::numeric %% 1 = 0.5"
     )
     assert count == (len(drifted),)
+
+
+def test_a_load_logs_its_progress(emu, pg, tmp_path, monkeypatch, caplog, capfd):
+    from airflow_provider_comagic.landing import progress
+
+    monkeypatch.setattr(progress, "PROGRESS_SECONDS", 0.0)  # a line per batch
+    summary = land(tmp_path, DAY, DAY + dt.timedelta(days=1))
+    caplog.set_level(logging.INFO)
+    load(summary)
+    logged = caplog.text + capfd.readouterr().out
+    rows = summary["rows"]
+    assert f"Loading {summary['partition']} into comagic.calls_report: 1 batch(es), {rows} of ~{rows} rows" in logged
 
 
 def test_uncommitted_partition_is_not_loaded(pg, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
 import pendulum
@@ -92,6 +93,20 @@ def test_a_calls_partition_without_the_fields_falls_back_to_the_api(emu, tmp_pat
     summary = recordings_task(tmp_path, calls_path=lake, kinds="mp3").execute(context())
     assert emu.stats.calls["get.calls_report"] > calls_before
     assert landed_keys(read_manifest(summary["partition"])) == expected(kinds=["mp3"])
+
+
+def test_the_downloads_log_their_progress(emu, tmp_path, monkeypatch, caplog):
+    from airflow_provider_comagic.landing import progress
+
+    monkeypatch.setattr(progress, "PROGRESS_SECONDS", 0.0)  # a line per recording
+    caplog.set_level(logging.INFO, logger="airflow_provider_comagic.landing.recordings")
+    summary = recordings_task(tmp_path, kinds="mp3").execute(context())
+    lines = [
+        r.getMessage() for r in caplog.records if ": 1 of ~" in r.getMessage() or " recordings, " in r.getMessage()
+    ]
+    total = summary["rows"]
+    assert lines[0].startswith(f"Recordings of {summary['partition']}: 1 of ~{total} recordings, ")
+    assert lines[-1].startswith(f"Recordings of {summary['partition']}: {total} of ~{total} recordings, ")
 
 
 def test_filters_choose_the_calls(emu, tmp_path):

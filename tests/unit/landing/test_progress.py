@@ -76,3 +76,30 @@ def test_durations(seconds, text):
 
 def test_counts():
     assert human_count(310_000) == "310 000" and human_count(7) == "7"
+
+
+def test_other_units_and_steps_without_a_name(caplog):
+    clock, log = Clock(), logging.getLogger("progress-test")
+    recordings = Progress(
+        "Recordings of x", log, expected=lambda: 40, every=1, clock=clock, unit="recordings", pages=None
+    )
+    batches = Progress("Loading x into t", log, every=1, clock=clock, pages="batch(es)")
+    with caplog.at_level(logging.INFO, logger="progress-test"):
+        clock.now += 2
+        recordings.page(1)
+        batches.page(8192)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Recordings of x: 1 of ~40 recordings, 2.0 s so far, ~1 min 18 s left",
+        "Loading x into t: 1 batch(es), 8 192 rows, 2.0 s so far",
+    ]
+
+
+def test_counted_batches_pass_each_batch_on_and_count_its_rows():
+    import pyarrow as pa
+
+    from airflow_provider_comagic.landing.progress import counted_batches
+
+    progress = Progress("load", logging.getLogger("progress-test"), every=3600)
+    batches = [pa.record_batch([pa.array(range(n))], names=["a"]) for n in (3, 5)]
+    assert list(counted_batches(iter(batches), progress)) == batches
+    assert (progress.pages, progress.rows) == (2, 8)
