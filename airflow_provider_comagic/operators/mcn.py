@@ -63,29 +63,22 @@ class McnCallLogOperator(BaseLandingOperator):
     (the requested dates), ``partitions`` (``vpbx_id``, ``partition``, ``manifest``, ``rows`` each), and
     ``partition``/``manifest`` when there is one vPBX.
 
-
-
     The output options (``output_path``, ``output_format``, ``output_conn_id``, part sizes, ``gzip_level``) are
     those of :class:`~airflow_provider_comagic.operators.base.BaseLandingOperator`; ``timestamps`` applies to the
     raw Parquet ``date`` column.
 
     :param mcn_conn_id: the ``mcn_telecom`` connection.
-
     :param account_id: the personal account (default: the connection's extra ``account_id``). (templated)
     :param vpbx_id: a vPBX id or a list of them; default: every active vPBX of ``list_vpbx()``. (templated)
     :param date_from: start of the interval (inclusive) instead of the data interval: datetime, date or ISO
         string; naive values are wall-clock times in the connection's ``timezone``. (templated)
     :param date_till: end of the interval (exclusive), same forms. (templated)
-    :param output_schema: ``"raw"`` (the call log's own fields; Parquet adds ``extra_fields`` for undocumented
-        ones) or ``"unified"`` (:data:`airflow_provider_comagic.unified.schema.UNIFIED_SCHEMA`). (templated)
+    :param output_schema: ``"raw"`` (the call log's own fields; in Parquet, values unlike the docs and undocumented
+        fields go to ``_rescued``) or ``"unified"`` (:data:`airflow_provider_comagic.unified.schema.UNIFIED_SCHEMA`). (templated)
     :param partition_template: :meth:`str.format` template of the partition folder (keys of
-        :func:`airflow_provider_comagic.utils.intervals.partition_name`; ``{report}`` is ``mcn_call_log/vpbx_id=<id>``
+        :func:`airflow_provider_comagic.landing.partitions.partition_name`; ``{report}`` is ``mcn_call_log/vpbx_id=<id>``
         and must be in it when several vPBXs are landed). (templated)
     :param chunk_days: days per call-log request (1..31).
-
-
-
-
     """
 
     template_fields: Sequence[str] = (
