@@ -8,8 +8,14 @@ cd "$(dirname "$0")/.."
 VENV=.venv-airflow-2.10
 AIRFLOW_210=${AIRFLOW_210:-2.10.5}
 if ! command -v uv >/dev/null 2>&1; then python3 -m pip install --quiet --disable-pip-version-check uv; fi
-[ -x "$VENV/bin/python" ] || uv venv --quiet --python "${PYTHON:-python3}" "$VENV"
-uv pip install --quiet --python "$VENV/bin/python" "apache-airflow==${AIRFLOW_210}" "universal-pathlib>=0.2.2,<0.3" -e ".[test]"
+# --install-only: just the virtualenv; COMAGIC_SKIP_INSTALL=1: just the tests (CI installs both legs' virtualenvs
+# one after the other, then runs the legs at once)
+if [ -z "${COMAGIC_SKIP_INSTALL:-}" ]; then
+  [ -x "$VENV/bin/python" ] || uv venv --quiet --python "${PYTHON:-python3}" "$VENV"
+  uv pip install --quiet --python "$VENV/bin/python" "apache-airflow==${AIRFLOW_210}" "universal-pathlib>=0.2.2,<0.3" \
+    -e ".[test]"
+fi
+if [ "${1:-}" = "--install-only" ]; then exit 0; fi
 AIRFLOW_HOME=$(mktemp -d)
 export AIRFLOW_HOME AIRFLOW__CORE__LOAD_EXAMPLES=false
 trap 'rm -rf "$AIRFLOW_HOME"' EXIT
