@@ -13,7 +13,8 @@ Runners:
                       first pass), each response body read as raw bytes in 4 MB reads and written straight to a
                       local file, nothing parsed: what moving the bytes costs.
 * ``ceiling``         the decode ceiling: ``orjson.loads`` alone over the provider's own raw pages (fetched first,
-                      only the decode is timed).
+                      then decoded in a fresh process holding nothing but the pages: benchmarks/decode_ceiling.py;
+                      its MB/s is printed as a sanity figure).
 * ``provider-jsonl``  ``ComagicReportOperator.execute`` -> gzip JSON Lines, manifest committed.
 * ``provider-parquet`` the same -> Parquet (typed Arrow schema, zstd).
 * ``hook-dicts``      ``ComagicHook.iter_pages`` yielding pages of row dicts, counted, nothing written.
@@ -22,7 +23,8 @@ Runners:
 * ``dlt``             dlt's ``RESTClient`` with its ``OffsetPaginator`` moving ``params.offset`` in the JSON-RPC
                       body, written by a dlt pipeline to its ``filesystem`` destination as JSON Lines.
 
-Each runner reports its wall time, rows, API calls, its resident size right before its first request (the
+Each runner reports its wall time, rows, API calls, its CPU seconds (user + system, every thread, from the
+baseline on: what the task costs a busy worker), its resident size right before its first request (the
 baseline) and its peak over that baseline (the kernel's high-water mark, reset at the baseline); the points spent
 are read from the emulator's ``metadata.limits`` before and after the run. With a response delay the emulator
 holds every response that long (plus the per-row delay) and each runner's wall time is printed against the
@@ -101,6 +103,12 @@ def _status_mib(name: str) -> float:
     raise RuntimeError(f"{name} not in /proc/self/status")
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Memory:
     """A runner's peak RSS over its own baseline: the resident size right before its first request (or where
     the runner marks it). At the baseline the kernel's high-water mark is reset (``/proc/self/clear_refs``),
@@ -108,6 +116,7 @@ class Memory:
 
     def __init__(self) -> None:
         self.baseline: float | None = None
+        self.cpu = 0.0
         self.reset = False
 
     def mark(self) -> None:
@@ -120,6 +129,7 @@ class Memory:
         except OSError:
             self.reset = False
         self.baseline = _status_mib("VmRSS")
+        self.cpu = _cpu_seconds()
 
     def report(self) -> dict[str, Any]:
         peak = _status_mib("VmHWM") if self.reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -129,6 +139,7 @@ class Memory:
             "peak_rss_mib": peak,
             "peak_over_baseline_mib": peak - baseline,
             "peak_since_baseline": self.reset,  # False: the peak may predate the baseline (an upper bound)
+            "cpu_seconds": _cpu_seconds() - self.cpu,  # every thread of the process, from the baseline on
         }
 
     def mark_on_first_request(self) -> None:
@@ -217,36 +228,29 @@ def run_transfer(url: str, token: str, out: Path) -> dict[str, Any]:
 
 
 def run_ceiling(url: str, token: str, out: Path) -> dict[str, Any]:
-    """``orjson.loads`` alone over the provider's raw pages: fetched once (its PagePlan drives the requests),
-    spilled to disk as bytes, then each decoded on its own (nothing else alive, default GC) and timed."""
-    import gc
-
+    """``orjson.loads`` alone over the provider's raw pages: fetched once (its PagePlan drives the requests) and
+    spilled to disk, then decoded by ``benchmarks/decode_ceiling.py`` in a fresh process holding nothing but the
+    pages (the cyclic GC on, as a plain loop has it; this process's planning objects would slow its GC passes)."""
     _, sizes, rows = plan_pages(url, token, out / "pages.bin")
-    decode = decode_no_gc = json_decode = 0.0
-    MEMORY.mark()
-    with open(out / "pages.bin", "rb") as spill:
-        for number, size in enumerate(sizes):
-            content = spill.read(size)
-            started = time.perf_counter()
-            orjson.loads(content)  # the result is dropped at once: only this page is ever alive
-            decode += time.perf_counter() - started
-            if number < 3:  # reference figures on the first pages: without the cyclic GC, and the stdlib
-                gc.disable()
-                started = time.perf_counter()
-                orjson.loads(content)
-                decode_no_gc += time.perf_counter() - started
-                gc.enable()
-                started = time.perf_counter()
-                json.loads(content)
-                json_decode += time.perf_counter() - started
-    sample = min(len(sizes), 3) * PAGE
+    decoder = subprocess.run(
+        [sys.executable, str(HERE / "decode_ceiling.py"), str(out / "pages.bin"), json.dumps(sizes)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    decoded = json.loads(decoder.stdout.strip().splitlines()[-1])
     return {
         "rows": rows,
-        "seconds": decode,
+        "seconds": decoded["seconds"],
+        "cpu_seconds": decoded["cpu_seconds"],
         "calls": len(sizes),
         "raw_bytes": sum(sizes),
-        "note": f"{sum(sizes) / max(rows, 1):,.0f} B/row; first pages: orjson without GC "
-        f"{sample / decode_no_gc:,.0f} rows/s, json.loads {sample / json_decode:,.0f} rows/s",
+        "baseline_mib": decoded["baseline_mib"],
+        "peak_rss_mib": decoded["baseline_mib"] + decoded["peak_over_baseline_mib"],
+        "peak_over_baseline_mib": decoded["peak_over_baseline_mib"],
+        "peak_since_baseline": True,
+        "note": f"{sum(sizes) / max(rows, 1):,.0f} B/row; {decoded['mb_per_s']:,.0f} MB/s decoded (orjson alone)",
     }
 
 
@@ -269,6 +273,7 @@ def run_provider(url: str, token: str, out: Path, fmt: str) -> dict[str, Any]:
 
     import airflow_provider_comagic.comagic.schemas
     import airflow_provider_comagic.landing.arrow
+    import airflow_provider_comagic.landing.guard  # the drift guard the writer builds for a typed format
     import airflow_provider_comagic.landing.writer  # noqa: F401
     from airflow_provider_comagic.hooks.comagic import ComagicHook  # noqa: F401
     from airflow_provider_comagic.operators.report import ComagicReportOperator
@@ -454,7 +459,8 @@ def child_main(name: str, shape: str, url: str, token: str, out: Path) -> None:
     if name not in CEILINGS:
         MEMORY.mark_on_first_request()
     result = CHILD[name](url, token, out)
-    result.update(MEMORY.report())
+    for key, value in MEMORY.report().items():  # the decode ceiling measures itself, in its own process
+        result.setdefault(key, value)
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -464,6 +470,9 @@ def child_env() -> dict[str, str]:
     the code next to this script (not an editable install of another checkout)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # a deployed worker imports from cached bytecode; with PYTHONDONTWRITEBYTECODE every lazy import inside a
+    # timed part compiles its module again (seconds of the provider's runs were Python's compiler)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -588,7 +597,7 @@ def run_summary(result: dict[str, Any]) -> str:
     return result.get("error") or (
         f"{result['rows']:,} rows in {result['seconds']:.1f} s = "
         f"{result['rows'] / result['seconds']:,.0f} rows/s, {result['calls']} calls, "
-        f"{result['points']} points, RSS {result['baseline_mib']:,.0f} MiB + peak "
+        f"{result['points']} points, {result.get('cpu_seconds', 0):.2f} CPU s, RSS {result['baseline_mib']:,.0f} MiB + peak "
         f"{result['peak_over_baseline_mib']:,.0f} MiB {result.get('note', '')}"
     )
 
@@ -613,12 +622,13 @@ def mib(value: float | None) -> str:
 
 def table(results: dict[tuple[int, str], dict[str, dict[str, Any]]], runners: Sequence[str]) -> str:
     lines = [
-        "| rows | fields | runner | rows/s | x decode ceiling | x transfer ceiling | x plain | API calls (min) "
-        "| points | baseline RSS MiB | peak over baseline MiB | output MiB |",
-        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| rows | fields | runner | rows/s | x decode ceiling | x transfer ceiling | x plain | CPU s "
+        "| CPU x decode ceiling | API calls (min) | points | baseline RSS MiB | peak over baseline MiB | output MiB |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (rows, shape), by_runner in results.items():
         decode_rate = rate_of(by_runner.get("ceiling"))
+        decode_cpu = (by_runner.get("ceiling") or {}).get("cpu_seconds")
         transfer_rate = rate_of(by_runner.get("transfer"))
         plain_rate = rate_of(by_runner.get("plain"))
         for name in runners:
@@ -626,7 +636,7 @@ def table(results: dict[tuple[int, str], dict[str, dict[str, Any]]], runners: Se
             if result is None:
                 continue
             if "error" in result:
-                lines.append(f"| {rows:,} | {shape} | {name} | failed: {result['error']} | | | | | | | | |")
+                lines.append(f"| {rows:,} | {shape} | {name} | failed: {result['error']} |" + " |" * 10)
                 continue
             rate = result["rows"] / result["seconds"]
             decode = f"{rate / decode_rate:.2f}" if decode_rate and name != "ceiling" else ""
@@ -638,13 +648,17 @@ def table(results: dict[tuple[int, str], dict[str, dict[str, Any]]], runners: Se
             if "peak_over_baseline_max_mib" in result:
                 over += f" (max {mib(result['peak_over_baseline_max_mib'])})"
             shown = f"{rate:,.0f}" + (f" ({result['range']})" if "range" in result else "")
+            cpu = result.get("cpu_seconds")
+            cpu_shown = "" if cpu is None else f"{cpu:.2f}"
+            cpu_ratio = f"{cpu / decode_cpu:.2f}" if cpu is not None and decode_cpu and name != "ceiling" else ""
             lines.append(
-                f"| {rows:,} | {shape} | {name} | {shown} | {decode} | {transfer} | {plain} | {calls} | "
+                f"| {rows:,} | {shape} | {name} | {shown} | {decode} | {transfer} | {plain} | {cpu_shown} | "
+                f"{cpu_ratio} | {calls} | "
                 f"{result.get('points', '')} | {mib(result.get('baseline_mib'))} | {over} | "
                 f"{mib(result['out_bytes'] / 2**20) if result.get('out_bytes') else ''} |"
             )
             if result["rows"] != rows:
-                lines.append(f"| | | ^ WRONG ROW COUNT: {result['rows']:,} landed, {rows:,} expected |" + " |" * 8)
+                lines.append(f"| | | ^ WRONG ROW COUNT: {result['rows']:,} landed, {rows:,} expected |" + " |" * 10)
     return "\n".join(lines)
 
 
