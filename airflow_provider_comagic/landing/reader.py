@@ -101,15 +101,18 @@ def iter_landed_batches(
 
 
 def iter_landed_rows(
-    path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None
+    path: str | os.PathLike[str] | ObjectStoragePath,
+    conn_id: str | None = None,
+    *,
+    manifest: Mapping[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Rows of a committed partition as dicts, reading only the files its manifest lists.
 
     JSON Lines rows come back exactly as landed; Parquet rows with the schema's Python types (aware
-    datetimes, dates, lists, dicts with every struct key).
+    datetimes, dates, lists, dicts with every struct key). ``manifest``: read this one (already read by the caller).
     """
     partition = partition_of(path, conn_id)
-    manifest = require_manifest(partition)
+    manifest = manifest if manifest is not None else require_manifest(partition)
     fmt = get_format(manifest["format"])
     for entry in manifest["files"]:
         with _open(partition, manifest, entry) as handle:
@@ -129,7 +132,7 @@ def landed_rows_having(
     columns = schema.names if schema is not None else (manifest.get("query") or {}).get("fields") or []
     if not set(fields) <= set(columns):
         return None
-    return iter_landed_rows(partition)
+    return iter_landed_rows(partition, manifest=manifest)  # the very copy whose columns were checked
 
 
 def landed_dataset(path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None) -> Any:
