@@ -42,10 +42,12 @@ from airflow_provider_comagic.utils.recordings import (
     FETCH_FAILED,
     FETCH_NOT_FOUND,
     FETCH_OK,
+    PROXY_RULE,
     Fetched,
     Recording,
     RecordingOptions,
     Sink,
+    is_proxy_url,
 )
 from airflow_provider_comagic.version_compat import mask_secret
 
@@ -92,8 +94,8 @@ class MediaSettings:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ValueError(f"max_retries must be an integer >= 0, got {self.max_retries!r}")
-        if self.proxy is not None and urlsplit(self.proxy).scheme not in ("http", "https", "socks5", "socks5h"):
-            raise ValueError("proxy must be an http://, https:// or socks5:// URL")
+        if self.proxy is not None and not is_proxy_url(self.proxy):
+            raise ValueError(PROXY_RULE)
 
 
 def task_media_settings(options: RecordingOptions, *, read_timeout: float, max_retries: int) -> MediaSettings:

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from airflow_provider_comagic.exceptions import ParameterError
 from airflow_provider_comagic.utils.audio import AUDIO_FORMATS
@@ -27,6 +28,8 @@ __all__ = [
     "FETCH_NOT_FOUND",
     "FETCH_OK",
     "OUTCOMES",
+    "PROXY_RULE",
+    "PROXY_SCHEMES",
     "STATUS_ABSENT",
     "STATUS_EMPTY",
     "STATUS_FAILED",
@@ -40,6 +43,7 @@ __all__ = [
     "Sink",
     "check_kinds",
     "dedupe",
+    "is_proxy_url",
 ]
 
 STATUS_LANDED = "landed"
@@ -189,6 +193,15 @@ class Downloader(Protocol):
     def fetch(self, recording: Recording, open_sink: Callable[[], Sink]) -> Fetched: ...
 
 
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+PROXY_RULE = "proxy must be an http://, https:// or socks5:// URL"
+
+
+def is_proxy_url(url: Any) -> bool:
+    """Whether ``url`` names a proxy the downloads can use (:data:`PROXY_SCHEMES`)."""
+    return urlsplit(str(url)).scheme in PROXY_SCHEMES
+
+
 @dataclasses.dataclass(frozen=True)
 class RecordingOptions:
     """What a recordings task passes to the downloads and the landing, checked once (at DAG parse time): downloads
@@ -209,10 +222,8 @@ class RecordingOptions:
             or not 1 <= self.concurrency <= 64
         ):
             raise error(f"concurrency must be an integer from 1 to 64, got {self.concurrency!r}")
-        if self.proxy is not None and not str(self.proxy).startswith(
-            ("http://", "https://", "socks5://", "socks5h://")
-        ):
-            raise error("proxy must be an http://, https:// or socks5:// URL")
+        if self.proxy is not None and not is_proxy_url(self.proxy):
+            raise error(PROXY_RULE)
         if not isinstance(self.ready_within, dt.timedelta) or self.ready_within < dt.timedelta(0):
             raise error(f"ready_within must be a non-negative timedelta, got {self.ready_within!r}")
         if self.storage_options is not None and not isinstance(self.storage_options, Mapping):
